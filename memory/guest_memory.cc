@@ -1,0 +1,97 @@
+#include "memory/guest_memory.h"
+
+#include <fcntl.h>
+#include <sys/mman.h>
+#include <unistd.h>
+
+#include <cerrno>
+
+#include "absl/strings/str_format.h"
+
+namespace memory {
+
+absl::StatusOr<GuestMemory> GuestMemory::Create(const std::vector<RamRegion>& regions) {
+  uint64_t total = 0;
+  for (const RamRegion& r : regions) {
+    if (r.size == 0 || r.size % kPageSize != 0 || r.gpa % kPageSize != 0) {
+      return absl::InvalidArgumentError(
+          absl::StrFormat("RAM region at 0x%x of 0x%x bytes is not page aligned", r.gpa, r.size));
+    }
+    total += r.size;
+  }
+  if (total == 0) return absl::InvalidArgumentError("guest memory size is zero");
+
+  base::UniqueFd memfd(::memfd_create("guest-ram", MFD_CLOEXEC));
+  if (!memfd.valid()) return absl::ErrnoToStatus(errno, "memfd_create");
+  if (::ftruncate(memfd.get(), static_cast<off_t>(total)) != 0) {
+    return absl::ErrnoToStatus(errno, "ftruncate of guest RAM memfd");
+  }
+  // MAP_NORESERVE: RAM is populated on first touch; an idle guest costs
+  // only what it used.
+  auto mapping = base::ScopedMmap::Map(total, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_NORESERVE,
+                                       memfd.get(), 0);
+  if (!mapping.ok()) {
+    return absl::ResourceExhaustedError(absl::StrFormat(
+        "cannot map %u MiB of guest RAM: %s", total >> 20, mapping.status().message()));
+  }
+  std::vector<MappedRegion> mapped;
+  uint64_t offset = 0;
+  for (const RamRegion& r : regions) {
+    mapped.push_back({r.gpa, r.size, mapping->data() + offset, offset});
+    offset += r.size;
+  }
+  return GuestMemory(std::move(memfd), std::move(*mapping), std::move(mapped), total);
+}
+
+const MappedRegion* GuestMemory::FindRegion(Gpa gpa, uint64_t length) const {
+  for (const MappedRegion& r : regions_) {
+    // Written so that no sum can overflow: gpa - r.gpa < r.size first.
+    if (gpa >= r.gpa && gpa - r.gpa < r.size && length <= r.size - (gpa - r.gpa)) return &r;
+  }
+  return nullptr;
+}
+
+absl::StatusOr<std::span<uint8_t>> GuestMemory::Slice(Gpa gpa, uint64_t length) const {
+  const MappedRegion* r = FindRegion(gpa, length);
+  if (r == nullptr) {
+    return absl::OutOfRangeError(
+        absl::StrFormat("guest range [0x%x, +0x%x) is not inside guest RAM", gpa, length));
+  }
+  return std::span<uint8_t>(r->host + (gpa - r->gpa), length);
+}
+
+absl::Status GuestMemory::ReadBytes(Gpa gpa, std::span<uint8_t> out) const {
+  auto slice = Slice(gpa, out.size());
+  if (!slice.ok()) return slice.status();
+  std::memcpy(out.data(), slice->data(), out.size());
+  return absl::OkStatus();
+}
+
+absl::Status GuestMemory::WriteBytes(Gpa gpa, std::span<const uint8_t> data) {
+  auto slice = Slice(gpa, data.size());
+  if (!slice.ok()) return slice.status();
+  std::memcpy(slice->data(), data.data(), data.size());
+  return absl::OkStatus();
+}
+
+absl::Status GuestMemory::Discard(Gpa gpa, uint64_t length) {
+  if (gpa % kPageSize != 0 || length % kPageSize != 0 || length == 0) {
+    return absl::InvalidArgumentError(
+        absl::StrFormat("discard [0x%x, +0x%x) is not page aligned", gpa, length));
+  }
+  const MappedRegion* r = FindRegion(gpa, length);
+  if (r == nullptr) {
+    return absl::OutOfRangeError(
+        absl::StrFormat("discard [0x%x, +0x%x) is not inside guest RAM", gpa, length));
+  }
+  // Punching the hole in the memfd frees the pages for every mapping of it
+  // (ours and KVM's), which MADV_DONTNEED on a shared mapping would not.
+  off_t offset = static_cast<off_t>(r->memfd_offset + (gpa - r->gpa));
+  if (::fallocate(memfd_.get(), FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE, offset,
+                  static_cast<off_t>(length)) != 0) {
+    return absl::ErrnoToStatus(errno, "fallocate(PUNCH_HOLE) of guest RAM");
+  }
+  return absl::OkStatus();
+}
+
+}  // namespace memory

@@ -1,0 +1,85 @@
+// GuestMemory owns the guest's RAM: one memfd, mapped once into the VMM,
+// split into regions at guest-physical addresses (see layout.h).
+//
+// Trust boundary: every address and length here may come from the guest.
+// Each access is checked to lie entirely inside one region; anything else is
+// OutOfRange and touches nothing. Host pointers leave this class only through
+// Regions() (for KVM memory slots and bulk I/O).
+#ifndef MEMORY_GUEST_MEMORY_H_
+#define MEMORY_GUEST_MEMORY_H_
+
+#include <cstdint>
+#include <cstring>
+#include <span>
+#include <type_traits>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "base/scoped_mmap.h"
+#include "base/unique_fd.h"
+#include "memory/layout.h"
+
+namespace memory {
+
+struct MappedRegion {
+  Gpa gpa;
+  uint64_t size;
+  uint8_t* host;         // inside the one mapping
+  uint64_t memfd_offset;  // where this region's bytes live in the memfd
+  Gpa end() const { return gpa + size; }
+};
+
+class GuestMemory {
+ public:
+  static absl::StatusOr<GuestMemory> Create(const std::vector<RamRegion>& regions);
+
+  GuestMemory(GuestMemory&&) = default;
+  GuestMemory& operator=(GuestMemory&&) = default;
+
+  const std::vector<MappedRegion>& Regions() const { return regions_; }
+  uint64_t TotalSize() const { return total_size_; }
+  int memfd() const { return memfd_.get(); }
+
+  // A host view of [gpa, gpa + length), which must lie in one region.
+  absl::StatusOr<std::span<uint8_t>> Slice(Gpa gpa, uint64_t length) const;
+  bool IsValidRange(Gpa gpa, uint64_t length) const { return Slice(gpa, length).ok(); }
+
+  absl::Status ReadBytes(Gpa gpa, std::span<uint8_t> out) const;
+  absl::Status WriteBytes(Gpa gpa, std::span<const uint8_t> data);
+
+  template <typename T>
+  absl::StatusOr<T> Read(Gpa gpa) const {
+    static_assert(std::is_trivially_copyable_v<T>);
+    T value;
+    absl::Status st = ReadBytes(gpa, {reinterpret_cast<uint8_t*>(&value), sizeof(T)});
+    if (!st.ok()) return st;
+    return value;
+  }
+  template <typename T>
+  absl::Status Write(Gpa gpa, const T& value) {
+    static_assert(std::is_trivially_copyable_v<T>);
+    return WriteBytes(gpa, {reinterpret_cast<const uint8_t*>(&value), sizeof(T)});
+  }
+
+  // Gives [gpa, gpa + length) back to the host with one call; the pages
+  // read as zero afterwards. Page-aligned, inside one region.
+  absl::Status Discard(Gpa gpa, uint64_t length);
+
+ private:
+  GuestMemory(base::UniqueFd memfd, base::ScopedMmap mapping, std::vector<MappedRegion> regions,
+              uint64_t total_size)
+      : memfd_(std::move(memfd)),
+        mapping_(std::move(mapping)),
+        regions_(std::move(regions)),
+        total_size_(total_size) {}
+  const MappedRegion* FindRegion(Gpa gpa, uint64_t length) const;
+
+  base::UniqueFd memfd_;
+  base::ScopedMmap mapping_;
+  std::vector<MappedRegion> regions_;
+  uint64_t total_size_;
+};
+
+}  // namespace memory
+
+#endif  // MEMORY_GUEST_MEMORY_H_
