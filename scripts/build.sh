@@ -1,0 +1,8 @@
+#!/usr/bin/env bash
+# Builds the VMM (build/vmm/vmm) and the default guest image (guest-images/out).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+scripts/install-deps.sh
+cmake -S . -B build -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
+cmake --build build -j"$(nproc)"
+guest-images/build.sh

@@ -1,0 +1,34 @@
+#!/usr/bin/env bash
+# Installs the Debian 12 packages the project builds and tests with.
+# Idempotent: does nothing when everything is already installed.
+set -euo pipefail
+
+PACKAGES=(
+  # build
+  g++ cmake make pkg-config
+  linux-libc-dev libabsl-dev libfdt-dev libgtest-dev libgmock-dev
+  zlib1g-dev liblzma-dev libzstd-dev liblz4-dev
+  # guest image (guest-images/build.sh)
+  linux-source-6.1 busybox-static flex bison bc libelf-dev libssl-dev cpio xz-utils
+  # tests and benchmarks
+  acpica-tools iproute2 python3 procps
+)
+# qemu-system-x86 is the benchmark peer (bench/); install it when asked.
+if [[ "${WITH_QEMU:-0}" == 1 ]]; then PACKAGES+=(qemu-system-x86); fi
+
+missing=()
+for p in "${PACKAGES[@]}"; do
+  if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed"; then
+    missing+=("$p")
+  fi
+done
+if ((${#missing[@]} == 0)); then
+  exit 0
+fi
+
+SUDO=""
+if [[ $(id -u) -ne 0 ]]; then SUDO="sudo"; fi
+echo "install-deps: installing ${missing[*]}"
+export DEBIAN_FRONTEND=noninteractive
+$SUDO apt-get update -q
+$SUDO apt-get install -y -q --no-install-recommends "${missing[@]}"

@@ -1,0 +1,142 @@
+// Boots the project's default guest (and Debian's stock kernel) with the
+// real vmm binary and checks what the guest reports on its console and
+// what the process exit status says. Guest boots are slow here (PVM
+// emulates the guest kernel, see shared/PLATFORM.md), so each boot serves
+// several checks.
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cstdlib>
+#include <fstream>
+
+#include <gtest/gtest.h>
+
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_split.h"
+#include "absl/strings/strip.h"
+#include "tests/guest_process.h"
+
+namespace tests {
+namespace {
+
+constexpr char kReadyMarker[] = "VMM-GUEST-READY";
+const absl::Duration kBootTimeout = absl::Seconds(240);
+const absl::Duration kCommandTimeout = absl::Seconds(60);
+
+class GuestTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    if (::access("/dev/kvm", R_OK | W_OK) != 0) {
+      if (InCi()) FAIL() << "/dev/kvm is missing or not accessible; guest tests cannot run";
+      GTEST_SKIP() << "no usable /dev/kvm";
+    }
+    struct stat st;
+    ASSERT_EQ(::stat((GuestImageDir() + "/vmlinux").c_str(), &st), 0)
+        << "default guest image missing: run guest-images/build.sh";
+  }
+};
+
+uint64_t MemTotalKib(const std::string& meminfo) {
+  for (absl::string_view line : absl::StrSplit(meminfo, '\n')) {
+    if (absl::ConsumePrefix(&line, "MemTotal:")) {
+      line = absl::StripAsciiWhitespace(line);
+      absl::ConsumeSuffix(&line, "kB");
+      uint64_t kib = 0;
+      if (absl::SimpleAtoi(absl::StripAsciiWhitespace(line), &kib)) return kib;
+    }
+  }
+  return 0;
+}
+
+TEST_F(GuestTest, DefaultGuestWithTwoCpusRunsCommandsAndPowersOff) {
+  GuestProcess vm({"run", "--cpus", "2", "--memory", "512M"});
+  ASSERT_TRUE(vm.WaitFor(kReadyMarker, kBootTimeout)) << vm.output() << vm.stderr_text();
+
+  auto sum = vm.RunCommand("echo $((6 * 7))", kCommandTimeout);
+  ASSERT_TRUE(sum.has_value()) << vm.output();
+  EXPECT_EQ(*sum, "42");
+
+  auto cpus = vm.RunCommand("grep -c ^processor /proc/cpuinfo", kCommandTimeout);
+  ASSERT_TRUE(cpus.has_value()) << vm.output();
+  EXPECT_EQ(*cpus, "2");
+
+  // On a PVM host the VMM hides what the emulator cannot run; the guest
+  // must really not see those features.
+  if (::access("/sys/module/kvm_pvm", F_OK) == 0) {
+    auto flags = vm.RunCommand("grep -m1 ^flags /proc/cpuinfo", kCommandTimeout);
+    ASSERT_TRUE(flags.has_value());
+    for (const char* hidden : {" xsave", " popcnt", " smap", " cx16"}) {
+      EXPECT_EQ((*flags + " ").find(std::string(hidden) + " "), std::string::npos) << hidden << " in " << *flags;
+    }
+  }
+
+  auto meminfo = vm.RunCommand("cat /proc/meminfo", kCommandTimeout);
+  ASSERT_TRUE(meminfo.has_value());
+  EXPECT_GT(MemTotalKib(*meminfo), 400u * 1024);
+
+  vm.Send("poweroff\n");
+  EXPECT_EQ(vm.WaitExit(absl::Seconds(60)), 0) << vm.output() << vm.stderr_text();
+}
+
+TEST_F(GuestTest, GuestLargerThanTheLowHoleUsesRamAboveFourGiB) {
+  const uint64_t kMiB = 3584;
+  GuestProcess vm({"run", "--memory", "3584M"});
+  ASSERT_TRUE(vm.WaitFor(kReadyMarker, kBootTimeout)) << vm.output() << vm.stderr_text();
+  auto meminfo = vm.RunCommand("cat /proc/meminfo", kCommandTimeout);
+  ASSERT_TRUE(meminfo.has_value()) << vm.output();
+  EXPECT_GE(MemTotalKib(*meminfo), kMiB * 1024 * 95 / 100) << *meminfo;
+  vm.Send("poweroff -f\n");
+  EXPECT_EQ(vm.WaitExit(absl::Seconds(60)), 0) << vm.output() << vm.stderr_text();
+}
+
+TEST_F(GuestTest, GuestPanicExitsWithPanicStatus) {
+  // No init can be run: the kernel panics, and pvpanic tells the VMM.
+  std::string cmdline = "console=ttyS0 rdinit=/no/such/init init=/no/such/init";
+  std::ifstream extra(GuestImageDir() + "/cmdline");
+  std::string options;
+  std::getline(extra, options);
+  GuestProcess vm({"run", "--memory", "256M", "--cmdline", cmdline + " " + options});
+  EXPECT_EQ(vm.WaitExit(kBootTimeout), 3) << vm.output() << vm.stderr_text();
+  EXPECT_NE(vm.output().find("Kernel panic"), std::string::npos) << vm.output();
+  EXPECT_NE(vm.stderr_text().find("panicked"), std::string::npos) << vm.stderr_text();
+}
+
+TEST_F(GuestTest, TimeoutEndsTheGuestWithTimeoutStatus) {
+  GuestProcess vm({"run", "--memory", "256M", "--timeout", "2s"});
+  EXPECT_EQ(vm.WaitExit(absl::Seconds(60)), 4) << vm.stderr_text();
+  EXPECT_NE(vm.stderr_text().find("--timeout"), std::string::npos) << vm.stderr_text();
+}
+
+TEST_F(GuestTest, SigtermStopsTheGuest) {
+  GuestProcess vm({"run", "--memory", "256M"});
+  absl::SleepFor(absl::Seconds(1));
+  vm.Kill(SIGTERM);
+  EXPECT_EQ(vm.WaitExit(absl::Seconds(30)), 128 + SIGTERM) << vm.stderr_text();
+}
+
+// Debian's stock cloud kernel (a bzImage, decompressed on the host) boots
+// until this host's KVM meets an instruction it cannot run; on PVM that
+// must be reported clearly, not hang.
+TEST_F(GuestTest, StockDebianKernelBootsOrReportsTheEmulatorGap) {
+  std::string kernel = SourceDir() + "/tests/stock-kernel/vmlinuz";
+  if (::access(kernel.c_str(), R_OK) != 0) {
+    if (InCi()) FAIL() << "stock kernel missing: tests/fetch-stock-kernel.sh";
+    GTEST_SKIP() << "stock kernel not fetched";
+  }
+  GuestProcess vm({"run", "--kernel", kernel, "--memory", "512M", "--timeout", "300s", "--cmdline",
+                   "console=ttyS0 earlyprintk=serial,ttyS0 loglevel=7"});
+  ASSERT_TRUE(vm.WaitFor("Linux version 6.1", absl::Seconds(300))) << vm.output() << vm.stderr_text();
+  std::optional<int> status = vm.WaitExit(absl::Seconds(330));
+  ASSERT_TRUE(status.has_value());
+  if (::access("/sys/module/kvm_pvm", F_OK) == 0) {
+    // The emulator gap ends the run as a guest crash, with the RIP and bytes.
+    EXPECT_EQ(*status, 5) << vm.stderr_text();
+    std::string err = vm.stderr_text();
+    EXPECT_NE(err.find("cannot emulate"), std::string::npos) << err;
+    EXPECT_NE(err.find("RIP 0x"), std::string::npos) << err;
+    EXPECT_NE(err.find("instruction bytes: "), std::string::npos) << err;
+  }
+}
+
+}  // namespace
+}  // namespace tests

@@ -1,0 +1,441 @@
+#include "vmm/machine.h"
+
+#include <pthread.h>
+#include <signal.h>
+#include <sys/epoll.h>
+#include <sys/eventfd.h>
+#include <sys/resource.h>
+#include <sys/signalfd.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <csignal>
+#include <cstdlib>
+#include <fstream>
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
+#include "base/logging.h"
+#include "base/status_macros.h"
+#include "devices/legacy.h"
+#include "devices/pc_ports.h"
+#include "memory/layout.h"
+#include "vmm/acpi/tables.h"
+#include "vmm/boot/boot_params.h"
+#include "vmm/boot/initrd.h"
+#include "vmm/boot/kernel_loader.h"
+#include "vmm/cpuid.h"
+#include "vmm/guest_page_walk.h"
+#include "vmm/x86_cpu_setup.h"
+
+namespace vmm {
+namespace {
+
+// vCPU threads are kicked out of KVM_RUN with this signal; its handler does
+// nothing, the point is the EINTR (the handler is installed without
+// SA_RESTART).
+constexpr int kKickSignal = SIGUSR1;
+
+void InstallKickHandler() {
+  struct sigaction action {};
+  action.sa_handler = [](int) {};
+  sigemptyset(&action.sa_mask);
+  action.sa_flags = 0;
+  ::sigaction(kKickSignal, &action, nullptr);
+}
+
+sigset_t TerminationSignals() {
+  sigset_t set;
+  sigemptyset(&set);
+  sigaddset(&set, SIGINT);
+  sigaddset(&set, SIGTERM);
+  sigaddset(&set, SIGHUP);
+  return set;
+}
+
+}  // namespace
+
+int ExitStatusFor(MachineOutcome outcome, int signal_number) {
+  switch (outcome) {
+    case MachineOutcome::kPoweredOff:
+    case MachineOutcome::kReset:
+    case MachineOutcome::kUserQuit:
+      return 0;
+    case MachineOutcome::kVmmError:
+      return 1;
+    case MachineOutcome::kGuestPanic:
+      return 3;
+    case MachineOutcome::kTimeout:
+      return 4;
+    case MachineOutcome::kGuestCrash:
+      return 5;
+    case MachineOutcome::kSignal:
+      return 128 + signal_number;
+  }
+  return 1;
+}
+
+absl::StatusOr<std::unique_ptr<Machine>> Machine::Create(const MachineConfig& config) {
+  std::unique_ptr<Machine> machine(new Machine(config));
+  RETURN_IF_ERROR(machine->Build());
+  return machine;
+}
+
+Machine::~Machine() {
+  End(MachineOutcome::kVmmError);  // no-op when the guest already ended
+  for (std::thread& t : vcpu_threads_) {
+    if (t.joinable()) t.join();
+  }
+}
+
+absl::Status Machine::Build() {
+  if (config_.cpus == 0 || config_.cpus > 255) {
+    return absl::InvalidArgumentError(absl::StrCat("--cpus must be 1..255, not ", config_.cpus));
+  }
+  ASSIGN_OR_RETURN(Kvm kvm, Kvm::Open());
+  kvm_.emplace(std::move(kvm));
+  if (kvm_->is_pvm()) {
+    LOG_INFO("PVM host (kvm_pvm): hiding CPUID features its emulator cannot run and adding '%s' to the kernel command line",
+             kPvmKernelOptions);
+  }
+  ASSIGN_OR_RETURN(memory::GuestMemory mem,
+                   memory::GuestMemory::Create(memory::RamRegionsForSize(config_.memory_size)));
+  memory_.emplace(std::move(mem));
+  ASSIGN_OR_RETURN(Vm vm, Vm::Create(*kvm_));
+  vm_.emplace(std::move(vm));
+  RETURN_IF_ERROR(vm_->SetMemoryRegions(*memory_));
+  RETURN_IF_ERROR(vm_->CreatePlatformDevices());
+
+  wake_fd_.Reset(::eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK));
+  if (!wake_fd_.valid()) return absl::ErrnoToStatus(errno, "eventfd");
+  ASSIGN_OR_RETURN(console_, Console::Create(config_.console));
+  RETURN_IF_ERROR(AddLegacyDevices());
+  RETURN_IF_ERROR(LoadGuest());
+  return absl::OkStatus();
+}
+
+absl::Status Machine::AddLegacyDevices() {
+  serial_ = std::make_shared<devices::Serial>(
+      [this](bool level) {
+        absl::Status st = vm_->SetIrqLine(devices::kCom1Irq, level);
+        if (!st.ok()) LOG_ERROR("serial interrupt: %s", st.ToString());
+      },
+      [this](uint8_t byte) { console_->Output(byte); });
+  RETURN_IF_ERROR(pio_bus_.Insert(devices::kCom1Port, devices::kCom1PortCount, serial_));
+  RETURN_IF_ERROR(pio_bus_.Insert(devices::kI8042DataPort,
+                                  devices::kI8042CommandPort - devices::kI8042DataPort + 1,
+                                  std::make_shared<devices::I8042>(*this)));
+  RETURN_IF_ERROR(pio_bus_.Insert(devices::kResetPort, 1, std::make_shared<devices::ResetPort>(*this)));
+  RETURN_IF_ERROR(pio_bus_.Insert(devices::kPvpanicPort, 1, std::make_shared<devices::Pvpanic>(*this)));
+  RETURN_IF_ERROR(pio_bus_.Insert(devices::kCmosPort, 2, std::make_shared<devices::Cmos>()));
+  uint64_t control_offset = devices::kPm1aControlPort - devices::kPm1aEventPort;
+  RETURN_IF_ERROR(pio_bus_.Insert(devices::kPm1aEventPort, control_offset + devices::kPm1aControlLength,
+                                  std::make_shared<devices::AcpiPm>(*this, control_offset)));
+  return absl::OkStatus();
+}
+
+absl::Status Machine::LoadGuest() {
+  ASSIGN_OR_RETURN(boot::LoadedKernel kernel, boot::LoadKernel(config_.kernel_path, *memory_));
+
+  std::optional<boot::InitrdPlacement> initrd;
+  if (!config_.initrd_path.empty()) {
+    ASSIGN_OR_RETURN(initrd, boot::LoadInitrd(config_.initrd_path, *memory_,
+                                              boot::InitrdAddrMax(kernel.setup_header), kernel.load_end));
+  }
+
+  acpi::AcpiConfig acpi_config{.num_cpus = config_.cpus};
+  ASSIGN_OR_RETURN(acpi::AcpiTables tables,
+                   acpi::BuildAcpiTables(acpi_config, memory::kBiosRomStart,
+                                         memory::kBiosRomEnd - memory::kBiosRomStart));
+  RETURN_IF_ERROR(memory_->WriteBytes(tables.base_gpa, tables.bytes));
+
+  std::string cmdline = config_.cmdline;
+  if (kvm_->is_pvm()) absl::StrAppend(&cmdline, " ", kPvmKernelOptions);
+
+  std::vector<memory::RamRegion> ram;
+  for (const memory::MappedRegion& r : memory_->Regions()) ram.push_back({r.gpa, r.size});
+  RETURN_IF_ERROR(boot::WriteBootParams(*memory_, boot::BootParamsInput{
+                                                      .setup_header = kernel.setup_header,
+                                                      .cmdline = cmdline,
+                                                      .initrd = initrd,
+                                                      .e820 = memory::E820Map(ram),
+                                                      .acpi_rsdp_addr = tables.rsdp_gpa,
+                                                  }));
+  RETURN_IF_ERROR(WriteIdentityPageTables(*memory_));
+  RETURN_IF_ERROR(WriteBootGdt(*memory_));
+
+  ASSIGN_OR_RETURN(std::vector<kvm_cpuid_entry2> supported, kvm_->SupportedCpuid());
+  for (uint32_t id = 0; id < config_.cpus; ++id) {
+    ASSIGN_OR_RETURN(Vcpu vcpu, Vcpu::Create(*kvm_, *vm_, id));
+    vcpus_.push_back(std::make_unique<Vcpu>(std::move(vcpu)));
+    std::vector<kvm_cpuid_entry2> cpuid = AdjustCpuid(
+        supported, {.vcpu_id = id, .vcpu_count = config_.cpus, .pvm_host = kvm_->is_pvm()});
+    RETURN_IF_ERROR(SetUpVcpu(*vcpus_.back(), cpuid, kernel.entry_64, memory::kBootParamsAddress));
+  }
+  return absl::OkStatus();
+}
+
+absl::Status Machine::SetUpVcpu(Vcpu& vcpu, const std::vector<kvm_cpuid_entry2>& cpuid,
+                                uint64_t entry, uint64_t boot_params) {
+  RETURN_IF_ERROR(vcpu.SetCpuid(cpuid));
+  // Only the MSRs this KVM can save are initialised; others keep KVM's reset values.
+  ASSIGN_OR_RETURN(std::vector<uint32_t> supported_msrs, kvm_->MsrIndexList());
+  std::vector<kvm_msr_entry> msrs;
+  for (const kvm_msr_entry& m : BootMsrs()) {
+    if (std::find(supported_msrs.begin(), supported_msrs.end(), m.index) != supported_msrs.end()) {
+      msrs.push_back(m);
+    }
+  }
+  RETURN_IF_ERROR(vcpu.SetMsrs(msrs));
+  ASSIGN_OR_RETURN(kvm_lapic_state lapic, vcpu.GetLapic());
+  RETURN_IF_ERROR(vcpu.SetLapic(ConfigureLapicLints(lapic)));
+  // Application processors wait for INIT/SIPI from the boot CPU, in the
+  // state KVM gives them.
+  if (vcpu.id() != 0) return absl::OkStatus();
+  RETURN_IF_ERROR(vcpu.SetFpu(BootFpu()));
+  ASSIGN_OR_RETURN(kvm_sregs sregs, vcpu.GetSregs());
+  RETURN_IF_ERROR(vcpu.SetSregs(LongModeSregs(sregs)));
+  RETURN_IF_ERROR(vcpu.SetRegs(BootRegs(entry, boot_params)));
+  return absl::OkStatus();
+}
+
+MachineOutcome Machine::Run() {
+  InstallKickHandler();
+  ::signal(SIGPIPE, SIG_IGN);
+  // Termination signals are blocked here before the vCPU threads exist (so
+  // they inherit the mask) and read from a signalfd by this loop.
+  sigset_t termination = TerminationSignals();
+  sigset_t previous;
+  ::pthread_sigmask(SIG_BLOCK, &termination, &previous);
+  base::UniqueFd signal_fd(::signalfd(-1, &termination, SFD_CLOEXEC | SFD_NONBLOCK));
+
+  for (size_t i = 0; i < vcpus_.size(); ++i) {
+    vcpu_threads_.emplace_back([this, i] { VcpuLoop(i); });
+  }
+
+  base::UniqueFd epoll(::epoll_create1(EPOLL_CLOEXEC));
+  auto watch = [&](int fd) {
+    epoll_event ev{.events = EPOLLIN, .data = {.fd = fd}};
+    ::epoll_ctl(epoll.get(), EPOLL_CTL_ADD, fd, &ev);
+  };
+  watch(wake_fd_.get());
+  if (signal_fd.valid()) watch(signal_fd.get());
+  if (console_->input_fd() >= 0) watch(console_->input_fd());
+
+  absl::Time deadline = absl::InfiniteFuture();
+  if (config_.timeout != absl::InfiniteDuration()) deadline = absl::Now() + config_.timeout;
+
+  while (!Ended()) {
+    int timeout_ms = -1;
+    if (deadline != absl::InfiniteFuture()) {
+      absl::Duration left = deadline - absl::Now();
+      if (left <= absl::ZeroDuration()) {
+        LOG_ERROR("guest still running after --timeout %s; stopping it",
+                  absl::FormatDuration(config_.timeout));
+        End(MachineOutcome::kTimeout);
+        break;
+      }
+      timeout_ms = static_cast<int>(std::min<int64_t>(absl::ToInt64Milliseconds(left) + 1, 1 << 30));
+    }
+    epoll_event events[4];
+    int n = ::epoll_wait(epoll.get(), events, 4, timeout_ms);
+    for (int i = 0; i < n; ++i) {
+      int fd = events[i].data.fd;
+      if (fd == signal_fd.get()) {
+        signalfd_siginfo info;
+        if (::read(fd, &info, sizeof(info)) == sizeof(info)) {
+          signal_number_ = static_cast<int>(info.ssi_signo);
+          LOG_INFO("stopping the guest on signal %d", signal_number_);
+          End(MachineOutcome::kSignal);
+        }
+      } else if (fd == console_->input_fd()) {
+        Console::Input input = console_->ReadInput();
+        if (!input.to_guest.empty()) serial_->QueueInput(input.to_guest);
+        if (input.quit) End(MachineOutcome::kUserQuit);
+        if (input.closed) ::epoll_ctl(epoll.get(), EPOLL_CTL_DEL, fd, nullptr);
+      }
+    }
+  }
+  KickVcpus();
+  for (std::thread& t : vcpu_threads_) t.join();
+  vcpu_threads_.clear();
+  ::pthread_sigmask(SIG_SETMASK, &previous, nullptr);
+  LogResourceUse();
+  absl::MutexLock lock(&mu_);
+  return *outcome_;
+}
+
+bool Machine::Ended() {
+  absl::MutexLock lock(&mu_);
+  return outcome_.has_value();
+}
+
+void Machine::End(MachineOutcome outcome) {
+  {
+    absl::MutexLock lock(&mu_);
+    if (outcome_.has_value()) return;
+    outcome_ = outcome;
+  }
+  uint64_t one = 1;
+  ssize_t unused = ::write(wake_fd_.get(), &one, sizeof(one));
+  (void)unused;
+  KickVcpus();
+}
+
+void Machine::KickVcpus() {
+  for (size_t i = 0; i < vcpus_.size(); ++i) {
+    vcpus_[i]->SetImmediateExit(true);
+    if (i < vcpu_threads_.size() && vcpu_threads_[i].joinable()) {
+      ::pthread_kill(vcpu_threads_[i].native_handle(), kKickSignal);
+    }
+  }
+}
+
+void Machine::Pause() {
+  {
+    absl::MutexLock lock(&mu_);
+    pause_requested_ = true;
+  }
+  KickVcpus();
+  absl::MutexLock lock(&mu_);
+  mu_.Await(absl::Condition(
+      +[](Machine* m) ABSL_EXCLUSIVE_LOCKS_REQUIRED(m->mu_) {
+        return m->paused_vcpus_ == m->vcpus_.size() || m->outcome_.has_value();
+      },
+      this));
+}
+
+void Machine::Resume() {
+  absl::MutexLock lock(&mu_);
+  pause_requested_ = false;
+}
+
+void Machine::LogResourceUse() {
+  // RSS counts the guest pages the VMM's mapping has touched; the memfd's
+  // allocated blocks are exactly those, so the difference is the VMM's own
+  // overhead (bench/boot reads this line).
+  uint64_t rss_kib = 0;
+  std::ifstream status("/proc/self/status");
+  std::string line;
+  while (std::getline(status, line)) {
+    if (line.rfind("VmRSS:", 0) == 0) rss_kib = std::strtoull(line.c_str() + 6, nullptr, 10);
+  }
+  struct stat st {};
+  ::fstat(memory_->memfd(), &st);
+  uint64_t guest_kib = static_cast<uint64_t>(st.st_blocks) * 512 / 1024;
+  rusage usage{};
+  ::getrusage(RUSAGE_SELF, &usage);
+  LOG_INFO("resources: rss_kib=%u guest_ram_resident_kib=%u vmm_overhead_kib=%d user_ms=%d sys_ms=%d",
+           rss_kib, guest_kib, static_cast<int64_t>(rss_kib) - static_cast<int64_t>(guest_kib),
+           usage.ru_utime.tv_sec * 1000 + usage.ru_utime.tv_usec / 1000,
+           usage.ru_stime.tv_sec * 1000 + usage.ru_stime.tv_usec / 1000);
+}
+
+void Machine::GuestPanicked() {
+  LOG_ERROR("the guest kernel panicked (pvpanic)");
+  End(MachineOutcome::kGuestPanic);
+}
+
+void Machine::VcpuLoop(size_t index) {
+  Vcpu& vcpu = *vcpus_[index];
+  if (index == 0) {
+    LOG_INFO("vCPU 0 enters the guest %.2f ms after process start",
+             absl::ToDoubleMilliseconds(absl::Now() - config_.process_start));
+  }
+  while (true) {
+    // Cleared before the flags are read: a kick that lands after this
+    // point either is seen below or makes KVM_RUN return at once.
+    vcpu.SetImmediateExit(false);
+    {
+      absl::MutexLock lock(&mu_);
+      if (outcome_.has_value()) return;
+      if (pause_requested_) {
+        ++paused_vcpus_;
+        mu_.Await(absl::Condition(
+            +[](Machine* m) ABSL_EXCLUSIVE_LOCKS_REQUIRED(m->mu_) {
+              return !m->pause_requested_ || m->outcome_.has_value();
+            },
+            this));
+        --paused_vcpus_;
+        continue;
+      }
+    }
+    absl::StatusOr<VcpuExit> exit = vcpu.Run();
+    if (!exit.ok()) {
+      LOG_ERROR("vCPU %u: %s", vcpu.id(), exit.status().ToString());
+      End(MachineOutcome::kVmmError);
+      return;
+    }
+    if (!HandleExit(vcpu, *exit)) return;
+  }
+}
+
+bool Machine::HandleExit(Vcpu& vcpu, VcpuExit& exit) {
+  if (auto* io = std::get_if<IoExit>(&exit)) {
+    for (uint32_t i = 0; i < io->count; ++i) {
+      std::span<uint8_t> chunk = io->data.subspan(size_t{i} * io->size, io->size);
+      if (io->is_write) pio_bus_.Write(io->port, chunk);
+      else pio_bus_.Read(io->port, chunk);
+    }
+    return true;
+  }
+  if (auto* mmio = std::get_if<MmioExit>(&exit)) {
+    bool handled = mmio->is_write ? mmio_bus_.Write(mmio->address, mmio->data)
+                                  : mmio_bus_.Read(mmio->address, mmio->data);
+    if (!handled) LOG_GUEST_ERROR("vCPU %u: access to unmapped MMIO 0x%x", vcpu.id(), mmio->address);
+    return true;
+  }
+  if (std::holds_alternative<InterruptedExit>(exit) || std::holds_alternative<HaltExit>(exit)) {
+    return true;
+  }
+  if (std::holds_alternative<ShutdownExit>(exit)) {
+    auto regs = vcpu.GetRegs();
+    LOG_ERROR("vCPU %u: the guest triple-faulted (KVM_EXIT_SHUTDOWN) at RIP 0x%x", vcpu.id(),
+              regs.ok() ? regs->rip : 0);
+    End(MachineOutcome::kGuestCrash);
+    return false;
+  }
+  if (auto* event = std::get_if<SystemEventExit>(&exit)) {
+    switch (event->type) {
+      case KVM_SYSTEM_EVENT_SHUTDOWN: PowerOff(); break;
+      case KVM_SYSTEM_EVENT_RESET: Reset(); break;
+      default:
+        LOG_ERROR("vCPU %u: system event %u (crash)", vcpu.id(), event->type);
+        End(MachineOutcome::kGuestCrash);
+    }
+    return false;
+  }
+  if (auto* internal = std::get_if<InternalErrorExit>(&exit)) {
+    ReportInternalError(vcpu, *internal);
+    End(MachineOutcome::kGuestCrash);
+    return false;
+  }
+  if (auto* fail = std::get_if<FailEntryExit>(&exit)) {
+    LOG_ERROR("vCPU %u: KVM could not enter the guest (hardware reason 0x%x)", vcpu.id(), fail->reason);
+    End(MachineOutcome::kGuestCrash);
+    return false;
+  }
+  LOG_ERROR("vCPU %u: unhandled KVM exit reason %u", vcpu.id(), std::get<UnhandledExit>(exit).reason);
+  End(MachineOutcome::kVmmError);
+  return false;
+}
+
+void Machine::ReportInternalError(Vcpu& vcpu, const InternalErrorExit& exit) {
+  auto regs = vcpu.GetRegs();
+  auto sregs = vcpu.GetSregs();
+  uint64_t rip = regs.ok() ? regs->rip : 0;
+  std::string bytes = sregs.ok() ? GuestBytesAt(*memory_, *sregs, rip, 16) : "<no sregs>";
+  std::string what = exit.suberror == KVM_INTERNAL_ERROR_EMULATION
+                         ? "this host's KVM cannot emulate the instruction"
+                         : absl::StrCat("KVM internal error, suberror ", exit.suberror);
+  LOG_ERROR("vCPU %u: %s at guest RIP 0x%x (CPL %d), instruction bytes: %s", vcpu.id(), what, rip,
+            sregs.ok() ? (sregs->cs.selector & 3) : -1, bytes);
+  if (kvm_->is_pvm()) {
+    LOG_ERROR("this host's KVM is PVM, whose guest-kernel emulator lacks some instructions; "
+              "a guest kernel built for it is in guest-images/ (see its README)");
+  }
+}
+
+}  // namespace vmm

@@ -1,0 +1,112 @@
+// Machine: the composition root. Owns guest memory, the KVM VM and its
+// vCPU threads, the buses and devices, and the console; runs the guest until
+// it powers off, panics, crashes, times out or the user stops it.
+//
+// Threads: one per vCPU (KVM_RUN loop, device work runs inline on the vCPU
+// that exited), and the caller's thread, which runs the console/signal loop
+// in Run(). Pause() parks every vCPU at a barrier.
+#ifndef VMM_MACHINE_H_
+#define VMM_MACHINE_H_
+
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "absl/synchronization/mutex.h"
+#include "absl/time/time.h"
+#include "base/unique_fd.h"
+#include "devices/serial.h"
+#include "devices/vm_events.h"
+#include "memory/bus.h"
+#include "memory/guest_memory.h"
+#include "vmm/console.h"
+#include "vmm/kvm.h"
+#include "vmm/vcpu.h"
+#include "vmm/vm.h"
+
+namespace vmm {
+
+struct MachineConfig {
+  std::string kernel_path;
+  std::string initrd_path;  // empty: none
+  std::string cmdline;
+  uint64_t memory_size = 512ull << 20;
+  uint32_t cpus = 1;
+  ConsoleConfig console;
+  absl::Duration timeout = absl::InfiniteDuration();
+  // When main() started, for the start-up figure logged at the first KVM_RUN.
+  absl::Time process_start = absl::Now();
+};
+
+// How the guest's run ended; the process exit status follows from it.
+enum class MachineOutcome {
+  kPoweredOff,
+  kReset,
+  kUserQuit,
+  kGuestPanic,
+  kTimeout,
+  kGuestCrash,   // triple fault, emulation failure
+  kVmmError,     // a host-side failure while running
+  kSignal,
+};
+int ExitStatusFor(MachineOutcome outcome, int signal_number);
+
+class Machine : public devices::VmEvents {
+ public:
+  static absl::StatusOr<std::unique_ptr<Machine>> Create(const MachineConfig& config);
+  ~Machine() override;
+
+  // Starts the vCPUs and serves the console until the guest ends.
+  MachineOutcome Run();
+  int signal_number() const { return signal_number_; }
+
+  void Pause();
+  void Resume();
+
+  // devices::VmEvents
+  void PowerOff() override { End(MachineOutcome::kPoweredOff); }
+  void Reset() override { End(MachineOutcome::kReset); }
+  void GuestPanicked() override;
+
+ private:
+  explicit Machine(const MachineConfig& config) : config_(config) {}
+  absl::Status Build();
+  absl::Status LoadGuest();
+  absl::Status SetUpVcpu(Vcpu& vcpu, const std::vector<kvm_cpuid_entry2>& cpuid,
+                         uint64_t entry, uint64_t boot_params);
+  absl::Status AddLegacyDevices();
+  void VcpuLoop(size_t index);
+  // False when the vCPU must stop.
+  bool HandleExit(Vcpu& vcpu, VcpuExit& exit);
+  void ReportInternalError(Vcpu& vcpu, const InternalErrorExit& exit);
+  void LogResourceUse();
+  void End(MachineOutcome outcome);
+  void KickVcpus();
+  bool Ended();
+
+  MachineConfig config_;
+  std::optional<Kvm> kvm_;
+  std::optional<memory::GuestMemory> memory_;
+  std::optional<Vm> vm_;
+  std::vector<std::unique_ptr<Vcpu>> vcpus_;
+  std::vector<std::thread> vcpu_threads_;
+  memory::Bus pio_bus_{"port I/O"};
+  memory::Bus mmio_bus_{"MMIO"};
+  std::unique_ptr<Console> console_;
+  std::shared_ptr<devices::Serial> serial_;
+  base::UniqueFd wake_fd_;  // eventfd: wakes Run() when the guest ends
+
+  absl::Mutex mu_;
+  std::optional<MachineOutcome> outcome_ ABSL_GUARDED_BY(mu_);
+  bool pause_requested_ ABSL_GUARDED_BY(mu_) = false;
+  size_t paused_vcpus_ ABSL_GUARDED_BY(mu_) = 0;
+  int signal_number_ = 0;
+};
+
+}  // namespace vmm
+
+#endif  // VMM_MACHINE_H_

@@ -1,0 +1,122 @@
+// The `vmm` command: `vmm run [flags]` boots a guest. See README.md for
+// the flags and the exit-status table.
+#include <unistd.h>
+
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <string>
+#include <vector>
+
+#include "absl/flags/flag.h"
+#include "absl/flags/parse.h"
+#include "absl/flags/usage.h"
+#include "absl/flags/usage_config.h"
+#include "absl/time/clock.h"
+#include "base/logging.h"
+#include "vmm/machine.h"
+#include "vmm/run_options.h"
+
+ABSL_FLAG(std::string, kernel, "", "Guest kernel: vmlinux ELF or bzImage (default: the image from guest-images/)");
+ABSL_FLAG(std::string, initrd, "", "Initramfs to load (default: the image's initramfs.cpio with the default kernel)");
+ABSL_FLAG(std::string, cmdline, "\x01unset", "Kernel command line (default: console=ttyS0 plus the image's options)");
+ABSL_FLAG(std::string, memory, "512M", "Guest RAM, with K/M/G suffix");
+ABSL_FLAG(int64_t, cpus, 1, "Number of vCPUs");
+ABSL_FLAG(std::string, console, "stdio", "Console: stdio, or file:PATH to write the guest console to a file");
+ABSL_FLAG(std::string, timeout, "", "End the guest after this long (e.g. 90s, 5m); exit status 4");
+ABSL_FLAG(bool, verbose, false, "Log debug messages");
+
+namespace {
+
+constexpr int kUsageError = 2;
+constexpr const char* kUsage =
+    "usage: vmm run [--kernel PATH] [--initrd PATH] [--cmdline \"...\"] [--memory 512M]\n"
+    "               [--cpus N] [--console stdio|file:PATH] [--timeout DURATION]\n"
+    "Boots a Linux guest on KVM with its serial console on this terminal (Ctrl-A x quits).\n"
+    "Exit status: 0 guest powered off or rebooted, 1 VMM failure, 2 bad usage or set-up error,\n"
+    "3 guest kernel panic, 4 --timeout reached, 5 guest crashed, 128+N killed by signal N.\n";
+
+// Abseil's flag parser calls exit(1) on a malformed or unknown flag; this
+// VMM promises status 2 for every usage error, so while parsing an exit
+// handler turns that exit into _exit(2).
+bool g_parsing_flags = false;
+void ExitTwoDuringParsing() {
+  if (g_parsing_flags) _exit(kUsageError);
+}
+
+bool WantsHelp(int argc, char** argv) {
+  for (int i = 1; i < argc; ++i) {
+    if (!std::strcmp(argv[i], "--help") || !std::strcmp(argv[i], "-h") || !std::strcmp(argv[i], "-help")) {
+      return true;
+    }
+  }
+  return false;
+}
+
+uint64_t HostMemoryBytes() {
+  long pages = sysconf(_SC_PHYS_PAGES);
+  long page_size = sysconf(_SC_PAGESIZE);
+  return pages > 0 && page_size > 0 ? uint64_t(pages) * uint64_t(page_size) : 0;
+}
+
+int RunCommand(int argc, char** argv, absl::Time process_start) {
+  if (WantsHelp(argc, argv)) {
+    std::fputs(kUsage, stdout);
+    return 0;
+  }
+  std::atexit(ExitTwoDuringParsing);
+  g_parsing_flags = true;
+  std::vector<char*> rest = absl::ParseCommandLine(argc, argv);
+  g_parsing_flags = false;
+  if (rest.size() > 1) {
+    std::fprintf(stderr, "vmm: error: unexpected argument '%s'\n%s", rest[1], kUsage);
+    return kUsageError;
+  }
+  if (absl::GetFlag(FLAGS_verbose)) base::SetMinLogLevel(base::LogLevel::kDebug);
+
+  vmm::RunFlags flags{
+      .kernel = absl::GetFlag(FLAGS_kernel),
+      .initrd = absl::GetFlag(FLAGS_initrd),
+      .memory = absl::GetFlag(FLAGS_memory),
+      .cpus = absl::GetFlag(FLAGS_cpus),
+      .console = absl::GetFlag(FLAGS_console),
+      .timeout = absl::GetFlag(FLAGS_timeout),
+      .guest_image_dir = vmm::DefaultGuestImageDir(),
+      .host_memory_bytes = HostMemoryBytes(),
+  };
+  if (std::string cmdline = absl::GetFlag(FLAGS_cmdline); cmdline != "\x01unset") flags.cmdline = cmdline;
+
+  absl::StatusOr<vmm::MachineConfig> config = vmm::BuildMachineConfig(flags);
+  if (!config.ok()) {
+    std::fprintf(stderr, "vmm: error: %s\n", std::string(config.status().message()).c_str());
+    return kUsageError;
+  }
+  config->process_start = process_start;
+  absl::StatusOr<std::unique_ptr<vmm::Machine>> machine = vmm::Machine::Create(*config);
+  if (!machine.ok()) {
+    std::fprintf(stderr, "vmm: error: %s\n", std::string(machine.status().message()).c_str());
+    return kUsageError;
+  }
+  vmm::MachineOutcome outcome = (*machine)->Run();
+  int status = vmm::ExitStatusFor(outcome, (*machine)->signal_number());
+  machine->reset();  // restores the terminal before the last line
+  if (status != 0) LOG_INFO("exit status %d", status);
+  return status;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  absl::Time process_start = absl::Now();
+  absl::SetProgramUsageMessage(kUsage);
+  if (argc < 2 || std::strcmp(argv[1], "help") == 0 || std::strcmp(argv[1], "--help") == 0) {
+    std::fputs(kUsage, argc < 2 ? stderr : stdout);
+    return argc < 2 ? kUsageError : 0;
+  }
+  std::string command = argv[1];
+  // The subcommand is removed so the flag parser sees "vmm --flag ...".
+  argv[1] = argv[0];
+  if (command == "run") return RunCommand(argc - 1, argv + 1, process_start);
+  std::fprintf(stderr, "vmm: error: unknown command '%s' (expected: run)\n", command.c_str());
+  return kUsageError;
+}

@@ -1,0 +1,114 @@
+#include "vmm/run_options.h"
+
+#include <unistd.h>
+
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+
+#include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/strip.h"
+#include "absl/time/time.h"
+#include "base/size_parse.h"
+#include "base/status_macros.h"
+
+namespace vmm {
+namespace {
+
+std::string ReadFirstLine(const std::string& path) {
+  std::ifstream in(path);
+  std::string line;
+  std::getline(in, line);
+  return std::string(absl::StripAsciiWhitespace(line));
+}
+
+}  // namespace
+
+std::string DefaultGuestImageDir() {
+  if (const char* env = std::getenv("VMM_GUEST_IMAGE_DIR"); env != nullptr && *env != '\0') {
+    return env;
+  }
+  std::error_code ec;
+  std::filesystem::path exe = std::filesystem::read_symlink("/proc/self/exe", ec);
+  for (std::filesystem::path dir = exe.parent_path(); !ec && dir.has_relative_path();
+       dir = dir.parent_path()) {
+    std::filesystem::path candidate = dir / "guest-images" / "out";
+    if (std::filesystem::exists(candidate / "vmlinux", ec)) return candidate.string();
+  }
+  return "guest-images/out";
+}
+
+absl::StatusOr<MachineConfig> BuildMachineConfig(const RunFlags& flags) {
+  MachineConfig config;
+  bool default_image = flags.kernel.empty();
+  if (default_image) {
+    config.kernel_path = flags.guest_image_dir + "/vmlinux";
+    config.initrd_path = flags.initrd.empty() ? flags.guest_image_dir + "/initramfs.cpio" : flags.initrd;
+    if (::access(config.kernel_path.c_str(), R_OK) != 0) {
+      return absl::NotFoundError(absl::StrCat(
+          "no --kernel given and the default guest image ", config.kernel_path,
+          " is missing: build it with guest-images/build.sh"));
+    }
+  } else {
+    config.kernel_path = flags.kernel;
+    config.initrd_path = flags.initrd;
+  }
+  if (::access(config.kernel_path.c_str(), R_OK) != 0) {
+    return absl::NotFoundError(absl::StrCat("cannot read kernel ", config.kernel_path));
+  }
+  if (!config.initrd_path.empty() && ::access(config.initrd_path.c_str(), R_OK) != 0) {
+    return absl::NotFoundError(absl::StrCat("cannot read initrd ", config.initrd_path));
+  }
+
+  if (flags.cmdline.has_value()) {
+    config.cmdline = *flags.cmdline;
+  } else {
+    config.cmdline = "console=ttyS0";
+    if (default_image) {
+      std::string extra = ReadFirstLine(flags.guest_image_dir + "/cmdline");
+      if (!extra.empty()) absl::StrAppend(&config.cmdline, " ", extra);
+    }
+  }
+
+  absl::StatusOr<uint64_t> memory = base::ParseSize(flags.memory);
+  if (!memory.ok()) return absl::InvalidArgumentError(absl::StrCat("--memory: ", memory.status().message()));
+  if (*memory < kMinGuestMemory) {
+    return absl::InvalidArgumentError(absl::StrCat("--memory ", flags.memory, " is too small: at least 64M"));
+  }
+  if (*memory % (2ull << 20) != 0) {
+    return absl::InvalidArgumentError(absl::StrCat("--memory ", flags.memory, " must be a multiple of 2M"));
+  }
+  if (flags.host_memory_bytes != 0 && *memory > flags.host_memory_bytes) {
+    return absl::ResourceExhaustedError(absl::StrCat("--memory ", flags.memory, " is more than this host's ",
+                                                     flags.host_memory_bytes >> 20, " MiB of RAM"));
+  }
+  config.memory_size = *memory;
+
+  if (flags.cpus < 1 || flags.cpus > 255) {
+    return absl::InvalidArgumentError(absl::StrCat("--cpus must be between 1 and 255, not ", flags.cpus));
+  }
+  config.cpus = static_cast<uint32_t>(flags.cpus);
+
+  if (flags.console == "stdio") {
+    config.console.output_file.clear();
+  } else if (absl::StartsWith(flags.console, "file:") && flags.console.size() > 5) {
+    config.console.output_file = flags.console.substr(5);
+  } else {
+    return absl::InvalidArgumentError(
+        absl::StrCat("--console must be 'stdio' or 'file:PATH', not '", flags.console, "'"));
+  }
+
+  if (!flags.timeout.empty()) {
+    absl::Duration timeout;
+    if (!absl::ParseDuration(flags.timeout, &timeout) || timeout <= absl::ZeroDuration()) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("--timeout must be a positive duration like 90s or 5m, not '", flags.timeout, "'"));
+    }
+    config.timeout = timeout;
+  }
+  return config;
+}
+
+}  // namespace vmm

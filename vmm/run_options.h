@@ -1,0 +1,38 @@
+// Turns the `vmm run` flags (as strings, the way the user typed them) into a
+// MachineConfig, with one clear error per bad value. Kept apart from the
+// Abseil flag definitions so it is unit-tested directly.
+#ifndef VMM_RUN_OPTIONS_H_
+#define VMM_RUN_OPTIONS_H_
+
+#include <cstdint>
+#include <optional>
+#include <string>
+
+#include "absl/status/statusor.h"
+#include "vmm/machine.h"
+
+namespace vmm {
+
+struct RunFlags {
+  std::string kernel;   // empty: the default guest image
+  std::string initrd;   // empty: the default image's initramfs (only with the default kernel)
+  std::optional<std::string> cmdline;  // unset: console=ttyS0 + the image's options
+  std::string memory = "512M";
+  int64_t cpus = 1;
+  std::string console = "stdio";  // or file:PATH
+  std::string timeout;  // empty: none; else a duration like 90s or 5m
+  std::string guest_image_dir;  // where the default image lives
+  uint64_t host_memory_bytes = 0;  // 0: unknown (no upper check)
+};
+
+inline constexpr uint64_t kMinGuestMemory = 64ull << 20;
+
+absl::StatusOr<MachineConfig> BuildMachineConfig(const RunFlags& flags);
+
+// guest-images/out next to the source tree this binary was built from, or
+// $VMM_GUEST_IMAGE_DIR.
+std::string DefaultGuestImageDir();
+
+}  // namespace vmm
+
+#endif  // VMM_RUN_OPTIONS_H_

@@ -1,0 +1,94 @@
+#include "vmm/run_options.h"
+
+#include <unistd.h>
+
+#include <fstream>
+
+#include <gtest/gtest.h>
+
+namespace vmm {
+namespace {
+
+class RunOptionsTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    dir_ = ::testing::TempDir() + "/run_options_test";
+    ::mkdir(dir_.c_str(), 0755);
+    std::ofstream(dir_ + "/vmlinux") << "x";
+    std::ofstream(dir_ + "/initramfs.cpio") << "x";
+    std::ofstream(dir_ + "/cmdline") << "quiet rodata=off\n";
+  }
+  RunFlags Defaults() { return RunFlags{.guest_image_dir = dir_, .host_memory_bytes = 8ull << 30}; }
+  std::string dir_;
+};
+
+TEST_F(RunOptionsTest, DefaultsUseTheGuestImage) {
+  auto config = BuildMachineConfig(Defaults());
+  ASSERT_TRUE(config.ok()) << config.status();
+  EXPECT_EQ(config->kernel_path, dir_ + "/vmlinux");
+  EXPECT_EQ(config->initrd_path, dir_ + "/initramfs.cpio");
+  EXPECT_EQ(config->cmdline, "console=ttyS0 quiet rodata=off");
+  EXPECT_EQ(config->memory_size, 512ull << 20);
+  EXPECT_EQ(config->cpus, 1u);
+  EXPECT_EQ(config->timeout, absl::InfiniteDuration());
+}
+
+TEST_F(RunOptionsTest, ExplicitValues) {
+  RunFlags f = Defaults();
+  f.kernel = dir_ + "/vmlinux";
+  f.cmdline = "console=ttyS0 panic=1";
+  f.memory = "4G";
+  f.cpus = 2;
+  f.console = "file:/tmp/x.log";
+  f.timeout = "90s";
+  auto config = BuildMachineConfig(f);
+  ASSERT_TRUE(config.ok()) << config.status();
+  EXPECT_EQ(config->initrd_path, "");
+  EXPECT_EQ(config->cmdline, "console=ttyS0 panic=1");
+  EXPECT_EQ(config->memory_size, 4ull << 30);
+  EXPECT_EQ(config->console.output_file, "/tmp/x.log");
+  EXPECT_EQ(config->timeout, absl::Seconds(90));
+}
+
+TEST_F(RunOptionsTest, ClearErrors) {
+  auto expect_error = [&](RunFlags f, const std::string& fragment) {
+    auto config = BuildMachineConfig(f);
+    ASSERT_FALSE(config.ok());
+    EXPECT_NE(std::string(config.status().message()).find(fragment), std::string::npos)
+        << config.status();
+  };
+  RunFlags f = Defaults();
+  f.memory = "12X";
+  expect_error(f, "--memory");
+  f = Defaults();
+  f.memory = "16M";
+  expect_error(f, "too small");
+  f = Defaults();
+  f.memory = "64G";
+  expect_error(f, "more than this host");
+  f = Defaults();
+  f.memory = "513M";
+  expect_error(f, "multiple of 2M");
+  f = Defaults();
+  f.cpus = 0;
+  expect_error(f, "--cpus");
+  f = Defaults();
+  f.console = "tcp:1";
+  expect_error(f, "--console");
+  f = Defaults();
+  f.timeout = "soon";
+  expect_error(f, "--timeout");
+  f = Defaults();
+  f.kernel = "/nonexistent/bzImage";
+  expect_error(f, "cannot read kernel");
+  f = Defaults();
+  f.kernel = dir_ + "/vmlinux";
+  f.initrd = "/nonexistent/initrd";
+  expect_error(f, "cannot read initrd");
+  f = Defaults();
+  f.guest_image_dir = "/nonexistent";
+  expect_error(f, "guest-images/build.sh");
+}
+
+}  // namespace
+}  // namespace vmm

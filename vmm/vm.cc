@@ -1,0 +1,63 @@
+#include "vmm/vm.h"
+
+#include <sys/ioctl.h>
+
+#include <cerrno>
+
+#include "absl/strings/str_format.h"
+#include "memory/layout.h"
+
+namespace vmm {
+
+absl::StatusOr<Vm> Vm::Create(const Kvm& kvm) {
+  int fd = ::ioctl(kvm.fd(), KVM_CREATE_VM, 0);
+  if (fd < 0) return absl::ErrnoToStatus(errno, "KVM_CREATE_VM");
+  return Vm(base::UniqueFd(fd));
+}
+
+absl::Status Vm::SetMemoryRegions(const memory::GuestMemory& mem, uint32_t flags) {
+  uint32_t slot = 0;
+  for (const memory::MappedRegion& r : mem.Regions()) {
+    kvm_userspace_memory_region region{
+        .slot = slot++,
+        .flags = flags,
+        .guest_phys_addr = r.gpa,
+        .memory_size = r.size,
+        .userspace_addr = reinterpret_cast<uint64_t>(r.host),
+    };
+    if (::ioctl(fd_.get(), KVM_SET_USER_MEMORY_REGION, &region) != 0) {
+      return absl::ErrnoToStatus(
+          errno, absl::StrFormat("KVM_SET_USER_MEMORY_REGION slot %u at 0x%x", region.slot, r.gpa));
+    }
+  }
+  return absl::OkStatus();
+}
+
+absl::Status Vm::CreatePlatformDevices() {
+  if (::ioctl(fd_.get(), KVM_SET_TSS_ADDR, memory::kTssAddress) != 0) {
+    return absl::ErrnoToStatus(errno, "KVM_SET_TSS_ADDR");
+  }
+  uint64_t identity_map = memory::kIdentityMapAddress;
+  if (::ioctl(fd_.get(), KVM_SET_IDENTITY_MAP_ADDR, &identity_map) != 0) {
+    return absl::ErrnoToStatus(errno, "KVM_SET_IDENTITY_MAP_ADDR");
+  }
+  if (::ioctl(fd_.get(), KVM_CREATE_IRQCHIP, 0) != 0) {
+    return absl::ErrnoToStatus(errno, "KVM_CREATE_IRQCHIP");
+  }
+  // KVM_PIT_SPEAKER_DUMMY: port 0x61 reads are answered in the kernel.
+  kvm_pit_config pit{.flags = KVM_PIT_SPEAKER_DUMMY};
+  if (::ioctl(fd_.get(), KVM_CREATE_PIT2, &pit) != 0) {
+    return absl::ErrnoToStatus(errno, "KVM_CREATE_PIT2");
+  }
+  return absl::OkStatus();
+}
+
+absl::Status Vm::SetIrqLine(uint32_t irq, bool level) {
+  kvm_irq_level line{.irq = irq, .level = level ? 1u : 0u};
+  if (::ioctl(fd_.get(), KVM_IRQ_LINE, &line) != 0) {
+    return absl::ErrnoToStatus(errno, absl::StrFormat("KVM_IRQ_LINE %u", irq));
+  }
+  return absl::OkStatus();
+}
+
+}  // namespace vmm

@@ -1,0 +1,36 @@
+// Vm: one KVM virtual machine fd. Memory slots, the in-kernel interrupt
+// controllers and timer, and interrupt injection.
+#ifndef VMM_VM_H_
+#define VMM_VM_H_
+
+#include <cstdint>
+
+#include "absl/status/statusor.h"
+#include "base/unique_fd.h"
+#include "memory/guest_memory.h"
+#include "vmm/kvm.h"
+
+namespace vmm {
+
+class Vcpu;
+
+class Vm {
+ public:
+  static absl::StatusOr<Vm> Create(const Kvm& kvm);
+
+  int fd() const { return fd_.get(); }
+  // One KVM slot per guest RAM region, slot number = region index.
+  absl::Status SetMemoryRegions(const memory::GuestMemory& mem, uint32_t flags = 0);
+  // In-kernel PIC + IOAPIC + LAPICs, PIT, and the TSS/identity-map pages
+  // KVM needs below 4 GiB.
+  absl::Status CreatePlatformDevices();
+  absl::Status SetIrqLine(uint32_t irq, bool level);
+
+ private:
+  explicit Vm(base::UniqueFd fd) : fd_(std::move(fd)) {}
+  base::UniqueFd fd_;
+};
+
+}  // namespace vmm
+
+#endif  // VMM_VM_H_
