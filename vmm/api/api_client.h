@@ -1,0 +1,20 @@
+// `vmm ctl`: the command-line client of the control API.
+//   vmm ctl --api PATH status
+//   vmm ctl --api PATH balloon SIZE      (e.g. 3G, 256M, 0)
+//   vmm ctl --api PATH balloon           (target, actual, counters)
+//   vmm ctl --api PATH balloon stats
+#ifndef VMM_API_API_CLIENT_H_
+#define VMM_API_API_CLIENT_H_
+
+#include <string>
+#include <vector>
+
+namespace vmm::api {
+
+// Runs one ctl command; prints the response and returns the exit status
+// (0 success, 1 the API or the connection failed, 2 bad usage).
+int RunCtlCommand(const std::string& socket_path, const std::vector<std::string>& words);
+
+}  // namespace vmm::api
+
+#endif  // VMM_API_API_CLIENT_H_
