@@ -10,6 +10,7 @@ PACKAGES=(
   zlib1g-dev liblzma-dev libzstd-dev liblz4-dev
   # guest image (guest-images/build.sh)
   linux-source-6.1 busybox-static flex bison bc libelf-dev libssl-dev cpio xz-utils
+  nlohmann-json3-dev libcpp-httplib-dev libbrotli-dev
   # tests and benchmarks
   acpica-tools iproute2 python3 procps
 )

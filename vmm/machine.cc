@@ -214,6 +214,15 @@ MachineOutcome Machine::Run() {
   for (size_t i = 0; i < vcpus_.size(); ++i) {
     vcpu_threads_.emplace_back([this, i] { VcpuLoop(i); });
   }
+  if (!config_.api_socket.empty()) {
+    absl::StatusOr<std::unique_ptr<api::ApiServer>> server = api::ApiServer::Start(config_.api_socket, *this);
+    if (server.ok()) {
+      api_server_ = std::move(*server);
+    } else {
+      LOG_ERROR("%s", server.status().message());
+      End(MachineOutcome::kVmmError);
+    }
+  }
 
   base::UniqueFd epoll(::epoll_create1(EPOLL_CLOEXEC));
   auto watch = [&](int fd) {
@@ -258,6 +267,7 @@ MachineOutcome Machine::Run() {
       }
     }
   }
+  api_server_.reset();  // no API request may run into a stopping machine
   KickVcpus();
   for (std::thread& t : vcpu_threads_) t.join();
   vcpu_threads_.clear();
@@ -331,6 +341,26 @@ void Machine::LogResourceUse() {
            rss_kib, guest_kib, static_cast<int64_t>(rss_kib) - static_cast<int64_t>(guest_kib),
            usage.ru_utime.tv_sec * 1000 + usage.ru_utime.tv_usec / 1000,
            usage.ru_stime.tv_sec * 1000 + usage.ru_stime.tv_usec / 1000);
+}
+
+api::VmInfo Machine::GetVmInfo() {
+  absl::MutexLock lock(&mu_);
+  return api::VmInfo{.state = outcome_.has_value() ? "stopping" : pause_requested_ ? "paused" : "running",
+                     .memory_bytes = memory_->TotalSize(),
+                     .vcpus = config_.cpus,
+                     .pvm_host = kvm_->is_pvm()};
+}
+
+absl::Status Machine::SetBalloonTarget(uint64_t bytes) {
+  return absl::FailedPreconditionError("this VM has no balloon device");
+}
+
+absl::StatusOr<api::BalloonInfo> Machine::GetBalloonInfo() {
+  return absl::FailedPreconditionError("this VM has no balloon device");
+}
+
+absl::StatusOr<std::vector<api::BalloonStat>> Machine::GetBalloonStats() {
+  return absl::FailedPreconditionError("this VM has no balloon device");
 }
 
 void Machine::GuestPanicked() {

@@ -23,6 +23,8 @@
 #include "devices/vm_events.h"
 #include "memory/bus.h"
 #include "memory/guest_memory.h"
+#include "vmm/api/api_server.h"
+#include "vmm/api/control.h"
 #include "vmm/console.h"
 #include "vmm/kvm.h"
 #include "vmm/vcpu.h"
@@ -37,6 +39,7 @@ struct MachineConfig {
   uint64_t memory_size = 512ull << 20;
   uint32_t cpus = 1;
   ConsoleConfig console;
+  std::string api_socket;  // empty: no control API
   absl::Duration timeout = absl::InfiniteDuration();
   // When main() started, for the start-up figure logged at the first KVM_RUN.
   absl::Time process_start = absl::Now();
@@ -55,7 +58,7 @@ enum class MachineOutcome {
 };
 int ExitStatusFor(MachineOutcome outcome, int signal_number);
 
-class Machine : public devices::VmEvents {
+class Machine : public devices::VmEvents, public api::Control {
  public:
   static absl::StatusOr<std::unique_ptr<Machine>> Create(const MachineConfig& config);
   ~Machine() override;
@@ -71,6 +74,12 @@ class Machine : public devices::VmEvents {
   void PowerOff() override { End(MachineOutcome::kPoweredOff); }
   void Reset() override { End(MachineOutcome::kReset); }
   void GuestPanicked() override;
+
+  // api::Control
+  api::VmInfo GetVmInfo() override;
+  absl::Status SetBalloonTarget(uint64_t bytes) override;
+  absl::StatusOr<api::BalloonInfo> GetBalloonInfo() override;
+  absl::StatusOr<std::vector<api::BalloonStat>> GetBalloonStats() override;
 
  private:
   explicit Machine(const MachineConfig& config) : config_(config) {}
@@ -98,7 +107,8 @@ class Machine : public devices::VmEvents {
   memory::Bus mmio_bus_{"MMIO"};
   std::unique_ptr<Console> console_;
   std::shared_ptr<devices::Serial> serial_;
-  base::UniqueFd wake_fd_;  // eventfd: wakes Run() when the guest ends
+  base::UniqueFd wake_fd_;
+  std::unique_ptr<api::ApiServer> api_server_;  // started by Run(), stopped before the vCPUs  // eventfd: wakes Run() when the guest ends
 
   absl::Mutex mu_;
   std::optional<MachineOutcome> outcome_ ABSL_GUARDED_BY(mu_);

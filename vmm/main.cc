@@ -14,6 +14,7 @@
 #include "absl/flags/usage_config.h"
 #include "absl/time/clock.h"
 #include "base/logging.h"
+#include "vmm/api/api_client.h"
 #include "vmm/machine.h"
 #include "vmm/run_options.h"
 
@@ -24,6 +25,8 @@ ABSL_FLAG(std::string, memory, "512M", "Guest RAM, with K/M/G suffix");
 ABSL_FLAG(int64_t, cpus, 1, "Number of vCPUs");
 ABSL_FLAG(std::string, console, "stdio", "Console: stdio, or file:PATH to write the guest console to a file");
 ABSL_FLAG(std::string, timeout, "", "End the guest after this long (e.g. 90s, 5m); exit status 4");
+ABSL_FLAG(std::string, api_socket, "", "Serve the control API (HTTP/JSON) on this Unix socket");
+ABSL_FLAG(std::string, api, "", "vmm ctl: the VMM's API socket");
 ABSL_FLAG(bool, verbose, false, "Log debug messages");
 
 namespace {
@@ -32,6 +35,7 @@ constexpr int kUsageError = 2;
 constexpr const char* kUsage =
     "usage: vmm run [--kernel PATH] [--initrd PATH] [--cmdline \"...\"] [--memory 512M]\n"
     "               [--cpus N] [--console stdio|file:PATH] [--timeout DURATION]\n"
+    "       vmm ctl --api PATH status | balloon [SIZE|stats]\n"
     "Boots a Linux guest on KVM with its serial console on this terminal (Ctrl-A x quits).\n"
     "Exit status: 0 guest powered off or rebooted, 1 VMM failure, 2 bad usage or set-up error,\n"
     "3 guest kernel panic, 4 --timeout reached, 5 guest crashed, 128+N killed by signal N.\n";
@@ -81,6 +85,7 @@ int RunCommand(int argc, char** argv, absl::Time process_start) {
       .cpus = absl::GetFlag(FLAGS_cpus),
       .console = absl::GetFlag(FLAGS_console),
       .timeout = absl::GetFlag(FLAGS_timeout),
+      .api_socket = absl::GetFlag(FLAGS_api_socket),
       .guest_image_dir = vmm::DefaultGuestImageDir(),
       .host_memory_bytes = HostMemoryBytes(),
   };
@@ -104,6 +109,15 @@ int RunCommand(int argc, char** argv, absl::Time process_start) {
   return status;
 }
 
+int CtlCommand(int argc, char** argv) {
+  std::atexit(ExitTwoDuringParsing);
+  g_parsing_flags = true;
+  std::vector<char*> rest = absl::ParseCommandLine(argc, argv);
+  g_parsing_flags = false;
+  std::vector<std::string> words(rest.begin() + 1, rest.end());
+  return vmm::api::RunCtlCommand(absl::GetFlag(FLAGS_api), words);
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -117,6 +131,7 @@ int main(int argc, char** argv) {
   // The subcommand is removed so the flag parser sees "vmm --flag ...".
   argv[1] = argv[0];
   if (command == "run") return RunCommand(argc - 1, argv + 1, process_start);
-  std::fprintf(stderr, "vmm: error: unknown command '%s' (expected: run)\n", command.c_str());
+  if (command == "ctl") return CtlCommand(argc - 1, argv + 1);
+  std::fprintf(stderr, "vmm: error: unknown command '%s' (expected: run, ctl)\n", command.c_str());
   return kUsageError;
 }

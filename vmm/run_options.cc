@@ -108,6 +108,7 @@ absl::StatusOr<MachineConfig> BuildMachineConfig(const RunFlags& flags) {
     }
     config.timeout = timeout;
   }
+  config.api_socket = flags.api_socket;
   return config;
 }
 

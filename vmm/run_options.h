@@ -21,6 +21,7 @@ struct RunFlags {
   int64_t cpus = 1;
   std::string console = "stdio";  // or file:PATH
   std::string timeout;  // empty: none; else a duration like 90s or 5m
+  std::string api_socket;
   std::string guest_image_dir;  // where the default image lives
   uint64_t host_memory_bytes = 0;  // 0: unknown (no upper check)
 };
