@@ -12,6 +12,7 @@
 #include <gtest/gtest.h>
 
 #include "absl/strings/numbers.h"
+#include "absl/time/clock.h"
 #include "absl/strings/str_split.h"
 #include "absl/strings/strip.h"
 #include "tests/guest_process.h"

@@ -1,6 +1,6 @@
 #include "virtio/fake_driver.h"
 
-#include <linux/virtio_ring.h>
+#include "virtio/virtio_ring_uapi.h"
 
 #include <cstdlib>
 

@@ -1,6 +1,6 @@
 #include "virtio/queue.h"
 
-#include <linux/virtio_ring.h>
+#include "virtio/virtio_ring_uapi.h"
 
 #include <algorithm>
 #include <atomic>

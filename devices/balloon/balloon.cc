@@ -1,0 +1,446 @@
+#include "devices/balloon/balloon.h"
+
+#include <linux/virtio_config.h>
+#include <linux/virtio_ids.h>
+
+#include <algorithm>
+#include <cstddef>
+#include <cstring>
+#include <string>
+#include <utility>
+
+#include "absl/strings/str_format.h"
+#include "base/logging.h"
+#include "base/status_macros.h"
+#include "virtio/virtio_ring_uapi.h"
+
+namespace devices {
+namespace {
+
+constexpr uint64_t Bit(unsigned n) { return 1ull << n; }
+constexpr uint64_t kPageSize = memory::kPageSize;
+// Largest stats buffer parsed; the driver sends VIRTIO_BALLOON_S_NR records.
+constexpr uint64_t kMaxStatsBytes = 4096;
+
+uint64_t MaxPfn(const std::vector<memory::MappedRegion>& regions) {
+  uint64_t end = 0;
+  for (const memory::MappedRegion& r : regions) end = std::max(end, r.end());
+  return end >> kBalloonPfnShift;
+}
+
+}  // namespace
+
+Balloon::Balloon(const memory::GuestMemory& mem, BalloonOptions options)
+    : options_(options), regions_(mem.Regions()), ballooned_(MaxPfn(regions_)) {}
+
+uint32_t Balloon::device_type() const { return VIRTIO_ID_BALLOON; }
+
+uint64_t Balloon::device_features() const {
+  uint64_t f = Bit(VIRTIO_F_VERSION_1) | Bit(VIRTIO_RING_F_EVENT_IDX);
+  if (options_.must_tell_host) f |= Bit(VIRTIO_BALLOON_F_MUST_TELL_HOST);
+  if (options_.stats) f |= Bit(VIRTIO_BALLOON_F_STATS_VQ);
+  if (options_.deflate_on_oom) f |= Bit(VIRTIO_BALLOON_F_DEFLATE_ON_OOM);
+  if (options_.free_page_hint) f |= Bit(VIRTIO_BALLOON_F_FREE_PAGE_HINT);
+  if (options_.page_poison) f |= Bit(VIRTIO_BALLOON_F_PAGE_POISON);
+  if (options_.reporting) f |= Bit(VIRTIO_BALLOON_F_REPORTING);
+  return f;
+}
+
+std::vector<uint16_t> Balloon::queue_max_sizes() const {
+  // Which queue is which depends on the features the driver accepts, which
+  // are not known yet: offer the most queues, all of a size fit for any
+  // role.
+  return std::vector<uint16_t>(QueueRoles(device_features()).size(), kQueueSize);
+}
+
+std::vector<Balloon::QueueRole> Balloon::QueueRoles(uint64_t negotiated) {
+  std::vector<QueueRole> roles = {QueueRole::kInflate, QueueRole::kDeflate};
+  if (negotiated & Bit(VIRTIO_BALLOON_F_STATS_VQ)) roles.push_back(QueueRole::kStats);
+  if (negotiated & Bit(VIRTIO_BALLOON_F_FREE_PAGE_HINT)) roles.push_back(QueueRole::kFreePageHint);
+  if (negotiated & Bit(VIRTIO_BALLOON_F_REPORTING)) roles.push_back(QueueRole::kReporting);
+  return roles;
+}
+
+void Balloon::ReadConfig(uint64_t offset, std::span<uint8_t> data) {
+  absl::MutexLock lock(&mu_);
+  const auto* bytes = reinterpret_cast<const uint8_t*>(&config_);
+  if (offset > sizeof(config_) || data.size() > sizeof(config_) - offset) {
+    LOG_GUEST_ERROR("balloon: config read of %u bytes at 0x%x", data.size(), offset);
+    std::fill(data.begin(), data.end(), 0);
+    return;
+  }
+  std::memcpy(data.data(), bytes + offset, data.size());
+}
+
+void Balloon::WriteConfig(uint64_t offset, std::span<const uint8_t> data) {
+  absl::MutexLock lock(&mu_);
+  // The driver owns `actual` and `poison_val`; num_pages and the hint
+  // command are the host's.
+  auto inside = [&](size_t field_offset) {
+    return offset >= field_offset && offset - field_offset <= 4 &&
+           data.size() <= 4 - (offset - field_offset);
+  };
+  if (!inside(offsetof(virtio_balloon_config, actual)) &&
+      !inside(offsetof(virtio_balloon_config, poison_val))) {
+    LOG_GUEST_ERROR("balloon: config write of %u bytes at 0x%x", data.size(), offset);
+    return;
+  }
+  std::memcpy(reinterpret_cast<uint8_t*>(&config_) + offset, data.data(), data.size());
+}
+
+absl::Status Balloon::Activate(virtio::ActivateArgs args) {
+  absl::MutexLock lock(&mu_);
+  std::vector<QueueRole> roles = QueueRoles(args.features);
+  if (args.queues.size() < roles.size()) {
+    return absl::InvalidArgumentError("balloon: fewer queues than negotiated features need");
+  }
+  // Inflate and deflate are the device; the optional queues just stay idle
+  // if a driver leaves them unconfigured.
+  if (!args.queues[0].ready() || !args.queues[1].ready()) {
+    return absl::InvalidArgumentError("balloon: inflate or deflate queue not ready");
+  }
+  args.queues.resize(roles.size(), virtio::Queue(kQueueSize));
+  mem_ = args.mem;
+  features_ = args.features;
+  queues_ = std::move(args.queues);
+  roles_ = std::move(roles);
+  signal_used_ = std::move(args.signal_used);
+  stats_queue_.reset();
+  for (size_t i = 0; i < roles_.size(); ++i) {
+    if (roles_[i] == QueueRole::kStats) stats_queue_ = static_cast<uint16_t>(i);
+  }
+  pending_stats_head_.reset();
+  active_ = true;
+  return absl::OkStatus();
+}
+
+void Balloon::Reset() {
+  absl::MutexLock lock(&mu_);
+  active_ = false;
+  mem_ = nullptr;
+  features_ = 0;
+  queues_.clear();
+  roles_.clear();
+  signal_used_ = nullptr;
+  stats_queue_.reset();
+  pending_stats_head_.reset();
+  // A reset driver (reboot, module reload) owns all its memory again.
+  ballooned_.ClearAll();
+  hint_receiving_ = false;
+  hinted_.clear();
+  // The host's target and hint command survive; the guest's fields do not.
+  config_.actual = 0;
+  config_.poison_val = 0;
+}
+
+void Balloon::SetConfigChangeCallback(virtio::InterruptCallback callback) {
+  absl::MutexLock lock(&mu_);
+  config_change_ = std::move(callback);
+}
+
+absl::Status Balloon::ProcessQueue(uint16_t index) {
+  absl::MutexLock lock(&mu_);
+  if (!active_) return absl::OkStatus();  // raced with a reset
+  if (index >= queues_.size() || !queues_[index].ready()) {
+    LOG_GUEST_ERROR("balloon: notify of unused queue %u", index);
+    return absl::OkStatus();
+  }
+  virtio::Queue& queue = queues_[index];
+  switch (roles_[index]) {
+    case QueueRole::kInflate: return HandlePfnQueue(queue, /*inflate=*/true);
+    case QueueRole::kDeflate: return HandlePfnQueue(queue, /*inflate=*/false);
+    case QueueRole::kStats: return HandleStats(queue);
+    case QueueRole::kFreePageHint: return HandleFreePageHint(queue);
+    case QueueRole::kReporting: return HandleReporting(queue);
+  }
+  return absl::OkStatus();
+}
+
+void Balloon::SignalIfNeeded(virtio::Queue& queue) {
+  if (queue.NeedsInterrupt(*mem_) && signal_used_) signal_used_();
+}
+
+bool Balloon::PoisonForbidsDiscard() const {
+  // A guest with page poisoning checks that free pages still hold
+  // poison_val; a discarded page reads back as zeros, which it would take
+  // for corruption. Zero (init_on_free) is what a discard produces anyway.
+  return (features_ & Bit(VIRTIO_BALLOON_F_PAGE_POISON)) && config_.poison_val != 0;
+}
+
+absl::Status Balloon::DiscardRange(memory::Gpa gpa, uint64_t length) {
+  ++counters_.discard_calls;
+  absl::Status st = mem_->Discard(gpa, length);
+  if (!st.ok()) {
+    LOG_ERROR("balloon: discard of [0x%x, +0x%x) failed: %s", gpa, length,
+              std::string(st.message()));
+    return st;
+  }
+  counters_.bytes_returned += length;
+  return absl::OkStatus();
+}
+
+void Balloon::ReadPfns(const virtio::Descriptor& desc, std::vector<uint32_t>& pfns) {
+  if (desc.writable) {
+    LOG_GUEST_ERROR("balloon: PFN buffer is device-writable; skipped");
+    return;
+  }
+  if (desc.len % sizeof(uint32_t) != 0 || desc.len / sizeof(uint32_t) > kMaxPfnsPerBuffer) {
+    // Skipping is safe: an unlisted page is simply not reclaimed.
+    LOG_GUEST_ERROR("balloon: PFN buffer of %u bytes; skipped", desc.len);
+    return;
+  }
+  // The queue validated [gpa, gpa + len) against RAM.
+  auto slice = mem_->Slice(desc.gpa, desc.len);
+  if (!slice.ok()) return;
+  const size_t old_size = pfns.size();
+  pfns.resize(old_size + desc.len / sizeof(uint32_t));
+  std::memcpy(pfns.data() + old_size, slice->data(), desc.len);  // le32, little-endian host
+}
+
+absl::Status Balloon::HandlePfnQueue(virtio::Queue& queue, bool inflate) {
+  // Drain everything offered at this notification first, so that the
+  // compaction sees all of it and each range costs one discard.
+  std::vector<uint32_t> pfns;
+  std::vector<uint16_t> heads;
+  while (true) {
+    ASSIGN_OR_RETURN(std::optional<virtio::DescriptorChain> chain, queue.PopChain(*mem_));
+    if (!chain.has_value()) break;
+    heads.push_back(chain->head);
+    ++counters_.requests;
+    for (const virtio::Descriptor& desc : chain->descriptors) ReadPfns(desc, pfns);
+  }
+  if (heads.empty()) return absl::OkStatus();
+
+  const std::vector<PfnRange> ranges = CompactPfns(pfns);
+  const SplitResult split = SplitAtRegions(ranges, regions_);
+  if (split.pages_outside > 0) {
+    LOG_GUEST_ERROR("balloon: %u PFNs outside RAM ignored", split.pages_outside);
+  }
+  counters_.pfns_out_of_range += split.pages_outside;
+
+  absl::Status result;
+  const bool discard = inflate && !PoisonForbidsDiscard();
+  for (const GpaRange& r : split.in_ram) {
+    const uint64_t first = r.gpa >> kBalloonPfnShift;
+    const uint64_t count = r.length >> kBalloonPfnShift;
+    if (inflate) {
+      ballooned_.Set(first, count);
+      counters_.pages_inflated += count;
+      ++counters_.ranges;
+      if (discard) {
+        // Keep going on a host failure so the bitmap and the used ring stay
+        // consistent; report the first failure at the end.
+        absl::Status st = DiscardRange(r.gpa, r.length);
+        if (result.ok()) result = st;
+      }
+    } else {
+      // Nothing to do for the memory itself: the next guest touch of a
+      // discarded page faults in a zero page.
+      ballooned_.Clear(first, count);
+      counters_.pages_deflated += count;
+    }
+  }
+  for (uint16_t head : heads) RETURN_IF_ERROR(queue.AddUsed(*mem_, head, 0));
+  SignalIfNeeded(queue);
+  return result;
+}
+
+absl::Status Balloon::HandleReporting(virtio::Queue& queue) {
+  absl::Status result;
+  bool returned = false;
+  while (true) {
+    ASSIGN_OR_RETURN(std::optional<virtio::DescriptorChain> chain, queue.PopChain(*mem_));
+    if (!chain.has_value()) break;
+    // Linux adds the reported blocks as device-writable buffers although
+    // the device writes nothing; either direction is accepted.
+    for (const virtio::Descriptor& desc : chain->descriptors) {
+      if (desc.gpa % kPageSize != 0 || desc.len % kPageSize != 0 || desc.len == 0) {
+        LOG_GUEST_ERROR("balloon: reported range [0x%x, +0x%x) not page aligned", desc.gpa,
+                        desc.len);
+        continue;
+      }
+      ++counters_.reported_ranges;
+      // The discard must happen before the buffer goes back: from then on
+      // the guest may reuse the pages.
+      if (!PoisonForbidsDiscard()) {
+        absl::Status st = DiscardRange(desc.gpa, desc.len);
+        if (result.ok()) result = st;
+      }
+    }
+    RETURN_IF_ERROR(queue.AddUsed(*mem_, chain->head, 0));
+    returned = true;
+  }
+  if (returned) SignalIfNeeded(queue);
+  return result;
+}
+
+absl::Status Balloon::HandleStats(virtio::Queue& queue) {
+  bool returned = false;
+  while (true) {
+    ASSIGN_OR_RETURN(std::optional<virtio::DescriptorChain> chain, queue.PopChain(*mem_));
+    if (!chain.has_value()) break;
+    std::vector<uint8_t> bytes;
+    for (const virtio::Descriptor& desc : chain->descriptors) {
+      if (desc.writable) continue;
+      const uint64_t n = std::min<uint64_t>(desc.len, kMaxStatsBytes - bytes.size());
+      const size_t old_size = bytes.size();
+      bytes.resize(old_size + n);
+      RETURN_IF_ERROR(mem_->ReadBytes(desc.gpa, std::span(bytes).subspan(old_size)));
+      if (bytes.size() == kMaxStatsBytes) break;
+    }
+    ParseStats(bytes, stats_);
+    // The driver keeps one buffer here; holding it is how the device asks
+    // for the next update later (RequestStats). A second buffer would be a
+    // driver quirk: give the older one back rather than leak it.
+    if (pending_stats_head_.has_value()) {
+      RETURN_IF_ERROR(queue.AddUsed(*mem_, *pending_stats_head_, 0));
+      returned = true;
+    }
+    pending_stats_head_ = chain->head;
+  }
+  if (returned) SignalIfNeeded(queue);
+  return absl::OkStatus();
+}
+
+absl::Status Balloon::HandleFreePageHint(virtio::Queue& queue) {
+  bool returned = false;
+  while (true) {
+    ASSIGN_OR_RETURN(std::optional<virtio::DescriptorChain> chain, queue.PopChain(*mem_));
+    if (!chain.has_value()) break;
+    for (const virtio::Descriptor& desc : chain->descriptors) {
+      if (!desc.writable) {
+        // A command id from the driver: the one we asked for starts a
+        // report, STOP (or a stale id) ends it.
+        if (desc.len != sizeof(uint32_t)) {
+          LOG_GUEST_ERROR("balloon: hint command of %u bytes", desc.len);
+          continue;
+        }
+        ASSIGN_OR_RETURN(uint32_t id, mem_->Read<uint32_t>(desc.gpa));
+        const uint32_t current = config_.free_page_hint_cmd_id;
+        hint_receiving_ = id != VIRTIO_BALLOON_CMD_ID_STOP && id == current &&
+                          current > VIRTIO_BALLOON_CMD_ID_DONE;
+        continue;
+      }
+      if (!hint_receiving_) continue;  // late block from an old command
+      if (desc.gpa % kPageSize != 0 || desc.len % kPageSize != 0 || desc.len == 0) {
+        LOG_GUEST_ERROR("balloon: hinted block [0x%x, +0x%x) not page aligned", desc.gpa,
+                        desc.len);
+        continue;
+      }
+      ++counters_.hinted_ranges;
+      hinted_.push_back({desc.gpa, desc.len});
+    }
+    // The driver keeps hinted pages until DONE; the buffers themselves can
+    // go back at once, and must, or the driver runs out of descriptors.
+    RETURN_IF_ERROR(queue.AddUsed(*mem_, chain->head, 0));
+    returned = true;
+  }
+  if (returned) SignalIfNeeded(queue);
+  return absl::OkStatus();
+}
+
+void Balloon::SetTargetPages(uint32_t pages) {
+  virtio::InterruptCallback notify;
+  {
+    absl::MutexLock lock(&mu_);
+    config_.num_pages = pages;
+    notify = config_change_;
+  }
+  // Outside the lock: the transport's callback takes its own lock, and the
+  // transport calls into us with that lock held.
+  if (notify) notify();
+}
+
+uint32_t Balloon::target_pages() const {
+  absl::MutexLock lock(&mu_);
+  return config_.num_pages;
+}
+
+uint32_t Balloon::actual_pages() const {
+  absl::MutexLock lock(&mu_);
+  return config_.actual;
+}
+
+Balloon::Counters Balloon::counters() const {
+  absl::MutexLock lock(&mu_);
+  return counters_;
+}
+
+BalloonStats Balloon::Stats() const {
+  absl::MutexLock lock(&mu_);
+  return stats_;
+}
+
+absl::Status Balloon::RequestStats() {
+  absl::MutexLock lock(&mu_);
+  if (!active_ || !stats_queue_.has_value() || !queues_[*stats_queue_].ready()) {
+    return absl::FailedPreconditionError("balloon stats queue is not active");
+  }
+  if (!pending_stats_head_.has_value()) {
+    return absl::FailedPreconditionError("guest has no stats buffer outstanding");
+  }
+  virtio::Queue& queue = queues_[*stats_queue_];
+  RETURN_IF_ERROR(queue.AddUsed(*mem_, *pending_stats_head_, 0));
+  pending_stats_head_.reset();
+  SignalIfNeeded(queue);
+  return absl::OkStatus();
+}
+
+std::vector<PfnRange> Balloon::BalloonedRanges() const {
+  absl::MutexLock lock(&mu_);
+  return ballooned_.Ranges();
+}
+
+uint64_t Balloon::ballooned_pages() const {
+  absl::MutexLock lock(&mu_);
+  return ballooned_.CountSet();
+}
+
+bool Balloon::IsBallooned(uint64_t pfn) const {
+  absl::MutexLock lock(&mu_);
+  return ballooned_.Test(pfn);
+}
+
+absl::Status Balloon::SetHintCommand(uint32_t cmd_id) {
+  virtio::InterruptCallback notify;
+  {
+    absl::MutexLock lock(&mu_);
+    if (!active_ || !(features_ & Bit(VIRTIO_BALLOON_F_FREE_PAGE_HINT))) {
+      return absl::FailedPreconditionError("free page hinting not negotiated");
+    }
+    if (cmd_id > VIRTIO_BALLOON_CMD_ID_DONE) {
+      if (cmd_id == config_.free_page_hint_cmd_id) {
+        return absl::InvalidArgumentError("hint command id must differ from the previous one");
+      }
+      hinted_.clear();
+    }
+    if (cmd_id != config_.free_page_hint_cmd_id) hint_receiving_ = false;
+    config_.free_page_hint_cmd_id = cmd_id;
+    notify = config_change_;
+  }
+  if (notify) notify();
+  return absl::OkStatus();
+}
+
+absl::Status Balloon::StartHinting(uint32_t cmd_id) {
+  if (cmd_id <= VIRTIO_BALLOON_CMD_ID_DONE) {
+    return absl::InvalidArgumentError(absl::StrFormat("hint command id %u is reserved", cmd_id));
+  }
+  return SetHintCommand(cmd_id);
+}
+
+absl::Status Balloon::StopHinting() { return SetHintCommand(VIRTIO_BALLOON_CMD_ID_STOP); }
+
+absl::Status Balloon::DoneHinting() { return SetHintCommand(VIRTIO_BALLOON_CMD_ID_DONE); }
+
+std::vector<GpaRange> Balloon::TakeHintedRanges() {
+  absl::MutexLock lock(&mu_);
+  return std::exchange(hinted_, {});
+}
+
+bool Balloon::hinting_in_progress() const {
+  absl::MutexLock lock(&mu_);
+  return hint_receiving_;
+}
+
+}  // namespace devices

@@ -1,0 +1,166 @@
+// devices::Balloon: the virtio memory balloon (device id 5; virtio 1.2,
+// 5.5). The guest gives pages back on the inflate queue and takes them back
+// on the deflate queue; free page reporting hands over free blocks that the
+// guest may reuse as soon as the buffer returns; free page hinting tells the
+// migrator which pages it need not send; the stats queue reports the
+// guest's memory figures.
+//
+// Trust boundary: every PFN, range and stat comes from the guest. Buffers go
+// through virtio::Queue's validation; PFNs are clipped to RAM (others are
+// counted and ignored); memory goes back to the host only through
+// GuestMemory::Discard, one call per compacted range. Guest mistakes are
+// logged (rate-limited) and skipped; a corrupt ring or a failed host
+// discard is returned to the transport, which then asks for a reset.
+//
+// Threading: one mutex guards all state. vCPU threads enter through the
+// VirtioDevice methods (transport lock held, or not, for ProcessQueue),
+// the VMM's control thread through the public API. The config-change
+// callback is called with the balloon's lock released.
+#ifndef DEVICES_BALLOON_BALLOON_H_
+#define DEVICES_BALLOON_BALLOON_H_
+
+#include <linux/virtio_balloon.h>
+
+#include <cstdint>
+#include <optional>
+#include <span>
+#include <vector>
+
+#include "absl/base/thread_annotations.h"
+#include "absl/status/status.h"
+#include "absl/synchronization/mutex.h"
+#include "devices/balloon/balloon_stats.h"
+#include "devices/balloon/page_bitmap.h"
+#include "devices/balloon/pfn_ranges.h"
+#include "memory/guest_memory.h"
+#include "virtio/queue.h"
+#include "virtio/virtio_device.h"
+
+namespace devices {
+
+struct BalloonOptions {
+  bool must_tell_host = true;
+  bool stats = true;
+  bool deflate_on_oom = true;
+  bool free_page_hint = true;
+  bool page_poison = true;
+  bool reporting = true;
+};
+
+class Balloon : public virtio::VirtioDevice {
+ public:
+  // Queue size offered for every queue. Free page reporting needs at least
+  // PAGE_REPORTING_CAPACITY (32) entries; inflate/deflate batch 256 PFNs
+  // per buffer but use one buffer at a time.
+  static constexpr uint16_t kQueueSize = 256;
+  // The Linux driver's VIRTIO_BALLOON_ARRAY_PFNS_MAX.
+  static constexpr uint32_t kMaxPfnsPerBuffer = 256;
+
+  enum class QueueRole { kInflate, kDeflate, kStats, kFreePageHint, kReporting };
+
+  struct Counters {
+    uint64_t requests = 0;           // inflate + deflate chains
+    uint64_t pages_inflated = 0;     // in-RAM pages named by inflate buffers
+    uint64_t pages_deflated = 0;
+    uint64_t ranges = 0;             // compacted in-RAM inflate ranges
+    uint64_t discard_calls = 0;      // GuestMemory::Discard calls (inflate + reporting)
+    uint64_t bytes_returned = 0;     // bytes successfully discarded
+    uint64_t pfns_out_of_range = 0;  // distinct PFNs outside RAM, ignored
+    uint64_t reported_ranges = 0;    // free page reporting ranges
+    uint64_t hinted_ranges = 0;      // free page hint blocks accepted
+  };
+
+  // `mem` gives the RAM layout for the ballooned-page bitmap; the memory
+  // used for I/O comes with Activate().
+  explicit Balloon(const memory::GuestMemory& mem, BalloonOptions options = {});
+
+  // virtio::VirtioDevice
+  uint32_t device_type() const override;
+  uint64_t device_features() const override;
+  std::vector<uint16_t> queue_max_sizes() const override;
+  void ReadConfig(uint64_t offset, std::span<uint8_t> data) override;
+  void WriteConfig(uint64_t offset, std::span<const uint8_t> data) override;
+  absl::Status Activate(virtio::ActivateArgs args) override;
+  absl::Status ProcessQueue(uint16_t index) override;
+  void Reset() override;
+  void SetConfigChangeCallback(virtio::InterruptCallback callback) override;
+
+  // The role of each queue index under `negotiated` features: inflate,
+  // deflate, then stats, free page hint, reporting, each only if negotiated.
+  static std::vector<QueueRole> QueueRoles(uint64_t negotiated);
+
+  // --- API for the VMM (control thread) ---
+  // Sets the number of 4 KiB pages the guest should give up and raises a
+  // config-change interrupt.
+  void SetTargetPages(uint32_t pages);
+  uint32_t target_pages() const;
+  // Pages the guest says are in the balloon (config `actual`).
+  uint32_t actual_pages() const;
+  Counters counters() const;
+  // Latest stats reported by the guest.
+  BalloonStats Stats() const;
+  // Returns the held stats buffer so the guest sends fresh figures.
+  // FailedPrecondition when the stats queue is not active or the guest has
+  // not offered a buffer yet.
+  absl::Status RequestStats();
+
+  // Ballooned pages (inflated and not deflated since), for the migrator.
+  std::vector<PfnRange> BalloonedRanges() const;
+  uint64_t ballooned_pages() const;
+  bool IsBallooned(uint64_t pfn) const;
+
+  // Free page hinting (bookkeeping only; hinted pages are never discarded
+  // because the guest owns them again as soon as it sees DONE).
+  // StartHinting asks the guest to report free pages under `cmd_id` (>= 2,
+  // distinct from the previous one); StopHinting asks it to stop; DoneHinting
+  // lets it reuse the hinted pages.
+  absl::Status StartHinting(uint32_t cmd_id);
+  absl::Status StopHinting();
+  absl::Status DoneHinting();
+  // Ranges hinted under the current command since the last call.
+  std::vector<GpaRange> TakeHintedRanges();
+  // True between the guest echoing the current cmd_id and its STOP marker.
+  bool hinting_in_progress() const;
+
+ private:
+  absl::Status HandlePfnQueue(virtio::Queue& queue, bool inflate)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  absl::Status HandleStats(virtio::Queue& queue) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  absl::Status HandleReporting(virtio::Queue& queue) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  absl::Status HandleFreePageHint(virtio::Queue& queue) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  void ReadPfns(const virtio::Descriptor& desc, std::vector<uint32_t>& pfns)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Whether discarding would break the guest's page poisoning.
+  bool PoisonForbidsDiscard() const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Discards one validated range, counting it; host errors come back.
+  absl::Status DiscardRange(memory::Gpa gpa, uint64_t length) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  void SignalIfNeeded(virtio::Queue& queue) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  absl::Status SetHintCommand(uint32_t cmd_id);
+
+  const BalloonOptions options_;
+  const std::vector<memory::MappedRegion> regions_;
+
+  mutable absl::Mutex mu_;
+  virtio_balloon_config config_ ABSL_GUARDED_BY(mu_) = {};
+  virtio::InterruptCallback config_change_ ABSL_GUARDED_BY(mu_);
+
+  // Set by Activate, cleared by Reset.
+  bool active_ ABSL_GUARDED_BY(mu_) = false;
+  memory::GuestMemory* mem_ ABSL_GUARDED_BY(mu_) = nullptr;
+  uint64_t features_ ABSL_GUARDED_BY(mu_) = 0;
+  std::vector<virtio::Queue> queues_ ABSL_GUARDED_BY(mu_);
+  std::vector<QueueRole> roles_ ABSL_GUARDED_BY(mu_);
+  virtio::InterruptCallback signal_used_ ABSL_GUARDED_BY(mu_);
+  std::optional<uint16_t> stats_queue_ ABSL_GUARDED_BY(mu_);
+  std::optional<uint16_t> pending_stats_head_ ABSL_GUARDED_BY(mu_);
+
+  Counters counters_ ABSL_GUARDED_BY(mu_);
+  BalloonStats stats_ ABSL_GUARDED_BY(mu_);
+  PageBitmap ballooned_ ABSL_GUARDED_BY(mu_);
+  bool hint_receiving_ ABSL_GUARDED_BY(mu_) = false;
+  std::vector<GpaRange> hinted_ ABSL_GUARDED_BY(mu_);
+};
+
+}  // namespace devices
+
+#endif  // DEVICES_BALLOON_BALLOON_H_
