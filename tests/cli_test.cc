@@ -28,7 +28,7 @@ TEST(Cli, BadValuesExitTwoWithAClearLine) {
   ExpectUsageError({{"run", "--memory", "100T"}, "more than this host"});
   ExpectUsageError({{"run", "--cpus", "0"}, "--cpus"});
   ExpectUsageError({{"run", "--cpus", "two"}, "cpus"});
-  ExpectUsageError({{"run", "--no-such-flag"}, "no-such-flag"});
+  ExpectUsageError({{"run", "--no-such-flag"}, "Unknown command line flag"});
   ExpectUsageError({{"run", "--console", "tcp:1"}, "--console"});
   ExpectUsageError({{"run", "--timeout", "soon"}, "--timeout"});
   ExpectUsageError({{"run", "--kernel", "/nonexistent/bzImage"}, "cannot read kernel"});

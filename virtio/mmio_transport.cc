@@ -3,6 +3,7 @@
 #include <linux/virtio_config.h>
 #include <linux/virtio_mmio.h>
 
+#include <algorithm>
 #include <cstring>
 #include <string>
 #include <utility>
@@ -105,6 +106,7 @@ uint32_t MmioTransport::ReadRegister(uint64_t offset) {
 
 void MmioTransport::Write(uint64_t offset, std::span<const uint8_t> data) {
   int notify = -1;
+  std::vector<uint16_t> pending;
   {
     absl::MutexLock lock(&mu_);
     if (offset >= VIRTIO_MMIO_CONFIG) {
@@ -119,8 +121,13 @@ void MmioTransport::Write(uint64_t offset, std::span<const uint8_t> data) {
     uint32_t value;
     std::memcpy(&value, data.data(), 4);
     notify = WriteRegister(offset, value);
+    if (!to_process_.empty()) pending.swap(to_process_);
   }
-  if (notify < 0) return;
+  if (notify >= 0) ProcessNotify(static_cast<uint16_t>(notify));
+  for (uint16_t queue : pending) ProcessNotify(queue);
+}
+
+void MmioTransport::ProcessNotify(uint16_t notify) {
   // Outside the transport lock: processing may be long (discards) and must
   // not block config reads from other vCPUs. The device serialises itself,
   // and a concurrent reset waits for it in Reset().
@@ -209,6 +216,13 @@ int MmioTransport::WriteRegister(uint64_t offset, uint32_t value) {
           value < queues_.size()) {
         return static_cast<int>(value);
       }
+      if ((status_ & VIRTIO_CONFIG_S_FEATURES_OK) && !(status_ & VIRTIO_CONFIG_S_DRIVER_OK) &&
+          value < queues_.size() && queues_[value].ready()) {
+        if (std::find(early_notified_.begin(), early_notified_.end(), value) == early_notified_.end()) {
+          early_notified_.push_back(static_cast<uint16_t>(value));
+        }
+        break;
+      }
       LOG_GUEST_ERROR("virtio-mmio: notify of queue %u in status 0x%x", value, status_);
       break;
     case VIRTIO_MMIO_INTERRUPT_ACK: interrupt_status_.fetch_and(~value); break;
@@ -268,7 +282,10 @@ void MmioTransport::WriteStatus(uint32_t value) {
       LOG_GUEST_ERROR("virtio-mmio: device %u activation failed: %s", device_->device_type(),
                       std::string(st.message()));
       DeviceError();
+    } else {
+      to_process_ = std::move(early_notified_);
     }
+    early_notified_.clear();
   }
 }
 
@@ -286,6 +303,8 @@ void MmioTransport::ResetLocked() {
   driver_features_sel_ = 0;
   driver_features_ = 0;
   queue_sel_ = 0;
+  early_notified_.clear();
+  to_process_.clear();
   for (Queue& q : queues_) q.Reset();
   interrupt_status_.store(0);
 }

@@ -69,6 +69,7 @@ class MmioTransport : public memory::BusDevice {
   // Returns the queue to notify (ProcessQueue runs after the lock is
   // dropped), or -1.
   int WriteRegister(uint64_t offset, uint32_t value) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  void ProcessNotify(uint16_t queue) ABSL_LOCKS_EXCLUDED(mu_);
   void WriteStatus(uint32_t value) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   void ResetLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   void DeviceError() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
@@ -84,6 +85,10 @@ class MmioTransport : public memory::BusDevice {
 
   mutable absl::Mutex mu_;
   uint32_t status_ ABSL_GUARDED_BY(mu_) = 0;
+  // Queues notified after FEATURES_OK but before DRIVER_OK (Linux's balloon
+  // primes its stats queue that way); processed once the device is live.
+  std::vector<uint16_t> early_notified_ ABSL_GUARDED_BY(mu_);
+  std::vector<uint16_t> to_process_ ABSL_GUARDED_BY(mu_);
   uint32_t device_features_sel_ ABSL_GUARDED_BY(mu_) = 0;
   uint32_t driver_features_sel_ ABSL_GUARDED_BY(mu_) = 0;
   uint64_t driver_features_ ABSL_GUARDED_BY(mu_) = 0;

@@ -243,6 +243,19 @@ TEST_F(MmioTransportTest, NotifyReachesProcessQueueOnlyWhenRunning) {
   EXPECT_EQ(device_->processed, (std::vector<uint16_t>{1, 0}));
 }
 
+// Linux's virtio_balloon primes its stats queue and kicks it before
+// DRIVER_OK; that buffer must still reach the device once it is live.
+TEST_F(MmioTransportTest, NotifyOfReadyQueueBeforeDriverOkIsProcessedAtDriverOk) {
+  ASSERT_TRUE(Negotiate(kVersion1));
+  FakeDriver q0(mem_, 0x10000, 16);
+  SetUpQueue(0, q0);
+  WriteReg(VIRTIO_MMIO_QUEUE_NOTIFY, 0);
+  WriteReg(VIRTIO_MMIO_QUEUE_NOTIFY, 0);  // remembered once
+  EXPECT_TRUE(device_->processed.empty());
+  DriverOk();
+  EXPECT_EQ(device_->processed, (std::vector<uint16_t>{0}));
+}
+
 TEST_F(MmioTransportTest, DeviceErrorSetsNeedsResetAndConfigInterrupt) {
   ASSERT_TRUE(Negotiate(kVersion1));
   DriverOk();

@@ -19,6 +19,7 @@
 #include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
 #include "base/unique_fd.h"
+#include "devices/balloon/balloon.h"
 #include "devices/serial.h"
 #include "devices/vm_events.h"
 #include "memory/bus.h"
@@ -28,6 +29,8 @@
 #include "vmm/console.h"
 #include "vmm/kvm.h"
 #include "vmm/vcpu.h"
+#include "virtio/mmio_transport.h"
+#include "vmm/acpi/acpi_config.h"
 #include "vmm/vm.h"
 
 namespace vmm {
@@ -40,6 +43,11 @@ struct MachineConfig {
   uint32_t cpus = 1;
   ConsoleConfig console;
   std::string api_socket;  // empty: no control API
+  bool balloon = true;
+  uint64_t balloon_size = 0;   // bytes taken from the guest at boot
+  bool balloon_deflate_on_oom = false;
+  bool balloon_reporting = true;  // VIRTIO_BALLOON_F_REPORTING
+  bool mmio_cmdline = false;   // also describe virtio-mmio devices on the kernel command line
   absl::Duration timeout = absl::InfiniteDuration();
   // When main() started, for the start-up figure logged at the first KVM_RUN.
   absl::Time process_start = absl::Now();
@@ -88,6 +96,7 @@ class Machine : public devices::VmEvents, public api::Control {
   absl::Status SetUpVcpu(Vcpu& vcpu, const std::vector<kvm_cpuid_entry2>& cpuid,
                          uint64_t entry, uint64_t boot_params);
   absl::Status AddLegacyDevices();
+  absl::Status AddVirtioDevices();
   void VcpuLoop(size_t index);
   // False when the vCPU must stop.
   bool HandleExit(Vcpu& vcpu, VcpuExit& exit);
@@ -107,6 +116,10 @@ class Machine : public devices::VmEvents, public api::Control {
   memory::Bus mmio_bus_{"MMIO"};
   std::unique_ptr<Console> console_;
   std::shared_ptr<devices::Serial> serial_;
+  std::shared_ptr<devices::Balloon> balloon_;
+  std::shared_ptr<virtio::MmioTransport> balloon_transport_;
+  std::vector<base::UniqueFd> irqfds_;
+  std::vector<acpi::MmioDevice> virtio_mmio_devices_;  // for ACPI and --mmio-cmdline
   base::UniqueFd wake_fd_;
   std::unique_ptr<api::ApiServer> api_server_;  // started by Run(), stopped before the vCPUs  // eventfd: wakes Run() when the guest ends
 

@@ -27,6 +27,11 @@ ABSL_FLAG(std::string, console, "stdio", "Console: stdio, or file:PATH to write 
 ABSL_FLAG(std::string, timeout, "", "End the guest after this long (e.g. 90s, 5m); exit status 4");
 ABSL_FLAG(std::string, api_socket, "", "Serve the control API (HTTP/JSON) on this Unix socket");
 ABSL_FLAG(std::string, api, "", "vmm ctl: the VMM's API socket");
+ABSL_FLAG(bool, balloon, true, "Give the guest a virtio-balloon device (virtio-mmio)");
+ABSL_FLAG(std::string, balloon_size, "0", "Balloon size at boot: memory taken from the guest (e.g. 256M)");
+ABSL_FLAG(bool, balloon_deflate_on_oom, false, "Offer VIRTIO_BALLOON_F_DEFLATE_ON_OOM");
+ABSL_FLAG(bool, balloon_reporting, true, "Offer free page reporting (VIRTIO_BALLOON_F_REPORTING)");
+ABSL_FLAG(bool, mmio_cmdline, false, "Also list virtio-mmio devices as virtio_mmio.device= on the kernel command line");
 ABSL_FLAG(bool, verbose, false, "Log debug messages");
 
 namespace {
@@ -35,6 +40,7 @@ constexpr int kUsageError = 2;
 constexpr const char* kUsage =
     "usage: vmm run [--kernel PATH] [--initrd PATH] [--cmdline \"...\"] [--memory 512M]\n"
     "               [--cpus N] [--console stdio|file:PATH] [--timeout DURATION]\n"
+    "               [--api-socket PATH] [--balloon=false] [--balloon-size SIZE] [--mmio-cmdline]\n"
     "       vmm ctl --api PATH status | balloon [SIZE|stats]\n"
     "Boots a Linux guest on KVM with its serial console on this terminal (Ctrl-A x quits).\n"
     "Exit status: 0 guest powered off or rebooted, 1 VMM failure, 2 bad usage or set-up error,\n"
@@ -46,6 +52,19 @@ constexpr const char* kUsage =
 bool g_parsing_flags = false;
 void ExitTwoDuringParsing() {
   if (g_parsing_flags) _exit(kUsageError);
+}
+
+// Abseil flag names are C++ identifiers (api_socket); users type the
+// usual dashed spelling (--api-socket). Rewrites the name part of each
+// "--flag[=value]" argument in place, leaving values alone.
+void AcceptDashedFlagNames(int argc, char** argv) {
+  for (int i = 1; i < argc; ++i) {
+    char* arg = argv[i];
+    if (std::strncmp(arg, "--", 2) != 0 || arg[2] == '\0') continue;
+    for (char* c = arg + 2; *c != '\0' && *c != '='; ++c) {
+      if (*c == '-') *c = '_';
+    }
+  }
 }
 
 bool WantsHelp(int argc, char** argv) {
@@ -68,6 +87,7 @@ int RunCommand(int argc, char** argv, absl::Time process_start) {
     std::fputs(kUsage, stdout);
     return 0;
   }
+  AcceptDashedFlagNames(argc, argv);
   std::atexit(ExitTwoDuringParsing);
   g_parsing_flags = true;
   std::vector<char*> rest = absl::ParseCommandLine(argc, argv);
@@ -86,6 +106,11 @@ int RunCommand(int argc, char** argv, absl::Time process_start) {
       .console = absl::GetFlag(FLAGS_console),
       .timeout = absl::GetFlag(FLAGS_timeout),
       .api_socket = absl::GetFlag(FLAGS_api_socket),
+      .balloon = absl::GetFlag(FLAGS_balloon),
+      .balloon_size = absl::GetFlag(FLAGS_balloon_size),
+      .balloon_deflate_on_oom = absl::GetFlag(FLAGS_balloon_deflate_on_oom),
+      .balloon_reporting = absl::GetFlag(FLAGS_balloon_reporting),
+      .mmio_cmdline = absl::GetFlag(FLAGS_mmio_cmdline),
       .guest_image_dir = vmm::DefaultGuestImageDir(),
       .host_memory_bytes = HostMemoryBytes(),
   };
@@ -110,6 +135,7 @@ int RunCommand(int argc, char** argv, absl::Time process_start) {
 }
 
 int CtlCommand(int argc, char** argv) {
+  AcceptDashedFlagNames(argc, argv);
   std::atexit(ExitTwoDuringParsing);
   g_parsing_flags = true;
   std::vector<char*> rest = absl::ParseCommandLine(argc, argv);

@@ -109,6 +109,22 @@ absl::StatusOr<MachineConfig> BuildMachineConfig(const RunFlags& flags) {
     config.timeout = timeout;
   }
   config.api_socket = flags.api_socket;
+  config.balloon = flags.balloon;
+  config.balloon_deflate_on_oom = flags.balloon_deflate_on_oom;
+  config.balloon_reporting = flags.balloon_reporting;
+  config.mmio_cmdline = flags.mmio_cmdline;
+  absl::StatusOr<uint64_t> balloon = base::ParseSize(flags.balloon_size);
+  if (!balloon.ok()) {
+    return absl::InvalidArgumentError(absl::StrCat("--balloon-size: ", balloon.status().message()));
+  }
+  if (*balloon >= config.memory_size || *balloon % (1ull << 20) != 0) {
+    return absl::InvalidArgumentError(absl::StrCat("--balloon-size ", flags.balloon_size,
+                                                   " must be whole MiB and below --memory ", flags.memory));
+  }
+  if (*balloon > 0 && !flags.balloon) {
+    return absl::InvalidArgumentError("--balloon-size needs the balloon (--balloon)");
+  }
+  config.balloon_size = *balloon;
   return config;
 }
 

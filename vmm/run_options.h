@@ -22,6 +22,11 @@ struct RunFlags {
   std::string console = "stdio";  // or file:PATH
   std::string timeout;  // empty: none; else a duration like 90s or 5m
   std::string api_socket;
+  bool balloon = true;
+  std::string balloon_size = "0";
+  bool balloon_deflate_on_oom = false;
+  bool balloon_reporting = true;
+  bool mmio_cmdline = false;
   std::string guest_image_dir;  // where the default image lives
   uint64_t host_memory_bytes = 0;  // 0: unknown (no upper check)
 };

@@ -1,5 +1,6 @@
 #include "vmm/vm.h"
 
+#include <sys/eventfd.h>
 #include <sys/ioctl.h>
 
 #include <cerrno>
@@ -58,6 +59,16 @@ absl::Status Vm::SetIrqLine(uint32_t irq, bool level) {
     return absl::ErrnoToStatus(errno, absl::StrFormat("KVM_IRQ_LINE %u", irq));
   }
   return absl::OkStatus();
+}
+
+absl::StatusOr<base::UniqueFd> Vm::CreateIrqfd(uint32_t gsi) {
+  base::UniqueFd fd(::eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK));
+  if (!fd.valid()) return absl::ErrnoToStatus(errno, "eventfd for irqfd");
+  kvm_irqfd irqfd{.fd = static_cast<uint32_t>(fd.get()), .gsi = gsi};
+  if (::ioctl(fd_.get(), KVM_IRQFD, &irqfd) != 0) {
+    return absl::ErrnoToStatus(errno, absl::StrFormat("KVM_IRQFD gsi %u", gsi));
+  }
+  return fd;
 }
 
 }  // namespace vmm

@@ -25,6 +25,8 @@ class Vm {
   // KVM needs below 4 GiB.
   absl::Status CreatePlatformDevices();
   absl::Status SetIrqLine(uint32_t irq, bool level);
+  // An eventfd whose every write raises `gsi` (edge) inside KVM.
+  absl::StatusOr<base::UniqueFd> CreateIrqfd(uint32_t gsi);
 
  private:
   explicit Vm(base::UniqueFd fd) : fd_(std::move(fd)) {}

@@ -3,6 +3,8 @@
 #include <linux/virtio_config.h>
 #include <linux/virtio_ids.h>
 
+#include <time.h>
+
 #include <algorithm>
 #include <cstddef>
 #include <cstring>
@@ -138,6 +140,39 @@ void Balloon::SetConfigChangeCallback(virtio::InterruptCallback callback) {
   config_change_ = std::move(callback);
 }
 
+namespace {
+uint64_t NowNs(clockid_t clock) {
+  timespec ts;
+  clock_gettime(clock, &ts);
+  return uint64_t(ts.tv_sec) * 1000000000ull + uint64_t(ts.tv_nsec);
+}
+}  // namespace
+
+Balloon::ServiceClock::ServiceClock()
+    : wall_ns(NowNs(CLOCK_MONOTONIC)), cpu_ns(NowNs(CLOCK_THREAD_CPUTIME_ID)) {}
+
+void Balloon::RecordService(const ServiceClock& start) {
+  counters_.service_cpu_ns += NowNs(CLOCK_THREAD_CPUTIME_ID) - start.cpu_ns;
+  uint64_t wall = NowNs(CLOCK_MONOTONIC) - start.wall_ns;
+  uint32_t sample = static_cast<uint32_t>(std::min<uint64_t>(wall, UINT32_MAX));
+  if (service_ns_.size() < kMaxServiceSamples) {
+    service_ns_.push_back(sample);
+  } else {
+    service_ns_[service_next_] = sample;
+    service_next_ = (service_next_ + 1) % kMaxServiceSamples;
+  }
+}
+
+Balloon::ServiceTimes Balloon::service_times() const {
+  absl::MutexLock lock(&mu_);
+  std::vector<uint32_t> sorted = service_ns_;
+  if (sorted.empty()) return {};
+  std::sort(sorted.begin(), sorted.end());
+  return {.samples = sorted.size(),
+          .p50_ns = sorted[sorted.size() / 2],
+          .p99_ns = sorted[std::min(sorted.size() - 1, sorted.size() * 99 / 100)]};
+}
+
 absl::Status Balloon::ProcessQueue(uint16_t index) {
   absl::MutexLock lock(&mu_);
   if (!active_) return absl::OkStatus();  // raced with a reset
@@ -147,8 +182,13 @@ absl::Status Balloon::ProcessQueue(uint16_t index) {
   }
   virtio::Queue& queue = queues_[index];
   switch (roles_[index]) {
-    case QueueRole::kInflate: return HandlePfnQueue(queue, /*inflate=*/true);
-    case QueueRole::kDeflate: return HandlePfnQueue(queue, /*inflate=*/false);
+    case QueueRole::kInflate:
+    case QueueRole::kDeflate: {
+      ServiceClock clock;
+      absl::Status st = HandlePfnQueue(queue, roles_[index] == QueueRole::kInflate);
+      RecordService(clock);
+      return st;
+    }
     case QueueRole::kStats: return HandleStats(queue);
     case QueueRole::kFreePageHint: return HandleFreePageHint(queue);
     case QueueRole::kReporting: return HandleReporting(queue);

@@ -68,6 +68,9 @@ class Balloon : public virtio::VirtioDevice {
     uint64_t pfns_out_of_range = 0;  // distinct PFNs outside RAM, ignored
     uint64_t reported_ranges = 0;    // free page reporting ranges
     uint64_t hinted_ranges = 0;      // free page hint blocks accepted
+    // Host-side cost of inflate/deflate notifications (notify seen -> used
+    // buffers returned and interrupt raised): CPU time of the handling thread.
+    uint64_t service_cpu_ns = 0;
   };
 
   // `mem` gives the RAM layout for the ballooned-page bitmap; the memory
@@ -97,6 +100,15 @@ class Balloon : public virtio::VirtioDevice {
   // Pages the guest says are in the balloon (config `actual`).
   uint32_t actual_pages() const;
   Counters counters() const;
+  // Wall-clock service time of each inflate/deflate notification (the last
+  // kMaxServiceSamples), for the median/p99 in bench/balloon and the API.
+  struct ServiceTimes {
+    uint64_t samples = 0;
+    uint64_t p50_ns = 0;
+    uint64_t p99_ns = 0;
+  };
+  ServiceTimes service_times() const;
+  static constexpr size_t kMaxServiceSamples = 1 << 16;
   // Latest stats reported by the guest.
   BalloonStats Stats() const;
   // Returns the held stats buffer so the guest sends fresh figures.
@@ -135,6 +147,12 @@ class Balloon : public virtio::VirtioDevice {
   // Discards one validated range, counting it; host errors come back.
   absl::Status DiscardRange(memory::Gpa gpa, uint64_t length) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   void SignalIfNeeded(virtio::Queue& queue) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  struct ServiceClock {
+    ServiceClock();
+    uint64_t wall_ns;
+    uint64_t cpu_ns;
+  };
+  void RecordService(const ServiceClock& start) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   absl::Status SetHintCommand(uint32_t cmd_id);
 
   const BalloonOptions options_;
@@ -155,6 +173,8 @@ class Balloon : public virtio::VirtioDevice {
   std::optional<uint16_t> pending_stats_head_ ABSL_GUARDED_BY(mu_);
 
   Counters counters_ ABSL_GUARDED_BY(mu_);
+  std::vector<uint32_t> service_ns_ ABSL_GUARDED_BY(mu_);  // ring of samples
+  size_t service_next_ ABSL_GUARDED_BY(mu_) = 0;
   BalloonStats stats_ ABSL_GUARDED_BY(mu_);
   PageBitmap ballooned_ ABSL_GUARDED_BY(mu_);
   bool hint_receiving_ ABSL_GUARDED_BY(mu_) = false;
