@@ -18,7 +18,7 @@ FORCE=0
 
 # Options the guest kernel needs on the command line (besides console=ttyS0).
 # See README.md for which are needed on PVM hosts only.
-CMDLINE="noxsave clearcpuid=popcnt,smap,erms,fsrm rodata=off percpu_alloc=page quiet"
+CMDLINE="noxsave clearcpuid=cx16,popcnt,smap,erms,fsrm rodata=off percpu_alloc=page quiet"
 
 log() { printf 'guest-images: %s\n' "$*" >&2; }
 die() { printf 'guest-images: ERROR: %s\n' "$*" >&2; exit 1; }
@@ -101,7 +101,7 @@ fi
 # ---------------------------------------------------------------- kernel config
 KMAKE=(make -C "$KDIR" ARCH=x86_64 KBUILD_BUILD_USER=vmm KBUILD_BUILD_HOST=guest-images
        "KBUILD_BUILD_TIMESTAMP=$(date -u -d @0)")
-"${KMAKE[@]}" -s tinyconfig >/dev/null
+"${KMAKE[@]}" -s tinyconfig >/dev/null 2>&1 || die "make tinyconfig failed"
 (cd "$KDIR" && scripts/kconfig/merge_config.sh -m .config "$HERE/kernel.config") >/dev/null 2>&1 ||
 	die "merge_config.sh failed"
 "${KMAKE[@]}" -s olddefconfig >/dev/null 2>&1 || die "make olddefconfig failed"

@@ -87,7 +87,7 @@ TEST_F(BalloonGuestTest, InflateGivesMemoryBackAndDeflateReturnsIt) {
   EXPECT_NE((*info)["features"].dump().find("STATS_VQ"), std::string::npos) << info->dump();
 
   // Touch 384 MiB and free it: the host now holds those pages.
-  auto touched = vm.RunCommand("memtouch 384", absl::Seconds(240));
+  auto touched = vm.RunCommand("memtouch 384", absl::Seconds(600));
   ASSERT_TRUE(touched.has_value()) << vm.output();
   EXPECT_NE(touched->find("touched 384 MiB"), std::string::npos) << *touched;
   auto before = vm.RunCommand("cat /proc/meminfo", absl::Seconds(60));
@@ -128,7 +128,7 @@ TEST_F(BalloonGuestTest, InflateGivesMemoryBackAndDeflateReturnsIt) {
   auto restored = vm.RunCommand("cat /proc/meminfo", absl::Seconds(60));
   ASSERT_TRUE(restored.has_value());
   EXPECT_EQ(MeminfoKib(*restored, "MemTotal"), MeminfoKib(*before, "MemTotal"));
-  auto again = vm.RunCommand("memtouch 640", absl::Seconds(300));
+  auto again = vm.RunCommand("memtouch 640", absl::Seconds(600));
   ASSERT_TRUE(again.has_value());
   EXPECT_NE(again->find("touched 640 MiB"), std::string::npos) << *again;
 
@@ -148,7 +148,7 @@ TEST_F(BalloonGuestTest, FreePageReportingReturnsFreedMemoryWithoutATarget) {
   ASSERT_TRUE(vm.RunCommand("true", absl::Seconds(60)).has_value());
   // Hold the memory so the RSS peak can be seen, then free it.
   vm.Send("memtouch 256 --hold 5\n");
-  ASSERT_TRUE(vm.WaitFor("touched 256 MiB", absl::Seconds(240))) << vm.output();
+  ASSERT_TRUE(vm.WaitFor("touched 256 MiB", absl::Seconds(600))) << vm.output();
   uint64_t peak = vm.RssBytes();
   // Reporting runs a couple of seconds after pages are freed.
   uint64_t low = peak;

@@ -24,7 +24,7 @@ std::vector<kvm_cpuid_entry2> AdjustCpuid(std::vector<kvm_cpuid_entry2> entries,
 // Guest kernel options a PVM host needs because it does not honour some
 // CPUID bits (see PLATFORM.md); appended to the command line on PVM only.
 inline constexpr const char* kPvmKernelOptions =
-    "noxsave clearcpuid=popcnt,smap,erms,fsrm";
+    "noxsave clearcpuid=cx16,popcnt,smap,erms,fsrm";
 
 }  // namespace vmm
 

@@ -10,7 +10,8 @@
  * - handles busybox's poweroff/halt/reboot requests to PID 1 (SIGUSR2 /
  *   SIGUSR1 / SIGTERM) at once: no 2-second pauses as in busybox init.
  *   `poweroff -f` needs nothing from init (it calls reboot(2) itself).
- * - reaps orphaned children.
+ * - reaps orphaned children;
+ * - on a PVM host, keeps glibc off AVX (see avx_guard()).
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -23,6 +24,7 @@
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
+#include <cpuid.h>
 
 static void say(const char *s) { ssize_t r = write(2, s, strlen(s)); (void)r; }
 
@@ -60,6 +62,43 @@ static void console_path(char *buf, size_t len)
 		snprintf(buf, len, "/dev/%s", last);
 }
 
+/*
+ * On PVM, user-mode CPUID runs natively: programs see the host's OSXSAVE,
+ * AVX, AVX2, AVX-512 and the host's XCR0, while the guest kernel (booted with
+ * noxsave, as PVM does not emulate xrstor) context-switches only the FXSAVE
+ * state. glibc's AVX/AVX-512 string functions then lose their upper vector
+ * and mask registers when preempted: random crashes in pipelines. When the
+ * kernel does not use XSAVE but CPUID says the OS enabled it, tell glibc not
+ * to use those features. On hardware KVM the two agree and nothing is set.
+ */
+static char tunables[] = "GLIBC_TUNABLES=glibc.cpu.hwcaps=-AVX,-AVX2,-AVX512F,"
+	"-AVX512VL,-AVX512BW,-AVX512DQ,-AVX512CD,-FMA,-FMA4,-BMI2,-XSAVE,-XSAVEC";
+static int avx_guard(void)
+{
+	unsigned a, b, c, d;
+	if (!__get_cpuid(1, &a, &b, &c, &d) || !(c & bit_OSXSAVE))
+		return 0;
+	static char buf[8192];
+	int fd = open("/proc/cpuinfo", O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return 0;
+	ssize_t n = read(fd, buf, sizeof(buf) - 1);
+	close(fd);
+	if (n <= 0)
+		return 0;
+	buf[n] = 0;
+	char *flags = strstr(buf, "\nflags");
+	if (!flags)
+		return 0;
+	char *eol = strchr(flags + 1, '\n');
+	if (eol)
+		*eol = 0;
+	size_t len = strlen(flags);
+	if (len >= 6 && !strcmp(flags + len - 6, " xsave"))
+		return 0;
+	return strstr(flags, " xsave ") == NULL;
+}
+
 static pid_t start_shell(void)
 {
 	pid_t pid = fork();
@@ -87,7 +126,9 @@ static pid_t start_shell(void)
 	say("VMM-GUEST-READY\n");
 	char *argv[] = { "-sh", NULL };
 	char *envp[] = { "PATH=/bin:/sbin:/usr/bin:/usr/sbin", "HOME=/root",
-			 "TERM=vt100", "SHELL=/bin/sh", "USER=root", NULL };
+			 "TERM=vt100", "SHELL=/bin/sh", "USER=root", NULL, NULL };
+	if (avx_guard())
+		envp[5] = tunables;
 	execve("/bin/sh", argv, envp);
 	say("init: cannot exec /bin/sh\n");
 	_exit(127);
