@@ -9,6 +9,10 @@
 #include "absl/strings/str_format.h"
 
 namespace memory {
+namespace {
+// Below this a write faults in only a few pages; not worth a syscall.
+constexpr uint64_t kPopulateThreshold = 64 * 1024;
+}  // namespace
 
 absl::StatusOr<GuestMemory> GuestMemory::Create(const std::vector<RamRegion>& regions) {
   uint64_t total = 0;
@@ -70,8 +74,19 @@ absl::Status GuestMemory::ReadBytes(Gpa gpa, std::span<uint8_t> out) const {
 absl::Status GuestMemory::WriteBytes(Gpa gpa, std::span<const uint8_t> data) {
   auto slice = Slice(gpa, data.size());
   if (!slice.ok()) return slice.status();
+  if (data.size() >= kPopulateThreshold) Populate(gpa, data.size());
   std::memcpy(slice->data(), data.data(), data.size());
   return absl::OkStatus();
+}
+
+void GuestMemory::Populate(Gpa gpa, uint64_t length) {
+  const MappedRegion* r = FindRegion(gpa, length);
+  if (r == nullptr || length == 0) return;
+  // Whole pages covering the range; they stay inside the region because
+  // regions are page aligned.
+  uint64_t start = (gpa - r->gpa) & ~(kPageSize - 1);
+  uint64_t end = (gpa - r->gpa + length + kPageSize - 1) & ~(kPageSize - 1);
+  ::madvise(r->host + start, end - start, MADV_POPULATE_WRITE);
 }
 
 absl::Status GuestMemory::Discard(Gpa gpa, uint64_t length) {

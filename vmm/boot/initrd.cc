@@ -87,6 +87,7 @@ absl::StatusOr<InitrdPlacement> LoadInitrd(absl::string_view path, memory::Guest
   }
   uint64_t gpa = AlignDown(limit - size, memory::kPageSize);
   ASSIGN_OR_RETURN(std::span<uint8_t> dest, mem.Slice(gpa, size));
+  mem.Populate(gpa, size);
   // Straight into guest RAM: an initramfs can be hundreds of MiB.
   RETURN_IF_ERROR(ReadAll(fd.get(), dest, name));
   LOG_DEBUG("initrd %s: %u bytes at 0x%x", name, size, gpa);
