@@ -12,7 +12,7 @@ PACKAGES=(
   linux-source-6.1 busybox-static flex bison bc libelf-dev libssl-dev cpio xz-utils
   nlohmann-json3-dev libcpp-httplib-dev libbrotli-dev
   # tests and benchmarks
-  acpica-tools iproute2 python3 procps
+  acpica-tools iproute2 python3 procps strace
 )
 # qemu-system-x86 is the benchmark peer (bench/); install it when asked.
 if [[ "${WITH_QEMU:-0}" == 1 ]]; then PACKAGES+=(qemu-system-x86); fi
