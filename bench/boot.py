@@ -59,12 +59,11 @@ def boot_once(argv, timeout=300):
     rss_at_ready = 0
     shmem_at_ready = 0
     deadline = start + timeout
-    while time.monotonic() < deadline:
+    waited = None  # (status, rusage) once reaped; Popen.poll() would lose the rusage
+    while time.monotonic() < deadline and waited is None:
         r, _, _ = select.select([proc.stdout], [], [], 0.2)
         if r:
             chunk = os.read(proc.stdout.fileno(), 65536)
-            if not chunk:
-                break
             out += chunk
             if ready is None and MARKER in out:
                 ready = time.monotonic() - start
@@ -73,11 +72,15 @@ def boot_once(argv, timeout=300):
                 shmem_at_ready = rss_kib(proc.pid, "RssShmem")
                 proc.stdin.write(b"poweroff -f\n")
                 proc.stdin.flush()
-        if proc.poll() is not None:
-            break
-    if proc.poll() is None:
+        pid, status, usage = os.wait4(proc.pid, os.WNOHANG)
+        if pid == proc.pid:
+            waited = (status, usage)
+    if waited is None:
         proc.kill()
-    _, status, usage = os.wait4(proc.pid, 0)
+        _, status, usage = os.wait4(proc.pid, 0)
+        waited = (status, usage)
+    status, usage = waited
+    proc.returncode = os.waitstatus_to_exitcode(status)
     err = proc.stderr.read().decode(errors="replace")
     return {
         "ready_s": ready,

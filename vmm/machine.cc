@@ -212,19 +212,6 @@ absl::Status Machine::LoadGuest() {
   RETURN_IF_ERROR(WriteBootGdt(*memory_));
 
   ASSIGN_OR_RETURN(std::vector<kvm_cpuid_entry2> supported, kvm_->SupportedCpuid());
-  for (uint32_t id = 0; id < config_.cpus; ++id) {
-    ASSIGN_OR_RETURN(Vcpu vcpu, Vcpu::Create(*kvm_, *vm_, id));
-    vcpus_.push_back(std::make_unique<Vcpu>(std::move(vcpu)));
-    std::vector<kvm_cpuid_entry2> cpuid = AdjustCpuid(
-        supported, {.vcpu_id = id, .vcpu_count = config_.cpus, .pvm_host = kvm_->is_pvm()});
-    RETURN_IF_ERROR(SetUpVcpu(*vcpus_.back(), cpuid, kernel.entry_64, memory::kBootParamsAddress));
-  }
-  return absl::OkStatus();
-}
-
-absl::Status Machine::SetUpVcpu(Vcpu& vcpu, const std::vector<kvm_cpuid_entry2>& cpuid,
-                                uint64_t entry, uint64_t boot_params) {
-  RETURN_IF_ERROR(vcpu.SetCpuid(cpuid));
   // Only the MSRs this KVM can save are initialised; others keep KVM's reset values.
   ASSIGN_OR_RETURN(std::vector<uint32_t> supported_msrs, kvm_->MsrIndexList());
   std::vector<kvm_msr_entry> msrs;
@@ -233,6 +220,20 @@ absl::Status Machine::SetUpVcpu(Vcpu& vcpu, const std::vector<kvm_cpuid_entry2>&
       msrs.push_back(m);
     }
   }
+  for (uint32_t id = 0; id < config_.cpus; ++id) {
+    ASSIGN_OR_RETURN(Vcpu vcpu, Vcpu::Create(*kvm_, *vm_, id));
+    vcpus_.push_back(std::make_unique<Vcpu>(std::move(vcpu)));
+    std::vector<kvm_cpuid_entry2> cpuid = AdjustCpuid(
+        supported, {.vcpu_id = id, .vcpu_count = config_.cpus, .pvm_host = kvm_->is_pvm()});
+    RETURN_IF_ERROR(SetUpVcpu(*vcpus_.back(), cpuid, msrs, kernel.entry_64, memory::kBootParamsAddress));
+  }
+  return absl::OkStatus();
+}
+
+absl::Status Machine::SetUpVcpu(Vcpu& vcpu, const std::vector<kvm_cpuid_entry2>& cpuid,
+                                const std::vector<kvm_msr_entry>& msrs, uint64_t entry,
+                                uint64_t boot_params) {
+  RETURN_IF_ERROR(vcpu.SetCpuid(cpuid));
   RETURN_IF_ERROR(vcpu.SetMsrs(msrs));
   ASSIGN_OR_RETURN(kvm_lapic_state lapic, vcpu.GetLapic());
   RETURN_IF_ERROR(vcpu.SetLapic(ConfigureLapicLints(lapic)));

@@ -94,7 +94,8 @@ class Machine : public devices::VmEvents, public api::Control {
   absl::Status Build();
   absl::Status LoadGuest();
   absl::Status SetUpVcpu(Vcpu& vcpu, const std::vector<kvm_cpuid_entry2>& cpuid,
-                         uint64_t entry, uint64_t boot_params);
+                         const std::vector<kvm_msr_entry>& msrs, uint64_t entry,
+                         uint64_t boot_params);
   absl::Status AddLegacyDevices();
   absl::Status AddVirtioDevices();
   void VcpuLoop(size_t index);
