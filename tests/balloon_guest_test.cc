@@ -41,24 +41,12 @@ std::optional<nlohmann::json> Ctl(const std::string& socket, const std::vector<s
   return parsed;
 }
 
-uint64_t MeminfoKib(const std::string& meminfo, const std::string& field) {
-  for (absl::string_view line : absl::StrSplit(meminfo, '\n')) {
-    if (absl::ConsumePrefix(&line, field + ":")) {
-      line = absl::StripAsciiWhitespace(line);
-      absl::ConsumeSuffix(&line, "kB");
-      uint64_t kib = 0;
-      if (absl::SimpleAtoi(absl::StripAsciiWhitespace(line), &kib)) return kib;
-    }
-  }
-  return 0;
-}
-
 class BalloonGuestTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    if (::access("/dev/kvm", R_OK | W_OK) != 0) {
-      if (InCi()) FAIL() << "/dev/kvm is missing; guest tests cannot run";
-      GTEST_SKIP() << "no usable /dev/kvm";
+    if (std::string why = KvmUnavailableReason(); !why.empty()) {
+      if (InCi()) FAIL() << why;
+      GTEST_SKIP() << why;
     }
     socket_ = ::testing::TempDir() + "/balloon-test-" + std::to_string(::getpid()) + ".sock";
   }

@@ -27,27 +27,15 @@ const absl::Duration kCommandTimeout = absl::Seconds(60);
 class GuestTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    if (::access("/dev/kvm", R_OK | W_OK) != 0) {
-      if (InCi()) FAIL() << "/dev/kvm is missing or not accessible; guest tests cannot run";
-      GTEST_SKIP() << "no usable /dev/kvm";
+    if (std::string why = KvmUnavailableReason(); !why.empty()) {
+      if (InCi()) FAIL() << why;
+      GTEST_SKIP() << why;
     }
     struct stat st;
     ASSERT_EQ(::stat((GuestImageDir() + "/vmlinux").c_str(), &st), 0)
         << "default guest image missing: run guest-images/build.sh";
   }
 };
-
-uint64_t MemTotalKib(const std::string& meminfo) {
-  for (absl::string_view line : absl::StrSplit(meminfo, '\n')) {
-    if (absl::ConsumePrefix(&line, "MemTotal:")) {
-      line = absl::StripAsciiWhitespace(line);
-      absl::ConsumeSuffix(&line, "kB");
-      uint64_t kib = 0;
-      if (absl::SimpleAtoi(absl::StripAsciiWhitespace(line), &kib)) return kib;
-    }
-  }
-  return 0;
-}
 
 TEST_F(GuestTest, DefaultGuestWithTwoCpusRunsCommandsAndPowersOff) {
   GuestProcess vm({"run", "--cpus", "2", "--memory", "512M"});
@@ -73,7 +61,7 @@ TEST_F(GuestTest, DefaultGuestWithTwoCpusRunsCommandsAndPowersOff) {
 
   auto meminfo = vm.RunCommand("cat /proc/meminfo", kCommandTimeout);
   ASSERT_TRUE(meminfo.has_value());
-  EXPECT_GT(MemTotalKib(*meminfo), 400u * 1024);
+  EXPECT_GT(MeminfoKib(*meminfo, "MemTotal"), 400u * 1024);
 
   vm.Send("poweroff\n");
   EXPECT_EQ(vm.WaitExit(absl::Seconds(60)), 0) << vm.output() << vm.stderr_text();
@@ -85,7 +73,7 @@ TEST_F(GuestTest, GuestLargerThanTheLowHoleUsesRamAboveFourGiB) {
   ASSERT_TRUE(vm.WaitFor(kReadyMarker, kBootTimeout)) << vm.output() << vm.stderr_text();
   auto meminfo = vm.RunCommand("cat /proc/meminfo", kCommandTimeout);
   ASSERT_TRUE(meminfo.has_value()) << vm.output();
-  EXPECT_GE(MemTotalKib(*meminfo), kMiB * 1024 * 95 / 100) << *meminfo;
+  EXPECT_GE(MeminfoKib(*meminfo, "MemTotal"), kMiB * 1024 * 95 / 100) << *meminfo;
   vm.Send("poweroff -f\n");
   EXPECT_EQ(vm.WaitExit(absl::Seconds(60)), 0) << vm.output() << vm.stderr_text();
 }

@@ -11,7 +11,10 @@
 #include <fstream>
 
 #include "absl/strings/ascii.h"
+#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_split.h"
+#include "absl/strings/strip.h"
 #include "absl/time/clock.h"
 
 namespace tests {
@@ -22,6 +25,23 @@ std::string GuestImageDir() { return SourceDir() + "/guest-images/out"; }
 bool InCi() {
   const char* ci = std::getenv("CI");
   return ci != nullptr && std::string(ci) == "true";
+}
+
+std::string KvmUnavailableReason() {
+  if (::access("/dev/kvm", R_OK | W_OK) == 0) return "";
+  return "/dev/kvm is missing or not accessible; guest tests cannot run";
+}
+
+uint64_t MeminfoKib(const std::string& meminfo, const std::string& field) {
+  for (absl::string_view line : absl::StrSplit(meminfo, '\n')) {
+    if (absl::ConsumePrefix(&line, field + ":")) {
+      line = absl::StripAsciiWhitespace(line);
+      absl::ConsumeSuffix(&line, "kB");
+      uint64_t kib = 0;
+      if (absl::SimpleAtoi(absl::StripAsciiWhitespace(line), &kib)) return kib;
+    }
+  }
+  return 0;
 }
 
 GuestProcess::GuestProcess(const std::vector<std::string>& args) {

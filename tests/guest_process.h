@@ -20,6 +20,11 @@ std::string GuestImageDir();
 std::string SourceDir();
 // True when the test may not skip for lack of /dev/kvm (CI=true).
 bool InCi();
+// Empty when /dev/kvm is usable; otherwise why not (tests fail on it under
+// CI=true and skip elsewhere).
+std::string KvmUnavailableReason();
+// A /proc/meminfo field in KiB ("MemTotal"), 0 when absent.
+uint64_t MeminfoKib(const std::string& meminfo, const std::string& field);
 
 class GuestProcess {
  public:

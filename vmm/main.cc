@@ -67,6 +67,16 @@ void AcceptDashedFlagNames(int argc, char** argv) {
   }
 }
 
+// Abseil's parser with this VMM's conventions: dashed names, status 2.
+std::vector<char*> ParseFlags(int argc, char** argv) {
+  AcceptDashedFlagNames(argc, argv);
+  std::atexit(ExitTwoDuringParsing);
+  g_parsing_flags = true;
+  std::vector<char*> rest = absl::ParseCommandLine(argc, argv);
+  g_parsing_flags = false;
+  return rest;
+}
+
 bool WantsHelp(int argc, char** argv) {
   for (int i = 1; i < argc; ++i) {
     if (!std::strcmp(argv[i], "--help") || !std::strcmp(argv[i], "-h") || !std::strcmp(argv[i], "-help")) {
@@ -87,11 +97,7 @@ int RunCommand(int argc, char** argv, absl::Time process_start) {
     std::fputs(kUsage, stdout);
     return 0;
   }
-  AcceptDashedFlagNames(argc, argv);
-  std::atexit(ExitTwoDuringParsing);
-  g_parsing_flags = true;
-  std::vector<char*> rest = absl::ParseCommandLine(argc, argv);
-  g_parsing_flags = false;
+  std::vector<char*> rest = ParseFlags(argc, argv);
   if (rest.size() > 1) {
     std::fprintf(stderr, "vmm: error: unexpected argument '%s'\n%s", rest[1], kUsage);
     return kUsageError;
@@ -135,11 +141,7 @@ int RunCommand(int argc, char** argv, absl::Time process_start) {
 }
 
 int CtlCommand(int argc, char** argv) {
-  AcceptDashedFlagNames(argc, argv);
-  std::atexit(ExitTwoDuringParsing);
-  g_parsing_flags = true;
-  std::vector<char*> rest = absl::ParseCommandLine(argc, argv);
-  g_parsing_flags = false;
+  std::vector<char*> rest = ParseFlags(argc, argv);
   std::vector<std::string> words(rest.begin() + 1, rest.end());
   return vmm::api::RunCtlCommand(absl::GetFlag(FLAGS_api), words);
 }
