@@ -1,0 +1,92 @@
+#include "migration/state_tree.h"
+
+#include <libfdt.h>
+
+#include "gtest/gtest.h"
+
+namespace migration {
+namespace {
+
+struct Pair {
+  uint32_t a;
+  uint64_t b;
+};
+
+TEST(StateTreeTest, RoundTripsNestedNodesAndTypes) {
+  StateWriter w;
+  w.BeginNode("vcpu@0");
+  w.PutU32("id", 7);
+  w.PutU64("tsc", 0x1122334455667788ull);
+  w.PutStruct("pair", Pair{.a = 1, .b = 2});
+  w.EndNode();
+  w.BeginNode("devices");
+  w.BeginNode("serial");
+  w.PutString("name", "16550A");
+  w.EndNode();
+  w.EndNode();
+  absl::StatusOr<std::vector<uint8_t>> blob = w.Finish();
+  ASSERT_TRUE(blob.ok()) << blob.status();
+
+  absl::StatusOr<StateReader> r = StateReader::Parse(*blob);
+  ASSERT_TRUE(r.ok()) << r.status();
+  absl::StatusOr<StateNode> vcpu = r->Node("vcpu@0");
+  ASSERT_TRUE(vcpu.ok());
+  EXPECT_EQ(*vcpu->U32("id"), 7u);
+  EXPECT_EQ(*vcpu->U64("tsc"), 0x1122334455667788ull);
+  EXPECT_EQ(vcpu->Struct<Pair>("pair")->b, 2u);
+  absl::StatusOr<StateNode> serial = r->Node("devices/serial");
+  ASSERT_TRUE(serial.ok());
+  EXPECT_EQ(*serial->String("name"), "16550A");
+  EXPECT_FALSE(r->HasNode("vcpu@1"));
+}
+
+TEST(StateTreeTest, WrongPropertySizeIsAnErrorNamingIt) {
+  StateWriter w;
+  w.BeginNode("uart");
+  w.PutU32("ier", 1);
+  w.EndNode();
+  absl::StatusOr<StateReader> r = StateReader::Parse(*w.Finish());
+  ASSERT_TRUE(r.ok());
+  absl::StatusOr<uint64_t> v = r->Node("uart")->U64("ier");
+  ASSERT_FALSE(v.ok());
+  EXPECT_NE(v.status().message().find("/uart/ier"), std::string::npos) << v.status();
+  EXPECT_EQ(r->Node("uart")->U32("lcr").status().code(), absl::StatusCode::kNotFound);
+}
+
+TEST(StateTreeTest, GrowsPastItsInitialBuffer) {
+  StateWriter w;
+  w.BeginNode("balloon");
+  std::vector<uint8_t> big(1 << 20, 0xab);
+  w.PutBytes("bitmap", big);
+  w.EndNode();
+  absl::StatusOr<std::vector<uint8_t>> blob = w.Finish();
+  ASSERT_TRUE(blob.ok()) << blob.status();
+  absl::StatusOr<StateReader> r = StateReader::Parse(*blob);
+  ASSERT_TRUE(r.ok());
+  EXPECT_EQ(r->Node("balloon")->Bytes("bitmap")->size(), big.size());
+}
+
+TEST(StateTreeTest, UnbalancedNodesAreRefused) {
+  StateWriter w;
+  w.BeginNode("a");
+  EXPECT_FALSE(w.Finish().ok());
+}
+
+TEST(StateTreeTest, CorruptOrTruncatedBlobsAreRefused) {
+  StateWriter w;
+  w.BeginNode("a");
+  w.PutU32("x", 1);
+  w.EndNode();
+  std::vector<uint8_t> blob = *w.Finish();
+  EXPECT_FALSE(StateReader::Parse(std::span(blob).first(blob.size() - 4)).ok());
+  EXPECT_FALSE(StateReader::Parse(std::span(blob).first(10)).ok());
+  std::vector<uint8_t> bad = blob;
+  // Point the structure block past the end.
+  reinterpret_cast<fdt_header*>(bad.data())->off_dt_struct = cpu_to_fdt32(0x7ffffff0);
+  EXPECT_FALSE(StateReader::Parse(bad).ok());
+  std::vector<uint8_t> garbage(blob.size(), 0x5a);
+  EXPECT_FALSE(StateReader::Parse(garbage).ok());
+}
+
+}  // namespace
+}  // namespace migration
