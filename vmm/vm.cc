@@ -71,4 +71,18 @@ absl::StatusOr<base::UniqueFd> Vm::CreateIrqfd(uint32_t gsi) {
   return fd;
 }
 
+absl::StatusOr<base::UniqueFd> Vm::CreateIoeventfd(uint64_t address, uint32_t value) {
+  base::UniqueFd fd(::eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK));
+  if (!fd.valid()) return absl::ErrnoToStatus(errno, "eventfd for ioeventfd");
+  kvm_ioeventfd ioeventfd{.datamatch = value,
+                          .addr = address,
+                          .len = 4,
+                          .fd = fd.get(),
+                          .flags = KVM_IOEVENTFD_FLAG_DATAMATCH};
+  if (::ioctl(fd_.get(), KVM_IOEVENTFD, &ioeventfd) != 0) {
+    return absl::ErrnoToStatus(errno, absl::StrFormat("KVM_IOEVENTFD at 0x%x value %u", address, value));
+  }
+  return fd;
+}
+
 }  // namespace vmm

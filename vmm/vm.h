@@ -27,6 +27,9 @@ class Vm {
   absl::Status SetIrqLine(uint32_t irq, bool level);
   // An eventfd whose every write raises `gsi` (edge) inside KVM.
   absl::StatusOr<base::UniqueFd> CreateIrqfd(uint32_t gsi);
+  // An eventfd KVM signals, without leaving the kernel, whenever the guest
+  // writes the 4-byte `value` to MMIO address `address`.
+  absl::StatusOr<base::UniqueFd> CreateIoeventfd(uint64_t address, uint32_t value);
 
  private:
   explicit Vm(base::UniqueFd fd) : fd_(std::move(fd)) {}
