@@ -134,6 +134,14 @@ absl::StatusOr<std::span<const uint8_t>> StateNode::Bytes(absl::string_view name
   return std::span<const uint8_t>(static_cast<const uint8_t*>(data), static_cast<size_t>(len));
 }
 
+absl::StatusOr<StateNode> StateNode::Child(absl::string_view name) const {
+  std::string n(name);
+  int offset = fdt_subnode_offset(fdt_, offset_, n.c_str());
+  std::string full = absl::StrCat(path_, "/", n);
+  if (offset < 0) return absl::NotFoundError(absl::StrCat("saved state has no node ", full));
+  return StateNode(fdt_, offset, full);
+}
+
 bool StateNode::Has(absl::string_view name) const {
   std::string n(name);
   return fdt_getprop(fdt_, offset_, n.c_str(), nullptr) != nullptr;

@@ -91,6 +91,8 @@ class StateNode {
     std::memcpy(&value, bytes->data(), sizeof(T));
     return value;
   }
+  // A child node; NotFound names the full path when it is missing.
+  absl::StatusOr<StateNode> Child(absl::string_view name) const;
   const std::string& path() const { return path_; }
 
  private:
@@ -101,15 +103,16 @@ class StateNode {
   std::string path_;
 };
 
-// Implemented by every stateful part of the VM. Save writes the part's own
-// node (BeginNode .. EndNode); Load finds it by the same name and restores
-// it, rejecting values that could not have come from a running device.
-// Both run with the vCPUs paused.
+// Implemented by every stateful part of the VM. The owner (the machine)
+// opens a node named for the part and calls Save, which writes the part's
+// properties (and child nodes, if it has parts of its own); Load gets the
+// same node back and restores it, rejecting values that could not have come
+// from a running device. Both run with the vCPUs paused.
 class Migratable {
  public:
   virtual ~Migratable() = default;
   virtual absl::Status Save(StateWriter& out) = 0;
-  virtual absl::Status Load(const StateReader& in) = 0;
+  virtual absl::Status Load(const StateNode& in) = 0;
 };
 
 }  // namespace migration

@@ -38,6 +38,10 @@ TEST(StateTreeTest, RoundTripsNestedNodesAndTypes) {
   ASSERT_TRUE(serial.ok());
   EXPECT_EQ(*serial->String("name"), "16550A");
   EXPECT_FALSE(r->HasNode("vcpu@1"));
+  absl::StatusOr<StateNode> devices = r->Node("devices");
+  ASSERT_TRUE(devices.ok());
+  EXPECT_EQ(*devices->Child("serial")->String("name"), "16550A");
+  EXPECT_EQ(devices->Child("uart").status().code(), absl::StatusCode::kNotFound);
 }
 
 TEST(StateTreeTest, WrongPropertySizeIsAnErrorNamingIt) {

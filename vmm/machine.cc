@@ -8,6 +8,7 @@
 #include <sys/signalfd.h>
 #include <sys/stat.h>
 #include <linux/virtio_balloon.h>
+#include <linux/virtio_mmio.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -157,17 +158,32 @@ absl::Status Machine::AddVirtioDevices() {
   balloon_ = std::make_shared<devices::Balloon>(
       *memory_, devices::BalloonOptions{.deflate_on_oom = config_.balloon_deflate_on_oom,
                                                   .reporting = config_.balloon_reporting});
-  // Notifications are handled on the vCPU that wrote QueueNotify (an MMIO
-  // exit), not by an ioeventfd and a device thread: the guest waits for
-  // the used buffer after every 256 PFNs, so the round trip is the inflate
-  // speed, and handling it inline saves a thread wake-up per request. It
-  // also means pausing the vCPUs quiesces the device (bench/balloon).
+  // Notifications: by default handled on the vCPU that wrote QueueNotify
+  // (an MMIO exit). The alternative, --virtio-notify=thread, registers a
+  // KVM_IOEVENTFD per queue and runs the device on a worker thread. The
+  // guest waits for the used buffer after every 256 PFNs, so that round
+  // trip is the inflate speed: inline saves the eventfd signal, the thread
+  // wake-up and a cross-CPU handoff per request, while the exit itself is
+  // paid in both modes (an ioeventfd write still traps into KVM; only the
+  // trip out to user space is saved). bench/balloon --notify compares them;
+  // the figures are in the README.
   balloon_transport_ = std::make_shared<virtio::MmioTransport>(*memory_, balloon_, [raw_irqfd] {
     uint64_t one = 1;
     ssize_t unused = ::write(raw_irqfd, &one, sizeof(one));
     (void)unused;
   });
   RETURN_IF_ERROR(mmio_bus_.Insert(base, memory::kVirtioMmioWindowSize, balloon_transport_));
+  if (config_.virtio_notify == VirtioNotifyMode::kDeviceThread) {
+    ASSIGN_OR_RETURN(notify_worker_, NotifyWorker::Create());
+    const uint16_t queues = static_cast<uint16_t>(balloon_->queue_max_sizes().size());
+    for (uint16_t q = 0; q < queues; ++q) {
+      ASSIGN_OR_RETURN(base::UniqueFd fd, vm_->CreateIoeventfd(base + VIRTIO_MMIO_QUEUE_NOTIFY, q));
+      RETURN_IF_ERROR(notify_worker_->Add(std::move(fd), [transport = balloon_transport_.get(), q] {
+        const uint32_t value = q;
+        transport->Write(VIRTIO_MMIO_QUEUE_NOTIFY, {reinterpret_cast<const uint8_t*>(&value), sizeof(value)});
+      }));
+    }
+  }
   virtio_mmio_devices_.push_back({.base = base, .size = memory::kVirtioMmioWindowSize, .irq = gsi});
   if (config_.balloon_size > 0) {
     balloon_->SetTargetPages(static_cast<uint32_t>(config_.balloon_size / memory::kPageSize));
@@ -257,6 +273,7 @@ MachineOutcome Machine::Run() {
   ::pthread_sigmask(SIG_BLOCK, &termination, &previous);
   base::UniqueFd signal_fd(::signalfd(-1, &termination, SFD_CLOEXEC | SFD_NONBLOCK));
 
+  if (notify_worker_) notify_worker_->Start();
   for (size_t i = 0; i < vcpus_.size(); ++i) {
     vcpu_threads_.emplace_back([this, i] { VcpuLoop(i); });
   }
@@ -361,9 +378,11 @@ void Machine::Pause() {
         return m->paused_vcpus_ == m->vcpus_.size() || m->outcome_.has_value();
       },
       this));
+  if (notify_worker_) notify_worker_->Pause();
 }
 
 void Machine::Resume() {
+  if (notify_worker_) notify_worker_->Resume();
   absl::MutexLock lock(&mu_);
   pause_requested_ = false;
 }

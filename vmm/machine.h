@@ -28,12 +28,16 @@
 #include "vmm/api/control.h"
 #include "vmm/console.h"
 #include "vmm/kvm.h"
+#include "vmm/notify_worker.h"
 #include "vmm/vcpu.h"
 #include "virtio/mmio_transport.h"
 #include "vmm/acpi/acpi_config.h"
 #include "vmm/vm.h"
 
 namespace vmm {
+
+// Where virtio queue notifications are handled; see AddVirtioDevices.
+enum class VirtioNotifyMode { kInline, kDeviceThread };
 
 struct MachineConfig {
   std::string kernel_path;
@@ -48,6 +52,7 @@ struct MachineConfig {
   bool balloon_deflate_on_oom = false;
   bool balloon_reporting = true;  // VIRTIO_BALLOON_F_REPORTING
   bool mmio_cmdline = false;   // also describe virtio-mmio devices on the kernel command line
+  VirtioNotifyMode virtio_notify = VirtioNotifyMode::kInline;
   absl::Duration timeout = absl::InfiniteDuration();
   // When main() started, for the start-up figure logged at the first KVM_RUN.
   absl::Time process_start = absl::Now();
@@ -119,6 +124,9 @@ class Machine : public devices::VmEvents, public api::Control {
   std::shared_ptr<devices::Serial> serial_;
   std::shared_ptr<devices::Balloon> balloon_;
   std::shared_ptr<virtio::MmioTransport> balloon_transport_;
+  // kDeviceThread only; declared after the transports it calls into, so it
+  // stops first.
+  std::unique_ptr<NotifyWorker> notify_worker_;
   std::vector<base::UniqueFd> irqfds_;
   std::vector<acpi::MmioDevice> virtio_mmio_devices_;  // for ACPI and --mmio-cmdline
   base::UniqueFd wake_fd_;

@@ -31,6 +31,9 @@ ABSL_FLAG(bool, balloon, true, "Give the guest a virtio-balloon device (virtio-m
 ABSL_FLAG(std::string, balloon_size, "0", "Balloon size at boot: memory taken from the guest (e.g. 256M)");
 ABSL_FLAG(bool, balloon_deflate_on_oom, false, "Offer VIRTIO_BALLOON_F_DEFLATE_ON_OOM");
 ABSL_FLAG(bool, balloon_reporting, true, "Offer free page reporting (VIRTIO_BALLOON_F_REPORTING)");
+ABSL_FLAG(std::string, virtio_notify, "inline",
+          "Where virtio queue notifications are handled: 'inline' on the vCPU that wrote QueueNotify "
+          "(an MMIO exit), or 'thread' (KVM_IOEVENTFD and a device thread)");
 ABSL_FLAG(bool, mmio_cmdline, false, "Also list virtio-mmio devices as virtio_mmio.device= on the kernel command line");
 ABSL_FLAG(bool, verbose, false, "Log debug messages");
 
@@ -117,6 +120,7 @@ int RunCommand(int argc, char** argv, absl::Time process_start) {
       .balloon_deflate_on_oom = absl::GetFlag(FLAGS_balloon_deflate_on_oom),
       .balloon_reporting = absl::GetFlag(FLAGS_balloon_reporting),
       .mmio_cmdline = absl::GetFlag(FLAGS_mmio_cmdline),
+      .virtio_notify = absl::GetFlag(FLAGS_virtio_notify),
       .guest_image_dir = vmm::DefaultGuestImageDir(),
       .host_memory_bytes = HostMemoryBytes(),
   };

@@ -113,6 +113,14 @@ absl::StatusOr<MachineConfig> BuildMachineConfig(const RunFlags& flags) {
   config.balloon_deflate_on_oom = flags.balloon_deflate_on_oom;
   config.balloon_reporting = flags.balloon_reporting;
   config.mmio_cmdline = flags.mmio_cmdline;
+  if (flags.virtio_notify == "inline") {
+    config.virtio_notify = VirtioNotifyMode::kInline;
+  } else if (flags.virtio_notify == "thread") {
+    config.virtio_notify = VirtioNotifyMode::kDeviceThread;
+  } else {
+    return absl::InvalidArgumentError(
+        absl::StrCat("--virtio-notify must be 'inline' or 'thread', not '", flags.virtio_notify, "'"));
+  }
   absl::StatusOr<uint64_t> balloon = base::ParseSize(flags.balloon_size);
   if (!balloon.ok()) {
     return absl::InvalidArgumentError(absl::StrCat("--balloon-size: ", balloon.status().message()));

@@ -27,6 +27,7 @@ struct RunFlags {
   bool balloon_deflate_on_oom = false;
   bool balloon_reporting = true;
   bool mmio_cmdline = false;
+  std::string virtio_notify = "inline";  // or "thread"
   std::string guest_image_dir;  // where the default image lives
   uint64_t host_memory_bytes = 0;  // 0: unknown (no upper check)
 };
