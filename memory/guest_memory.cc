@@ -4,6 +4,7 @@
 #include <sys/mman.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 
 #include "absl/strings/str_format.h"
@@ -47,6 +48,56 @@ absl::StatusOr<GuestMemory> GuestMemory::Create(const std::vector<RamRegion>& re
   return GuestMemory(std::move(memfd), std::move(*mapping), std::move(mapped), total);
 }
 
+GuestMemory::GuestMemory(base::UniqueFd memfd, base::ScopedMmap mapping, std::vector<MappedRegion> regions,
+                         uint64_t total_size)
+    : memfd_(std::move(memfd)),
+      mapping_(std::move(mapping)),
+      regions_(std::move(regions)),
+      total_size_(total_size),
+      dirty_(std::make_unique<DirtyTracking>()) {
+  for (const MappedRegion& r : regions_) dirty_->regions.emplace_back(r.size / kPageSize);
+}
+
+void GuestMemory::SetDirtyTracking(bool on) { dirty_->on.store(on, std::memory_order_seq_cst); }
+
+std::vector<uint64_t> GuestMemory::TakeDirtyPages(size_t region) {
+  if (region >= dirty_->regions.size()) return {};
+  return dirty_->regions[region].Take();
+}
+
+void GuestMemory::MarkDirty(const MappedRegion& r, Gpa gpa, uint64_t length) {
+  if (length == 0 || !dirty_->on.load(std::memory_order_seq_cst)) return;
+  const size_t index = static_cast<size_t>(&r - regions_.data());
+  const uint64_t first = (gpa - r.gpa) / kPageSize;
+  const uint64_t last = (gpa - r.gpa + length - 1) / kPageSize;
+  dirty_->regions[index].Set(first, last - first + 1);
+}
+
+std::vector<std::pair<uint64_t, uint64_t>> GuestMemory::PopulatedPages(size_t region) const {
+  std::vector<std::pair<uint64_t, uint64_t>> runs;
+  if (region >= regions_.size()) return runs;
+  const MappedRegion& r = regions_[region];
+  const off_t start = static_cast<off_t>(r.memfd_offset);
+  const off_t end = static_cast<off_t>(r.memfd_offset + r.size);
+  off_t pos = start;
+  while (pos < end) {
+    off_t data = ::lseek(memfd_.get(), pos, SEEK_DATA);
+    if (data < 0 || data >= end) break;  // ENXIO: no data after pos
+    off_t hole = ::lseek(memfd_.get(), data, SEEK_HOLE);
+    if (hole < 0 || hole > end) hole = end;
+    // Round outwards to whole pages: a partly backed page counts as populated.
+    uint64_t first = static_cast<uint64_t>(data - start) / kPageSize;
+    uint64_t last = (static_cast<uint64_t>(hole - start) + kPageSize - 1) / kPageSize;
+    if (!runs.empty() && runs.back().second >= first) {
+      runs.back().second = std::max(runs.back().second, last);
+    } else {
+      runs.emplace_back(first, last);
+    }
+    pos = hole;
+  }
+  return runs;
+}
+
 const MappedRegion* GuestMemory::FindRegion(Gpa gpa, uint64_t length) const {
   for (const MappedRegion& r : regions_) {
     // Written so that no sum can overflow: gpa - r.gpa < r.size first.
@@ -76,6 +127,9 @@ absl::Status GuestMemory::WriteBytes(Gpa gpa, std::span<const uint8_t> data) {
   if (!slice.ok()) return slice.status();
   if (data.size() >= kPopulateThreshold) Populate(gpa, data.size());
   std::memcpy(slice->data(), data.data(), data.size());
+  // After the copy: a migrator that takes the bit before the copy ends
+  // sends the page again in the next round.
+  if (!data.empty()) MarkDirty(*FindRegion(gpa, data.size()), gpa, data.size());
   return absl::OkStatus();
 }
 
@@ -106,6 +160,7 @@ absl::Status GuestMemory::Discard(Gpa gpa, uint64_t length) {
                   static_cast<off_t>(length)) != 0) {
     return absl::ErrnoToStatus(errno, "fallocate(PUNCH_HOLE) of guest RAM");
   }
+  MarkDirty(*r, gpa, length);
   return absl::OkStatus();
 }
 

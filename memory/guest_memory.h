@@ -10,6 +10,8 @@
 
 #include <cstdint>
 #include <cstring>
+#include <memory>
+#include <utility>
 #include <span>
 #include <type_traits>
 #include <vector>
@@ -17,6 +19,7 @@
 #include "absl/status/statusor.h"
 #include "base/scoped_mmap.h"
 #include "base/unique_fd.h"
+#include "memory/dirty_bitmap.h"
 #include "memory/layout.h"
 
 namespace memory {
@@ -70,19 +73,33 @@ class GuestMemory {
   // read as zero afterwards. Page-aligned, inside one region.
   absl::Status Discard(Gpa gpa, uint64_t length);
 
+  // VMM-side dirty tracking for migration: while on, WriteBytes/Write and
+  // Discard mark the pages they change. TakeDirtyPages(i) returns region
+  // i's marks (bit p = page p of the region) and clears them.
+  void SetDirtyTracking(bool on);
+  std::vector<uint64_t> TakeDirtyPages(size_t region);
+
+  // Whether the memfd has storage at [offset, offset + length) of region i
+  // (SEEK_DATA/SEEK_HOLE; nothing is faulted in): the populated page runs
+  // as [first, end) page indices within the region.
+  std::vector<std::pair<uint64_t, uint64_t>> PopulatedPages(size_t region) const;
+
  private:
+  struct DirtyTracking {
+    std::atomic<bool> on{false};
+    std::vector<DirtyBitmap> regions;
+  };
+  void MarkDirty(const MappedRegion& r, Gpa gpa, uint64_t length);
+
   GuestMemory(base::UniqueFd memfd, base::ScopedMmap mapping, std::vector<MappedRegion> regions,
-              uint64_t total_size)
-      : memfd_(std::move(memfd)),
-        mapping_(std::move(mapping)),
-        regions_(std::move(regions)),
-        total_size_(total_size) {}
+              uint64_t total_size);
   const MappedRegion* FindRegion(Gpa gpa, uint64_t length) const;
 
   base::UniqueFd memfd_;
   base::ScopedMmap mapping_;
   std::vector<MappedRegion> regions_;
   uint64_t total_size_;
+  std::unique_ptr<DirtyTracking> dirty_;  // a pointer keeps GuestMemory movable
 };
 
 }  // namespace memory

@@ -70,3 +70,71 @@ TEST(GuestMemory, CreateRejectsUnaligned) {
 
 }  // namespace
 }  // namespace memory
+
+namespace memory {
+namespace {
+
+bool PageBit(const std::vector<uint64_t>& words, uint64_t page) {
+  return (words[page / 64] >> (page % 64)) & 1;
+}
+
+TEST(GuestMemoryDirty, TracksVmmWritesAndDiscardsOnlyWhileOn) {
+  auto mem = GuestMemory::Create({{0, 1 << 20}, {0x200000, 1 << 20}});
+  ASSERT_TRUE(mem.ok());
+  ASSERT_TRUE(mem->Write<uint32_t>(0x3000, 1).ok());  // before tracking: not recorded
+  mem->SetDirtyTracking(true);
+  ASSERT_TRUE(mem->Write<uint64_t>(0x4ffc, 7).ok());  // straddles pages 4 and 5
+  ASSERT_TRUE(mem->Discard(0x200000 + 0x10000, 0x2000).ok());
+  std::vector<uint64_t> r0 = mem->TakeDirtyPages(0);
+  std::vector<uint64_t> r1 = mem->TakeDirtyPages(1);
+  EXPECT_FALSE(PageBit(r0, 3));
+  EXPECT_TRUE(PageBit(r0, 4));
+  EXPECT_TRUE(PageBit(r0, 5));
+  EXPECT_FALSE(PageBit(r0, 6));
+  EXPECT_TRUE(PageBit(r1, 16));
+  EXPECT_TRUE(PageBit(r1, 17));
+  EXPECT_FALSE(PageBit(r1, 18));
+  // Taking clears.
+  std::vector<uint64_t> again = mem->TakeDirtyPages(0);
+  EXPECT_FALSE(PageBit(again, 4));
+  mem->SetDirtyTracking(false);
+  ASSERT_TRUE(mem->Write<uint32_t>(0x8000, 1).ok());
+  EXPECT_FALSE(PageBit(mem->TakeDirtyPages(0), 8));
+}
+
+TEST(GuestMemoryDirty, PopulatedPagesFindsOnlyTouchedRunsWithoutTouching) {
+  auto mem = GuestMemory::Create({{0, 8 << 20}});
+  ASSERT_TRUE(mem.ok());
+  EXPECT_TRUE(mem->PopulatedPages(0).empty());
+  ASSERT_TRUE(mem->Write<uint8_t>(0x5000, 1).ok());
+  ASSERT_TRUE(mem->Write<uint8_t>(0x6000, 1).ok());
+  ASSERT_TRUE(mem->Write<uint8_t>(0x400000, 1).ok());
+  auto runs = mem->PopulatedPages(0);
+  // shmem may back whole huge pages; only require the touched pages to be
+  // covered and untouched far-away pages not to be.
+  auto covered = [&](uint64_t page) {
+    for (auto [a, b] : runs) if (page >= a && page < b) return true;
+    return false;
+  };
+  EXPECT_TRUE(covered(5));
+  EXPECT_TRUE(covered(6));
+  EXPECT_TRUE(covered(0x400));
+  EXPECT_FALSE(covered(0x7ff));
+  ASSERT_TRUE(mem->Discard(0x400000, 0x1000).ok());
+  runs = mem->PopulatedPages(0);
+  EXPECT_FALSE(covered(0x400));
+}
+
+TEST(DirtyBitmap, SetClipsAndTakeClears) {
+  DirtyBitmap b(130);
+  b.Set(60, 10);
+  b.Set(125, 100);  // clipped at 130
+  std::vector<uint64_t> w = b.Take();
+  ASSERT_EQ(w.size(), 3u);
+  for (uint64_t p = 0; p < 130; ++p) EXPECT_EQ(PageBit(w, p), (p >= 60 && p < 70) || p >= 125) << p;
+  EXPECT_EQ(w[2] >> 2, 0u);  // nothing beyond page 129
+  for (uint64_t x : b.Take()) EXPECT_EQ(x, 0u);
+}
+
+}  // namespace
+}  // namespace memory
