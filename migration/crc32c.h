@@ -1,0 +1,18 @@
+// CRC32C (Castagnoli), the integrity check of every migration record. Uses
+// the SSE4.2 crc32 instruction when the host has it (several GB/s, so the
+// check costs little next to sending the bytes), a table otherwise.
+#ifndef MIGRATION_CRC32C_H_
+#define MIGRATION_CRC32C_H_
+
+#include <cstddef>
+#include <cstdint>
+
+namespace migration {
+
+// Extends `crc` (0 to start) over [data, data + size). Crc32c(Crc32c(0, a), b)
+// equals the CRC of a followed by b.
+uint32_t Crc32c(uint32_t crc, const void* data, size_t size);
+
+}  // namespace migration
+
+#endif  // MIGRATION_CRC32C_H_

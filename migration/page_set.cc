@@ -1,0 +1,94 @@
+#include "migration/page_set.h"
+
+#include <algorithm>
+#include <bit>
+#include <limits>
+
+namespace migration {
+
+void PageSet::SetAll() {
+  std::fill(words_.begin(), words_.end(), ~0ull);
+  MaskTail();
+}
+
+void PageSet::MaskTail() {
+  if (pages_ % 64 != 0 && !words_.empty()) words_.back() &= (1ull << (pages_ % 64)) - 1;
+}
+
+void PageSet::Set(uint64_t first, uint64_t end) {
+  end = std::min(end, pages_);
+  for (uint64_t p = first; p < end;) {
+    uint64_t bit = p % 64, n = std::min<uint64_t>(64 - bit, end - p);
+    words_[p / 64] |= (n == 64 ? ~0ull : ((1ull << n) - 1)) << bit;
+    p += n;
+  }
+}
+
+void PageSet::Clear(uint64_t first, uint64_t end) {
+  end = std::min(end, pages_);
+  for (uint64_t p = first; p < end;) {
+    uint64_t bit = p % 64, n = std::min<uint64_t>(64 - bit, end - p);
+    words_[p / 64] &= ~((n == 64 ? ~0ull : ((1ull << n) - 1)) << bit);
+    p += n;
+  }
+}
+
+void PageSet::Or(std::span<const uint64_t> words) {
+  const size_t n = std::min(words.size(), words_.size());
+  for (size_t i = 0; i < n; ++i) words_[i] |= words[i];
+  MaskTail();
+}
+
+void PageSet::Subtract(const PageSet& other) {
+  const size_t n = std::min(other.words_.size(), words_.size());
+  for (size_t i = 0; i < n; ++i) words_[i] &= ~other.words_[i];
+}
+
+uint64_t PageSet::CountCommon(const PageSet& other) const {
+  uint64_t count = 0;
+  const size_t n = std::min(other.words_.size(), words_.size());
+  for (size_t i = 0; i < n; ++i) count += static_cast<uint64_t>(std::popcount(words_[i] & other.words_[i]));
+  return count;
+}
+
+uint64_t PageSet::Count() const {
+  uint64_t count = 0;
+  for (uint64_t w : words_) count += static_cast<uint64_t>(std::popcount(w));
+  return count;
+}
+
+void PageSet::ClearAll() { std::fill(words_.begin(), words_.end(), 0); }
+
+void PageSet::ForEachRun(const std::function<void(uint64_t, uint64_t)>& fn) const {
+  uint64_t p = 0;
+  while (p < pages_) {
+    // Skip clear words whole; then find the run's end a word at a time.
+    size_t w = p / 64;
+    uint64_t word = words_[w] & (~0ull << (p % 64));
+    while (word == 0 && ++w < words_.size()) word = words_[w];
+    if (word == 0) return;
+    const uint64_t first = w * 64 + static_cast<uint64_t>(std::countr_zero(word));
+    if (first >= pages_) return;
+    uint64_t end = first;
+    size_t ew = end / 64;
+    uint64_t inverted = ~words_[ew] & (~0ull << (end % 64));
+    while (inverted == 0 && ++ew < words_.size()) inverted = ~words_[ew];
+    end = inverted == 0 ? pages_ : std::min<uint64_t>(pages_, ew * 64 + std::countr_zero(inverted));
+    fn(first, end);
+    p = end;
+  }
+}
+
+double ExpectedDowntimeMs(uint64_t remaining_bytes, double rate_bytes_per_s) {
+  if (rate_bytes_per_s <= 0) return std::numeric_limits<double>::infinity();
+  return static_cast<double>(remaining_bytes) / rate_bytes_per_s * 1000.0;
+}
+
+bool ShouldStopAndCopy(uint64_t remaining_bytes, double rate_bytes_per_s, double downtime_target_ms,
+                       uint32_t rounds_done, uint32_t max_rounds) {
+  if (rounds_done >= max_rounds) return true;
+  if (remaining_bytes == 0) return true;
+  return ExpectedDowntimeMs(remaining_bytes, rate_bytes_per_s) <= downtime_target_ms;
+}
+
+}  // namespace migration

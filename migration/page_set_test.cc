@@ -1,0 +1,85 @@
+#include "migration/page_set.h"
+
+#include <utility>
+#include <vector>
+
+#include "gtest/gtest.h"
+
+namespace migration {
+namespace {
+
+std::vector<std::pair<uint64_t, uint64_t>> Runs(const PageSet& s) {
+  std::vector<std::pair<uint64_t, uint64_t>> runs;
+  s.ForEachRun([&](uint64_t a, uint64_t b) { runs.emplace_back(a, b); });
+  return runs;
+}
+
+TEST(PageSetTest, RunsAcrossWordBoundariesAndTail) {
+  PageSet s(200);
+  s.Set(3, 5);
+  s.Set(60, 130);
+  s.Set(190, 500);  // clipped to 200
+  EXPECT_EQ(Runs(s), (std::vector<std::pair<uint64_t, uint64_t>>{{3, 5}, {60, 130}, {190, 200}}));
+  EXPECT_EQ(s.Count(), 2u + 70u + 10u);
+}
+
+TEST(PageSetTest, SetAllMasksTheTailAndClearCuts) {
+  PageSet s(70);
+  s.SetAll();
+  EXPECT_EQ(s.Count(), 70u);
+  s.Clear(10, 64);
+  EXPECT_EQ(Runs(s), (std::vector<std::pair<uint64_t, uint64_t>>{{0, 10}, {64, 70}}));
+  s.ClearAll();
+  EXPECT_TRUE(Runs(s).empty());
+}
+
+TEST(PageSetTest, OrMergesKvmStyleBitmapsAndIgnoresBitsBeyondTheEnd) {
+  PageSet s(100);
+  s.Set(0, 1);
+  std::vector<uint64_t> log = {0x6, ~0ull};  // pages 1, 2 and 64..127
+  s.Or(log);
+  EXPECT_EQ(Runs(s), (std::vector<std::pair<uint64_t, uint64_t>>{{0, 3}, {64, 100}}));
+  std::vector<uint64_t> short_log = {1ull << 40};
+  s.Or(short_log);
+  EXPECT_TRUE(s.Test(40));
+}
+
+TEST(PageSetTest, SubtractRemovesSkippedPages) {
+  PageSet all(128), skipped(128);
+  all.SetAll();
+  skipped.Set(10, 20);
+  skipped.Set(100, 128);
+  all.Subtract(skipped);
+  EXPECT_EQ(Runs(all), (std::vector<std::pair<uint64_t, uint64_t>>{{0, 10}, {20, 100}}));
+}
+
+TEST(PageSetTest, HintedPagesReusedAfterHintingAreSentAgain) {
+  // The round-1 order: start from all pages, drop hinted ones, then add what
+  // KVM logged since logging began; a hinted page the guest wrote since is
+  // in the log and must survive.
+  PageSet round1(64), hinted(64);
+  round1.SetAll();
+  hinted.Set(8, 16);
+  round1.Subtract(hinted);
+  std::vector<uint64_t> log = {1ull << 9};
+  round1.Or(log);
+  EXPECT_TRUE(round1.Test(9));
+  EXPECT_FALSE(round1.Test(10));
+  EXPECT_EQ(round1.Count(), 64u - 8u + 1u);
+  PageSet dirty(64);
+  dirty.Or(log);
+  EXPECT_EQ(dirty.CountCommon(hinted), 1u);
+}
+
+TEST(ConvergenceTest, StopsWhenTheRestFitsTheDowntimeOrRoundsRunOut) {
+  // 1 MiB at 1 GiB/s is ~1 ms.
+  EXPECT_TRUE(ShouldStopAndCopy(1 << 20, 1 << 30, 30, 1, 30));
+  EXPECT_FALSE(ShouldStopAndCopy(100 << 20, 1 << 30, 30, 1, 30));  // ~98 ms
+  EXPECT_TRUE(ShouldStopAndCopy(100 << 20, 1 << 30, 30, 30, 30));
+  EXPECT_FALSE(ShouldStopAndCopy(1 << 20, 0, 30, 1, 30));  // no rate measured
+  EXPECT_TRUE(ShouldStopAndCopy(0, 0, 30, 1, 30));
+  EXPECT_NEAR(ExpectedDowntimeMs(1 << 30, 1 << 30), 1000.0, 1e-9);
+}
+
+}  // namespace
+}  // namespace migration

@@ -1,0 +1,165 @@
+#include "migration/receiver.h"
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
+#include "base/status_macros.h"
+#include "migration/crc32c.h"
+
+namespace migration {
+namespace {
+
+constexpr uint64_t kPage = memory::kPageSize;
+
+absl::Status Corrupt(const std::string& what) {
+  return absl::DataLossError(absl::StrCat("corrupted migration stream: ", what));
+}
+
+}  // namespace
+
+absl::StatusOr<std::vector<uint8_t>> Receiver::ReadTree(uint64_t length, uint32_t crc, const char* what) {
+  if (length > kMaxTreeBytes) {
+    return Corrupt(absl::StrFormat("%s section of %u bytes exceeds the %u-byte limit", what, length, kMaxTreeBytes));
+  }
+  std::vector<uint8_t> tree(length);
+  RETURN_IF_ERROR(channel_.ReadExact(tree.data(), tree.size()));
+  if (Crc32c(0, tree.data(), tree.size()) != crc) {
+    return Corrupt(absl::StrCat("the ", what, " section failed its CRC32C check"));
+  }
+  return tree;
+}
+
+absl::Status Receiver::ReadPages(const RecordHeader& h) {
+  memory::GuestMemory& mem = target_.memory();
+  if (h.gpa % kPage != 0 || h.length % kPage != 0 || h.length == 0) {
+    return Corrupt(absl::StrFormat("%s record [0x%x, +0x%x) is not page aligned", RecordTypeName(h.type), h.gpa,
+                                   h.length));
+  }
+  // One region per record; find it for the torn-page bookkeeping.
+  size_t region = 0;
+  const std::vector<memory::MappedRegion>& regions = mem.Regions();
+  while (region < regions.size() &&
+         !(h.gpa >= regions[region].gpa && h.gpa - regions[region].gpa < regions[region].size &&
+           h.length <= regions[region].size - (h.gpa - regions[region].gpa))) {
+    ++region;
+  }
+  if (region == regions.size()) {
+    return Corrupt(absl::StrFormat("%s record [0x%x, +0x%x) is outside guest RAM", RecordTypeName(h.type), h.gpa,
+                                   h.length));
+  }
+  const uint64_t first = (h.gpa - regions[region].gpa) / kPage;
+  const uint64_t end = first + h.length / kPage;
+  if (h.type == static_cast<uint32_t>(RecordType::kZeroPages)) {
+    RETURN_IF_ERROR(mem.Discard(h.gpa, h.length));
+    torn_[region].Clear(first, end);
+    stats_.zero_pages += h.length / kPage;
+    return absl::OkStatus();
+  }
+  if (h.length > kMaxPagesRecordBytes) {
+    return Corrupt(absl::StrFormat("pages record of %u bytes exceeds the %u-byte limit", h.length,
+                                   kMaxPagesRecordBytes));
+  }
+  ASSIGN_OR_RETURN(std::span<uint8_t> dest, mem.Slice(h.gpa, h.length));
+  // One call faults the record's pages in, instead of a fault per page
+  // while read() copies into them.
+  mem.Populate(h.gpa, h.length);
+  RETURN_IF_ERROR(channel_.ReadExact(dest.data(), dest.size()));
+  stats_.pages_received += h.length / kPage;
+  if (Crc32c(0, dest.data(), dest.size()) == h.payload_crc) {
+    torn_[region].Clear(first, end);
+    return absl::OkStatus();
+  }
+  if (!(h.flags & kFlagLive)) {
+    return Corrupt(absl::StrFormat("the pages record for guest [0x%x, +0x%x) failed its CRC32C check", h.gpa,
+                                   h.length));
+  }
+  torn_[region].Set(first, end);
+  return absl::OkStatus();
+}
+
+absl::StatusOr<ReceiveStats> Receiver::Run() {
+  Preamble preamble;
+  RETURN_IF_ERROR(channel_.ReadExact(&preamble, sizeof(preamble)));
+  RETURN_IF_ERROR(CheckPreamble(preamble));
+  for (const memory::MappedRegion& r : target_.memory().Regions()) torn_.emplace_back(r.size / kPage);
+
+  enum class Stage { kShape, kMemory, kState, kEnd, kDone } stage = Stage::kShape;
+  while (stage != Stage::kDone) {
+    RecordHeader h;
+    RETURN_IF_ERROR(channel_.ReadExact(&h, sizeof(h)));
+    if (!HeaderCrcOk(h)) {
+      return Corrupt(absl::StrFormat("record header at byte %u failed its CRC32C check",
+                                     channel_.bytes_read() - sizeof(h)));
+    }
+    const auto type = static_cast<RecordType>(h.type);
+    auto out_of_order = [&] {
+      return Corrupt(absl::StrCat("unexpected ", RecordTypeName(h.type), " record at byte ",
+                                  channel_.bytes_read() - sizeof(h)));
+    };
+    switch (type) {
+      case RecordType::kShape: {
+        if (stage != Stage::kShape) return out_of_order();
+        ASSIGN_OR_RETURN(std::vector<uint8_t> shape, ReadTree(h.length, h.payload_crc, "shape"));
+        RETURN_IF_ERROR(target_.CheckShape(shape));
+        stage = Stage::kMemory;
+        break;
+      }
+      case RecordType::kPages:
+      case RecordType::kZeroPages: {
+        if (stage != Stage::kMemory) return out_of_order();
+        RETURN_IF_ERROR(ReadPages(h));
+        break;
+      }
+      case RecordType::kRoundEnd:
+        if (stage != Stage::kMemory) return out_of_order();
+        ++stats_.rounds;
+        break;
+      case RecordType::kMemoryEnd: {
+        if (stage != Stage::kMemory) return out_of_order();
+        for (size_t i = 0; i < torn_.size(); ++i) {
+          if (uint64_t n = torn_[i].Count(); n > 0) {
+            uint64_t first_page = 0;
+            torn_[i].ForEachRun([&](uint64_t a, uint64_t) {
+              if (first_page == 0) first_page = a + 1;
+            });
+            return Corrupt(absl::StrFormat(
+                "%u pages failed their CRC32C check and were not sent again (first at guest 0x%x)", n,
+                target_.memory().Regions()[i].gpa + (first_page - 1) * kPage));
+          }
+        }
+        stage = Stage::kState;
+        break;
+      }
+      case RecordType::kState: {
+        if (stage != Stage::kState) return out_of_order();
+        ASSIGN_OR_RETURN(std::vector<uint8_t> state, ReadTree(h.length, h.payload_crc, "state"));
+        RETURN_IF_ERROR(target_.LoadState(state));
+        stage = Stage::kEnd;
+        break;
+      }
+      case RecordType::kEnd:
+        if (stage != Stage::kEnd) return out_of_order();
+        stage = Stage::kDone;
+        break;
+      default:
+        return out_of_order();
+    }
+  }
+  stats_.bytes_received = channel_.bytes_read();
+  return stats_;
+}
+
+absl::Status Receiver::SendAck() {
+  if (!channel_.is_socket()) return absl::OkStatus();
+  RecordHeader h = MakeHeader(RecordType::kAck, 0, 0, 0, 0);
+  return channel_.Write(&h, sizeof(h));
+}
+
+void Receiver::SendError(const absl::Status& status) {
+  if (!channel_.is_socket()) return;
+  std::string text(status.message().substr(0, kMaxErrorBytes));
+  RecordHeader h = MakeHeader(RecordType::kError, 0, 0, text.size(), Crc32c(0, text.data(), text.size()));
+  iovec iov[2] = {{&h, sizeof(h)}, {text.data(), text.size()}};
+  (void)channel_.WriteAll(iov);
+}
+
+}  // namespace migration

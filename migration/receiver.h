@@ -1,0 +1,55 @@
+// Receiver: the destination half of a migration, or the reader of a
+// snapshot file. Checks the preamble and the VM's shape before any memory
+// is written, then lands page records straight in guest memory, applies
+// zero runs as discards, and finally hands the state tree to the target.
+//
+// Trust boundary: the stream is untrusted. Every header is CRC-checked
+// before its fields are used; addresses and lengths must be page aligned
+// and inside one RAM region; payload sizes are bounded before they are
+// read; records must come in the documented order. A payload whose CRC
+// fails is corruption, except in a live record whose pages arrive again
+// intact later (torn by the running guest, see FORMAT.md); pages that stay
+// torn at the end of memory are reported as corruption.
+#ifndef MIGRATION_RECEIVER_H_
+#define MIGRATION_RECEIVER_H_
+
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "migration/channel.h"
+#include "migration/page_set.h"
+#include "migration/source.h"
+#include "migration/wire_format.h"
+
+namespace migration {
+
+struct ReceiveStats {
+  uint64_t bytes_received = 0;
+  uint64_t pages_received = 0;
+  uint64_t zero_pages = 0;
+  uint32_t rounds = 0;
+  uint64_t torn_pages_repaired = 0;
+};
+
+class Receiver {
+ public:
+  Receiver(MigrationTarget& target, Channel& channel) : target_(target), channel_(channel) {}
+  // Reads the whole stream and loads the state. On error nothing has run.
+  absl::StatusOr<ReceiveStats> Run();
+  // Tells the source the VM is ours now / why it is not (sockets only).
+  absl::Status SendAck();
+  void SendError(const absl::Status& status);
+
+ private:
+  absl::Status ReadPages(const RecordHeader& h);
+  absl::StatusOr<std::vector<uint8_t>> ReadTree(uint64_t length, uint32_t crc, const char* what);
+
+  MigrationTarget& target_;
+  Channel& channel_;
+  ReceiveStats stats_;
+  std::vector<PageSet> torn_;
+};
+
+}  // namespace migration
+
+#endif  // MIGRATION_RECEIVER_H_

@@ -1,0 +1,355 @@
+#include "migration/sender.h"
+
+#include <atomic>
+#include <cstring>
+
+#include "absl/cleanup/cleanup.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
+#include "absl/time/clock.h"
+#include "base/logging.h"
+#include "base/status_macros.h"
+#include "migration/crc32c.h"
+
+namespace migration {
+namespace {
+
+constexpr uint64_t kPage = memory::kPageSize;
+// One data record carries at most this many pages: big enough that headers
+// cost nothing (32 bytes per MiB), small enough that a torn live record
+// costs little and the receiver's buffer bound stays modest.
+constexpr uint64_t kPagesPerRecord = 256;
+// A writev batch: this many bytes or iovecs, whichever comes first.
+constexpr uint64_t kBatchBytes = 8ull << 20;
+constexpr size_t kBatchIovecs = 512;
+
+// Hint command ids count up from here, so each migration asks under a
+// fresh id (the guest ignores a repeated one) and none collides with the
+// reserved STOP (0) and DONE (1).
+std::atomic<uint32_t> next_hint_id{0x80000000u};
+
+bool IsZeroPage(const uint8_t* page) {
+  const auto* words = reinterpret_cast<const uint64_t*>(page);
+  uint64_t acc = 0;
+  for (size_t i = 0; i < kPage / 8; i += 8) {
+    acc |= words[i] | words[i + 1] | words[i + 2] | words[i + 3] | words[i + 4] | words[i + 5] | words[i + 6] |
+           words[i + 7];
+    if (acc != 0) return false;
+  }
+  return true;
+}
+
+// Collects records for one writev: headers live in a deque-like vector with
+// reserved capacity so their addresses stay valid inside the iovecs.
+class Batch {
+ public:
+  explicit Batch(Channel& channel) : channel_(channel) { headers_.reserve(kBatchIovecs); }
+  bool Full() const { return bytes_ >= kBatchBytes || iov_.size() + 2 > kBatchIovecs || headers_.size() == kBatchIovecs; }
+  void Add(const RecordHeader& h, const uint8_t* payload, uint64_t length) {
+    headers_.push_back(h);
+    iov_.push_back({&headers_.back(), sizeof(RecordHeader)});
+    if (length > 0) iov_.push_back({const_cast<uint8_t*>(payload), length});
+    bytes_ += sizeof(RecordHeader) + length;
+  }
+  absl::Status Flush() {
+    if (iov_.empty()) return absl::OkStatus();
+    absl::Status st = channel_.WriteAll(iov_);
+    iov_.clear();
+    headers_.clear();
+    bytes_ = 0;
+    return st;
+  }
+
+ private:
+  Channel& channel_;
+  std::vector<RecordHeader> headers_;
+  std::vector<iovec> iov_;
+  uint64_t bytes_ = 0;
+};
+
+}  // namespace
+
+void Sender::Report(bool force) {
+  absl::Time now = absl::Now();
+  if (!force && now - last_report_ < absl::Milliseconds(100)) return;
+  last_report_ = now;
+  stats_.bytes_sent = channel_.bytes_written();
+  stats_.total_ms = absl::ToDoubleMilliseconds(now - start_);
+  if (on_progress_) on_progress_(stats_);
+}
+
+absl::Status Sender::SendRecord(RecordType type, uint64_t gpa, std::span<const uint8_t> payload) {
+  RecordHeader h = MakeHeader(type, 0, gpa, payload.size(), Crc32c(0, payload.data(), payload.size()));
+  iovec iov[2] = {{&h, sizeof(h)}, {const_cast<uint8_t*>(payload.data()), payload.size()}};
+  return channel_.WriteAll({iov, payload.empty() ? 1u : 2u});
+}
+
+absl::Status Sender::SendHeaderAndShape() {
+  Preamble p = MakePreamble();
+  RETURN_IF_ERROR(channel_.Write(&p, sizeof(p)));
+  ASSIGN_OR_RETURN(std::vector<uint8_t> shape, source_.SaveShape());
+  return SendRecord(RecordType::kShape, 0, shape);
+}
+
+absl::Status Sender::SendSets(const std::vector<PageSet>& sets, bool live) {
+  const std::vector<memory::MappedRegion>& regions = source_.memory().Regions();
+  Batch batch(channel_);
+  absl::Status status;
+  const uint32_t flags = live ? kFlagLive : 0;
+  for (size_t i = 0; i < sets.size() && status.ok(); ++i) {
+    const memory::MappedRegion& r = regions[i];
+    sets[i].ForEachRun([&](uint64_t first, uint64_t end) {
+      uint64_t p = first;
+      while (p < end && status.ok()) {
+        const uint8_t* host = r.host + p * kPage;
+        uint64_t q = p;
+        if (IsZeroPage(host)) {
+          while (q < end && IsZeroPage(r.host + q * kPage)) ++q;
+          batch.Add(MakeHeader(RecordType::kZeroPages, flags, r.gpa + p * kPage, (q - p) * kPage, 0), nullptr, 0);
+          stats_.zero_pages += q - p;
+        } else {
+          uint32_t crc = 0;
+          while (q < end && q - p < kPagesPerRecord && !IsZeroPage(r.host + q * kPage)) {
+            crc = Crc32c(crc, r.host + q * kPage, kPage);
+            ++q;
+          }
+          const uint64_t length = (q - p) * kPage;
+          batch.Add(MakeHeader(RecordType::kPages, flags, r.gpa + p * kPage, length, crc), host, length);
+          stats_.pages_sent += q - p;
+          cap_bytes_ += length;
+        }
+        p = q;
+        if (batch.Full()) {
+          status = batch.Flush();
+          if (options_.bandwidth_bytes_per_s > 0) {
+            // Sleep off whatever is ahead of the cap since the round began.
+            absl::Duration due = absl::Seconds(static_cast<double>(cap_bytes_) / options_.bandwidth_bytes_per_s);
+            absl::Duration ahead = due - (absl::Now() - cap_start_);
+            if (ahead > absl::ZeroDuration()) absl::SleepFor(ahead);
+          }
+          Report(false);
+        }
+      }
+    });
+  }
+  if (status.ok()) status = batch.Flush();
+  return status;
+}
+
+std::vector<PageSet> Sender::CollectHints() {
+  const std::vector<memory::MappedRegion>& regions = source_.memory().Regions();
+  std::vector<PageSet> hinted;
+  for (const memory::MappedRegion& r : regions) hinted.emplace_back(r.size / kPage);
+  if (!options_.free_page_hinting || !source_.CanHint()) return hinted;
+  stats_.phase = "hinting";
+  Report(true);
+  const uint64_t before = source_.HintReportsCompleted();
+  const uint32_t id = next_hint_id.fetch_add(1);
+  absl::Status st = source_.StartHinting(id);
+  if (!st.ok()) {
+    LOG_INFO("migration: free page hinting not used: %s", std::string(st.message()));
+    return hinted;
+  }
+  hinting_started_ = true;
+  const absl::Time deadline = absl::Now() + absl::Milliseconds(options_.hint_timeout_ms);
+  while (source_.HintReportsCompleted() == before && absl::Now() < deadline) absl::SleepFor(absl::Milliseconds(5));
+  if (source_.HintReportsCompleted() == before) {
+    LOG_INFO("migration: the guest's free page report did not finish within %.0f ms; using what arrived",
+             options_.hint_timeout_ms);
+  }
+  // Stopped before the dirty-log sync that follows, so every hint is in
+  // before the log is read: a hinted page the guest took back since is in
+  // that log and is sent after all.
+  (void)source_.StopHinting();
+  for (const GpaRange& range : source_.TakeHintedRanges()) {
+    for (size_t i = 0; i < regions.size(); ++i) {
+      const memory::MappedRegion& r = regions[i];
+      if (range.first >= r.gpa && range.first < r.end()) {
+        const uint64_t first = (range.first - r.gpa) / kPage;
+        hinted[i].Set(first, first + range.second / kPage);
+      }
+    }
+  }
+  for (const PageSet& s : hinted) stats_.hinted_pages += s.Count();
+  return hinted;
+}
+
+std::vector<PageSet> Sender::RoundOneSets(bool use_hints) {
+  if (use_hints) hinted_ = CollectHints();
+  const std::vector<PageSet>& hinted = hinted_;
+  const std::vector<memory::MappedRegion>& regions = source_.memory().Regions();
+  std::vector<GpaRange> ballooned = source_.BalloonedRanges();
+  std::vector<PageSet> sets;
+  for (size_t i = 0; i < regions.size(); ++i) {
+    const memory::MappedRegion& r = regions[i];
+    const uint64_t pages = r.size / kPage;
+    PageSet set(pages);
+    for (auto [first, end] : source_.memory().PopulatedPages(i)) set.Set(first, end);
+    stats_.skipped_unpopulated += pages - set.Count();
+    PageSet balloon(pages);
+    for (const GpaRange& b : ballooned) {
+      if (b.first >= r.gpa && b.first < r.end()) {
+        const uint64_t first = (b.first - r.gpa) / kPage;
+        balloon.Set(first, first + b.second / kPage);
+      }
+    }
+    uint64_t before = set.Count();
+    set.Subtract(balloon);
+    stats_.skipped_ballooned += before - set.Count();
+    if (use_hints) {
+      before = set.Count();
+      set.Subtract(hinted[i]);
+      stats_.skipped_hinted += before - set.Count();
+    }
+    sets.push_back(std::move(set));
+  }
+  return sets;
+}
+
+absl::StatusOr<std::vector<PageSet>> Sender::TakeDirty() {
+  const std::vector<memory::MappedRegion>& regions = source_.memory().Regions();
+  std::vector<PageSet> sets;
+  for (size_t i = 0; i < regions.size(); ++i) {
+    PageSet set(regions[i].size / kPage);
+    ASSIGN_OR_RETURN(std::vector<uint64_t> dirty, source_.TakeDirtyPages(i));
+    set.Or(dirty);
+    sets.push_back(std::move(set));
+  }
+  return sets;
+}
+
+absl::Status Sender::WaitForAck() {
+  ASSIGN_OR_RETURN(bool readable, channel_.WaitReadable(absl::Seconds(120)));
+  if (!readable) return absl::DeadlineExceededError("the destination did not acknowledge within 120 s");
+  RecordHeader h;
+  absl::Status st = channel_.ReadExact(&h, sizeof(h));
+  if (!st.ok()) return absl::UnavailableError(absl::StrCat("the destination closed the connection: ", st.message()));
+  if (!HeaderCrcOk(h)) return absl::DataLossError("the destination's answer is corrupt");
+  if (h.type == static_cast<uint32_t>(RecordType::kAck)) return absl::OkStatus();
+  if (h.type == static_cast<uint32_t>(RecordType::kError) && h.length <= kMaxErrorBytes) {
+    std::string text(h.length, '\0');
+    RETURN_IF_ERROR(channel_.ReadExact(text.data(), text.size()));
+    return absl::AbortedError(absl::StrCat("the destination refused the VM: ", text));
+  }
+  return absl::DataLossError(absl::StrCat("unexpected ", RecordTypeName(h.type), " record from the destination"));
+}
+
+absl::StatusOr<MigrationStats> Sender::Migrate() {
+  start_ = absl::Now();
+  stats_.guest_ram_bytes = source_.memory().TotalSize();
+  bool paused = false;
+  bool logging = false;
+  absl::Time pause_time;
+  absl::Status st = [&]() -> absl::Status {
+    RETURN_IF_ERROR(SendHeaderAndShape());
+    RETURN_IF_ERROR(source_.SetDirtyLogging(true));
+    logging = true;
+    // Round 1: every populated page minus balloon and hints, plus whatever
+    // the guest dirtied since logging began (that includes hinted pages it
+    // has already reused).
+    std::vector<PageSet> sets = RoundOneSets(true);
+    ASSIGN_OR_RETURN(std::vector<PageSet> dirty, TakeDirty());
+    for (size_t i = 0; i < sets.size(); ++i) {
+      sets[i].Or(dirty[i].words());
+      // Hinted pages the guest has written since are sent after all.
+      if (i < hinted_.size()) stats_.skipped_hinted -= std::min(stats_.skipped_hinted, dirty[i].CountCommon(hinted_[i]));
+    }
+    stats_.phase = "precopy";
+    while (true) {
+      ++stats_.round;
+      uint64_t pages = 0;
+      for (const PageSet& s : sets) pages += s.Count();
+      stats_.remaining_bytes = pages * kPage;
+      Report(true);
+      const absl::Time round_start = absl::Now();
+      const uint64_t round_bytes = channel_.bytes_written();
+      cap_start_ = round_start;
+      cap_bytes_ = 0;
+      RETURN_IF_ERROR(SendSets(sets, true));
+      RETURN_IF_ERROR(SendRecord(RecordType::kRoundEnd, stats_.round, {}));
+      const double seconds = absl::ToDoubleSeconds(absl::Now() - round_start);
+      if (channel_.bytes_written() - round_bytes >= (1 << 20) && seconds > 0) {
+        stats_.rate_bytes_per_s = static_cast<double>(channel_.bytes_written() - round_bytes) / seconds;
+      }
+      ASSIGN_OR_RETURN(sets, TakeDirty());
+      pages = 0;
+      for (const PageSet& s : sets) pages += s.Count();
+      stats_.remaining_bytes = pages * kPage;
+      // Until a rate is measured, assume the link moves 1 GiB/s: a tiny
+      // first round says nothing about the link.
+      const double rate = stats_.rate_bytes_per_s > 0 ? stats_.rate_bytes_per_s : double(1ull << 30);
+      stats_.expected_downtime_ms = ExpectedDowntimeMs(stats_.remaining_bytes, rate);
+      if (ShouldStopAndCopy(stats_.remaining_bytes, rate, options_.downtime_target_ms, stats_.round,
+                            options_.max_rounds)) {
+        break;
+      }
+    }
+    // Stop and copy. DONE goes to the guest before the pause, so both the
+    // source guest (if this fails) and the destination (through the saved
+    // config) let go of the pages they held for hinting.
+    if (hinting_started_) {
+      (void)source_.DoneHinting();
+      hinting_started_ = false;
+    }
+    stats_.phase = "stop-and-copy";
+    pause_time = absl::Now();
+    source_.PauseGuest();
+    paused = true;
+    ASSIGN_OR_RETURN(std::vector<PageSet> last, TakeDirty());
+    for (size_t i = 0; i < sets.size(); ++i) last[i].Or(sets[i].words());
+    ++stats_.round;
+    cap_start_ = absl::Now();
+    cap_bytes_ = 0;
+    RETURN_IF_ERROR(SendSets(last, false));
+    RETURN_IF_ERROR(SendRecord(RecordType::kMemoryEnd, 0, {}));
+    ASSIGN_OR_RETURN(std::vector<uint8_t> state, source_.SaveState());
+    RETURN_IF_ERROR(SendRecord(RecordType::kState, 0, state));
+    RETURN_IF_ERROR(SendRecord(RecordType::kEnd, 0, {}));
+    return WaitForAck();
+  }();
+  stats_.remaining_bytes = 0;
+  if (!st.ok()) {
+    if (hinting_started_) (void)source_.DoneHinting();
+    if (logging) (void)source_.SetDirtyLogging(false);
+    if (paused) source_.ResumeGuest();
+    stats_.phase = "failed";
+    stats_.error = std::string(st.message());
+    Report(true);
+    return st;
+  }
+  stats_.downtime_ms = absl::ToDoubleMilliseconds(absl::Now() - pause_time);
+  stats_.phase = "completed";
+  Report(true);
+  return stats_;
+}
+
+absl::StatusOr<MigrationStats> Sender::Snapshot() {
+  start_ = absl::Now();
+  stats_.guest_ram_bytes = source_.memory().TotalSize();
+  source_.PauseGuest();
+  absl::Cleanup resume = [&] { source_.ResumeGuest(); };
+  absl::Status st = [&]() -> absl::Status {
+    RETURN_IF_ERROR(SendHeaderAndShape());
+    stats_.phase = "stop-and-copy";
+    stats_.round = 1;
+    std::vector<PageSet> sets = RoundOneSets(false);
+    RETURN_IF_ERROR(SendSets(sets, false));
+    RETURN_IF_ERROR(SendRecord(RecordType::kMemoryEnd, 0, {}));
+    ASSIGN_OR_RETURN(std::vector<uint8_t> state, source_.SaveState());
+    RETURN_IF_ERROR(SendRecord(RecordType::kState, 0, state));
+    RETURN_IF_ERROR(SendRecord(RecordType::kEnd, 0, {}));
+    return channel_.Sync();
+  }();
+  stats_.downtime_ms = stats_.total_ms = absl::ToDoubleMilliseconds(absl::Now() - start_);
+  if (!st.ok()) {
+    stats_.phase = "failed";
+    stats_.error = std::string(st.message());
+    Report(true);
+    return st;
+  }
+  stats_.phase = "completed";
+  Report(true);
+  return stats_;
+}
+
+}  // namespace migration

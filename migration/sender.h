@@ -1,0 +1,66 @@
+// Sender: the source half of a migration (live pre-copy) or of a snapshot.
+//
+// Live: dirty logging on -> free page hinting -> round 1 (every page except
+// never-populated, ballooned and hinted ones; zero pages as zero runs) ->
+// rounds of what was dirtied -> once the rest fits the downtime target (or
+// max rounds): pause, last dirty pages, device and vCPU state, end marker,
+// wait for the destination's acknowledgement. Any failure before the ack
+// resumes the guest exactly as it was (hinting DONE, logging off).
+//
+// Snapshot: pause, every populated non-ballooned page, state, end, resume.
+#ifndef MIGRATION_SENDER_H_
+#define MIGRATION_SENDER_H_
+
+#include <functional>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "absl/time/time.h"
+#include "migration/channel.h"
+#include "migration/page_set.h"
+#include "migration/source.h"
+#include "migration/stats.h"
+#include "migration/wire_format.h"
+
+namespace migration {
+
+class Sender {
+ public:
+  using ProgressCallback = std::function<void(const MigrationStats&)>;
+  Sender(MigrationSource& source, Channel& channel, MigrationOptions options, ProgressCallback on_progress)
+      : source_(source), channel_(channel), options_(options), on_progress_(std::move(on_progress)) {}
+
+  // On success the guest is still paused: the destination owns it now.
+  absl::StatusOr<MigrationStats> Migrate();
+  // Writes the whole VM to a file channel; the guest runs again afterwards.
+  absl::StatusOr<MigrationStats> Snapshot();
+
+ private:
+  absl::Status SendHeaderAndShape();
+  // Asks the guest for free pages; returns them as per-region sets.
+  std::vector<PageSet> CollectHints();
+  // Round 1 per region: populated pages minus ballooned (minus hinted).
+  std::vector<PageSet> RoundOneSets(bool use_hints);
+  absl::StatusOr<std::vector<PageSet>> TakeDirty();
+  absl::Status SendSets(const std::vector<PageSet>& sets, bool live);
+  absl::Status SendRecord(RecordType type, uint64_t gpa, std::span<const uint8_t> payload);
+  absl::Status WaitForAck();
+  void Report(bool force);
+
+  MigrationSource& source_;
+  Channel& channel_;
+  const MigrationOptions options_;
+  const ProgressCallback on_progress_;
+  MigrationStats stats_;
+  absl::Time start_ = absl::Now();
+  absl::Time last_report_ = absl::InfinitePast();
+  // Bandwidth cap bookkeeping: bytes written since `cap_start_`.
+  absl::Time cap_start_ = absl::Now();
+  uint64_t cap_bytes_ = 0;
+  bool hinting_started_ = false;
+  std::vector<PageSet> hinted_;  // per region, from the guest's report
+};
+
+}  // namespace migration
+
+#endif  // MIGRATION_SENDER_H_

@@ -1,0 +1,42 @@
+// MigrationOptions and the figures a migration reports while it runs and at
+// its end (GET /api/v1/migrate, `vmm ctl migrate --json`, bench/migrate).
+#ifndef MIGRATION_STATS_H_
+#define MIGRATION_STATS_H_
+
+#include <cstdint>
+#include <string>
+
+namespace migration {
+
+struct MigrationOptions {
+  double downtime_target_ms = 30;
+  uint64_t bandwidth_bytes_per_s = 0;  // 0: no cap
+  uint32_t max_rounds = 30;
+  bool free_page_hinting = true;
+  // How long to wait for the guest's free page report before going on
+  // without the rest of it.
+  double hint_timeout_ms = 10000;
+};
+
+struct MigrationStats {
+  std::string phase = "setup";  // setup, hinting, precopy, stop-and-copy, completed, failed
+  uint32_t round = 0;
+  uint64_t guest_ram_bytes = 0;
+  uint64_t bytes_sent = 0;        // everything written to the stream
+  uint64_t pages_sent = 0;        // pages sent with their data (every round)
+  uint64_t zero_pages = 0;        // present but all zero: sent as zero runs
+  uint64_t skipped_unpopulated = 0;  // never touched: not sent (round 1)
+  uint64_t skipped_ballooned = 0;    // in the balloon: not sent (round 1)
+  uint64_t skipped_hinted = 0;       // reported free by the guest: not sent (round 1)
+  uint64_t hinted_pages = 0;         // all pages the guest hinted
+  uint64_t remaining_bytes = 0;   // dirty at the last sync
+  double rate_bytes_per_s = 0;    // of the last full round
+  double expected_downtime_ms = 0;
+  double total_ms = 0;
+  double downtime_ms = 0;         // source paused -> destination acknowledged
+  std::string error;
+};
+
+}  // namespace migration
+
+#endif  // MIGRATION_STATS_H_

@@ -1,0 +1,349 @@
+// Sender and Receiver end to end over real sockets and files, with a plain
+// GuestMemory on each side standing in for the VM (the guest-level tests in
+// tests/ migrate real guests).
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <cstdio>
+#include <fstream>
+#include <thread>
+
+#include "gtest/gtest.h"
+#include "migration/crc32c.h"
+#include "migration/receiver.h"
+#include "migration/sender.h"
+#include "migration/state_tree.h"
+#include "migration/wire_format.h"
+
+namespace migration {
+namespace {
+
+constexpr uint64_t kPage = memory::kPageSize;
+
+std::vector<memory::RamRegion> Layout() { return {{0, 4 << 20}, {0x1000000, 2 << 20}}; }
+
+std::vector<uint8_t> Tree(const std::string& value) {
+  StateWriter w;
+  w.BeginNode("test");
+  w.PutString("value", value);
+  w.EndNode();
+  return *w.Finish();
+}
+
+class TestSource : public MigrationSource {
+ public:
+  TestSource() : mem_(*memory::GuestMemory::Create(Layout())) {}
+  memory::GuestMemory& memory() override { return mem_; }
+  absl::StatusOr<std::vector<uint8_t>> SaveShape() override { return Tree(shape); }
+  absl::Status SetDirtyLogging(bool on) override {
+    logging = on;
+    mem_.SetDirtyTracking(on);
+    return absl::OkStatus();
+  }
+  absl::StatusOr<std::vector<uint64_t>> TakeDirtyPages(size_t region) override {
+    ++syncs;
+    if (on_sync) on_sync(syncs);
+    return mem_.TakeDirtyPages(region);
+  }
+  void PauseGuest() override { paused = true; }
+  void ResumeGuest() override { paused = false; ++resumes; }
+  absl::StatusOr<std::vector<uint8_t>> SaveState() override { return Tree("state"); }
+  std::vector<GpaRange> BalloonedRanges() override { return ballooned; }
+  bool CanHint() override { return !hints.empty(); }
+  absl::Status StartHinting(uint32_t id) override {
+    hint_id = id;
+    // The guest answers at once; then, before the sender syncs the dirty
+    // log, it reuses one hinted page (a write the log sees).
+    ++reports;
+    for (const GpaRange& r : reuse_after_hint) FillPage(r.first, 0x77);
+    return absl::OkStatus();
+  }
+  uint64_t HintReportsCompleted() override { return reports; }
+  absl::Status StopHinting() override { return absl::OkStatus(); }
+  absl::Status DoneHinting() override {
+    done = true;
+    return absl::OkStatus();
+  }
+  std::vector<GpaRange> TakeHintedRanges() override { return hints; }
+
+  // A guest write: goes through GuestMemory so the dirty bitmap sees it.
+  void FillPage(memory::Gpa gpa, uint8_t value) {
+    std::vector<uint8_t> page(kPage, value);
+    page[0] = static_cast<uint8_t>(gpa >> 12);
+    ASSERT_TRUE(mem_.WriteBytes(gpa, page).ok());
+  }
+
+  memory::GuestMemory mem_;
+  std::string shape = "shape-1";
+  bool logging = false, paused = false, done = false;
+  int resumes = 0, syncs = 0;
+  uint32_t hint_id = 0;
+  uint64_t reports = 0;
+  std::vector<GpaRange> ballooned, hints, reuse_after_hint;
+  std::function<void(int)> on_sync;
+};
+
+class TestTarget : public MigrationTarget {
+ public:
+  TestTarget() : mem_(*memory::GuestMemory::Create(Layout())) {}
+  memory::GuestMemory& memory() override { return mem_; }
+  absl::Status CheckShape(std::span<const uint8_t> tree) override {
+    auto r = StateReader::Parse(tree);
+    if (!r.ok()) return r.status();
+    auto v = r->Node("test")->String("value");
+    if (*v != expected_shape) return absl::FailedPreconditionError("shape mismatch: " + *v);
+    return absl::OkStatus();
+  }
+  absl::Status LoadState(std::span<const uint8_t> tree) override {
+    loaded_state.assign(tree.begin(), tree.end());
+    return absl::OkStatus();
+  }
+  memory::GuestMemory mem_;
+  std::string expected_shape = "shape-1";
+  std::vector<uint8_t> loaded_state;
+};
+
+uint8_t ByteAt(memory::GuestMemory& mem, memory::Gpa gpa) { return *mem.Read<uint8_t>(gpa); }
+
+std::string TempPath(const char* name) {
+  return ::testing::TempDir() + "/" + name + "-" + std::to_string(::getpid());
+}
+
+TEST(StreamTest, SnapshotSkipsUnpopulatedAndBalloonedAndRestoresTheRest) {
+  TestSource src;
+  src.FillPage(0x0, 0x11);
+  src.FillPage(0x5000, 0x22);
+  src.FillPage(0x1000000 + 0x3000, 0x33);
+  ASSERT_TRUE(src.mem_.Write<uint8_t>(0x9000, 0).ok());  // populated, reads as zero
+  src.FillPage(0x20000, 0x44);
+  ASSERT_TRUE(src.mem_.Discard(0x20000, kPage).ok());  // ballooned: a hole
+  src.ballooned = {{0x20000, kPage}};
+  const std::string path = TempPath("snapshot");
+  {
+    auto ch = Channel::CreateFile(path);
+    ASSERT_TRUE(ch.ok());
+    Sender sender(src, *ch, {}, nullptr);
+    auto stats = sender.Snapshot();
+    ASSERT_TRUE(stats.ok()) << stats.status();
+    EXPECT_EQ(stats->phase, "completed");
+    EXPECT_GE(stats->pages_sent, 3u);
+    EXPECT_GE(stats->zero_pages, 1u);
+    // At most a few huge pages of the 1536 are populated here.
+    EXPECT_GT(stats->skipped_unpopulated, 1000u);
+    EXPECT_EQ(src.resumes, 1);
+    EXPECT_FALSE(src.paused);
+  }
+  TestTarget dst;
+  auto ch = Channel::OpenFile(path);
+  ASSERT_TRUE(ch.ok());
+  Receiver receiver(dst, *ch);
+  auto got = receiver.Run();
+  ASSERT_TRUE(got.ok()) << got.status();
+  EXPECT_EQ(ByteAt(dst.mem_, 0x1), 0x11);
+  EXPECT_EQ(ByteAt(dst.mem_, 0x5001), 0x22);
+  EXPECT_EQ(ByteAt(dst.mem_, 0x1003001), 0x33);
+  EXPECT_EQ(ByteAt(dst.mem_, 0x20001), 0);
+  EXPECT_EQ(dst.loaded_state, Tree("state"));
+  std::remove(path.c_str());
+}
+
+TEST(StreamTest, LiveMigrationSkipsHintedPagesButSendsHintedPagesTheGuestReused) {
+  TestSource src;
+  for (memory::Gpa gpa = 0; gpa < (1 << 20); gpa += kPage) src.FillPage(gpa, 0x5a);
+  // The guest hints [512 KiB, 1 MiB) free, then reuses one page of it.
+  src.hints = {{0x80000, 0x80000}};
+  src.reuse_after_hint = {{0x90000, kPage}};
+  // While round 1 is sent the guest dirties another page; a later round
+  // must carry it.
+  src.on_sync = [&](int sync) {
+    if (sync == 3) src.FillPage(0x1000, 0x99);
+  };
+  int sv[2];
+  ASSERT_EQ(::socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv), 0);
+  Channel out(base::UniqueFd(sv[0]), "source", true), in(base::UniqueFd(sv[1]), "destination", true);
+  TestTarget dst;
+  absl::StatusOr<ReceiveStats> received;
+  std::thread receiver_thread([&] {
+    Receiver receiver(dst, in);
+    received = receiver.Run();
+    if (received.ok()) {
+      EXPECT_TRUE(receiver.SendAck().ok());
+    }
+  });
+  std::vector<MigrationStats> progress;
+  Sender sender(src, out, {.downtime_target_ms = 30}, [&](const MigrationStats& s) { progress.push_back(s); });
+  auto stats = sender.Migrate();
+  receiver_thread.join();
+  ASSERT_TRUE(stats.ok()) << stats.status();
+  ASSERT_TRUE(received.ok()) << received.status();
+  EXPECT_EQ(stats->phase, "completed");
+  EXPECT_TRUE(src.paused);  // the destination owns the guest now
+  EXPECT_TRUE(src.done);    // hinting DONE was written
+  EXPECT_EQ(stats->hinted_pages, 128u);
+  EXPECT_EQ(stats->skipped_hinted, 127u);  // all hinted pages but the reused one
+  EXPECT_GE(stats->round, 2u);
+  EXPECT_EQ(ByteAt(dst.mem_, 0x1001), 0x99);   // dirtied during round 1
+  EXPECT_EQ(ByteAt(dst.mem_, 0x90001), 0x77);  // hinted, then reused
+  EXPECT_EQ(ByteAt(dst.mem_, 0xa0001), 0);     // hinted and free: never sent
+  EXPECT_EQ(ByteAt(dst.mem_, 0x7f001), 0x5a);
+  EXPECT_EQ(stats->bytes_sent, out.bytes_written());
+  EXPECT_EQ(received->bytes_received, stats->bytes_sent);
+  ASSERT_FALSE(progress.empty());
+  EXPECT_EQ(progress.back().phase, "completed");
+}
+
+TEST(StreamTest, DestinationRefusalResumesTheSource) {
+  TestSource src;
+  src.FillPage(0, 1);
+  int sv[2];
+  ASSERT_EQ(::socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv), 0);
+  Channel out(base::UniqueFd(sv[0]), "source", true), in(base::UniqueFd(sv[1]), "destination", true);
+  TestTarget dst;
+  dst.expected_shape = "shape-2";
+  std::thread receiver_thread([&] {
+    Receiver receiver(dst, in);
+    absl::StatusOr<ReceiveStats> r = receiver.Run();
+    EXPECT_FALSE(r.ok());
+    receiver.SendError(r.status());
+  });
+  Sender sender(src, out, {}, nullptr);
+  auto stats = sender.Migrate();
+  receiver_thread.join();
+  ASSERT_FALSE(stats.ok());
+  EXPECT_FALSE(src.paused);
+  EXPECT_FALSE(src.logging);
+}
+
+class CorruptStreamTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    src_.FillPage(0x3000, 0x42);
+    path_ = TempPath("corrupt");
+    auto ch = Channel::CreateFile(path_);
+    ASSERT_TRUE(ch.ok());
+    ASSERT_TRUE(Sender(src_, *ch, {}, nullptr).Snapshot().ok());
+    std::ifstream f(path_, std::ios::binary);
+    bytes_.assign(std::istreambuf_iterator<char>(f), {});
+  }
+  void TearDown() override { std::remove(path_.c_str()); }
+  absl::Status Receive(const std::vector<uint8_t>& bytes) {
+    std::ofstream(path_, std::ios::binary | std::ios::trunc).write(reinterpret_cast<const char*>(bytes.data()),
+                                                                    bytes.size());
+    auto ch = Channel::OpenFile(path_);
+    if (!ch.ok()) return ch.status();
+    TestTarget dst;
+    return Receiver(dst, *ch).Run().status();
+  }
+  // Offset of the first data byte of the first pages record.
+  size_t FirstPayload() {
+    size_t off = sizeof(Preamble);
+    while (off + sizeof(RecordHeader) <= bytes_.size()) {
+      RecordHeader h;
+      std::memcpy(&h, bytes_.data() + off, sizeof(h));
+      off += sizeof(h);
+      if (h.type == static_cast<uint32_t>(RecordType::kPages)) return off;
+      if (h.type != static_cast<uint32_t>(RecordType::kZeroPages)) off += h.length;
+    }
+    return 0;
+  }
+  TestSource src_;
+  std::string path_;
+  std::vector<uint8_t> bytes_;
+};
+
+TEST_F(CorruptStreamTest, IntactStreamLoads) { EXPECT_TRUE(Receive(bytes_).ok()); }
+
+TEST_F(CorruptStreamTest, FlippedPageByteIsNamedAsACrcFailure) {
+  size_t off = FirstPayload();
+  ASSERT_GT(off, 0u);
+  bytes_[off + 100] ^= 0xff;
+  absl::Status st = Receive(bytes_);
+  EXPECT_EQ(st.code(), absl::StatusCode::kDataLoss);
+  EXPECT_NE(st.message().find("CRC32C"), std::string::npos) << st;
+}
+
+TEST_F(CorruptStreamTest, FlippedHeaderByteIsNamed) {
+  bytes_[sizeof(Preamble) + 9] ^= 1;
+  absl::Status st = Receive(bytes_);
+  EXPECT_NE(st.message().find("record header"), std::string::npos) << st;
+}
+
+TEST_F(CorruptStreamTest, WrongMagicAndVersionAreNamed) {
+  std::vector<uint8_t> magic = bytes_;
+  magic[0] = 'X';
+  EXPECT_NE(Receive(magic).message().find("bad magic"), std::string::npos);
+  std::vector<uint8_t> version = bytes_;
+  version[8] = 7;
+  absl::Status st = Receive(version);
+  EXPECT_NE(st.message().find("version 7 is not supported"), std::string::npos) << st;
+}
+
+TEST_F(CorruptStreamTest, TruncatedStreamIsNamed) {
+  for (size_t cut : {size_t{4}, sizeof(Preamble) + 10, bytes_.size() / 2, bytes_.size() - 1}) {
+    std::vector<uint8_t> shorter(bytes_.begin(), bytes_.begin() + cut);
+    absl::Status st = Receive(shorter);
+    EXPECT_NE(st.message().find("truncated"), std::string::npos) << cut << ": " << st;
+  }
+}
+
+TEST_F(CorruptStreamTest, ShapeMismatchIsRefusedBeforeMemory) {
+  src_.shape = "other";
+  auto ch = Channel::CreateFile(path_);
+  ASSERT_TRUE(Sender(src_, *ch, {}, nullptr).Snapshot().ok());
+  auto in = Channel::OpenFile(path_);
+  TestTarget dst;
+  absl::Status st = Receiver(dst, *in).Run().status();
+  EXPECT_NE(st.message().find("shape mismatch"), std::string::npos) << st;
+  EXPECT_EQ(ByteAt(dst.mem_, 0x3001), 0);
+}
+
+// Hand-built streams for the torn-page rule.
+std::vector<uint8_t> Record(RecordType type, uint32_t flags, uint64_t gpa, const std::vector<uint8_t>& payload,
+                            bool good_crc = true) {
+  uint32_t crc = Crc32c(0, payload.data(), payload.size());
+  RecordHeader h = MakeHeader(type, flags, gpa, payload.size(), good_crc ? crc : crc ^ 1);
+  std::vector<uint8_t> out(reinterpret_cast<uint8_t*>(&h), reinterpret_cast<uint8_t*>(&h) + sizeof(h));
+  out.insert(out.end(), payload.begin(), payload.end());
+  return out;
+}
+
+std::vector<uint8_t> Stream(const std::vector<std::vector<uint8_t>>& records) {
+  Preamble p = MakePreamble();
+  std::vector<uint8_t> out(reinterpret_cast<uint8_t*>(&p), reinterpret_cast<uint8_t*>(&p) + sizeof(p));
+  for (const auto& r : records) out.insert(out.end(), r.begin(), r.end());
+  return out;
+}
+
+TEST_F(CorruptStreamTest, TornLiveRecordIsAcceptedOnlyIfSentAgain) {
+  std::vector<uint8_t> page(kPage, 9);
+  auto shape = Record(RecordType::kShape, 0, 0, Tree("shape-1"));
+  auto torn = Record(RecordType::kPages, kFlagLive, 0x4000, page, false);
+  auto again = Record(RecordType::kPages, 0, 0x4000, page);
+  auto mem_end = Record(RecordType::kMemoryEnd, 0, 0, {});
+  auto state = Record(RecordType::kState, 0, 0, Tree("state"));
+  auto end = Record(RecordType::kEnd, 0, 0, {});
+  EXPECT_TRUE(Receive(Stream({shape, torn, again, mem_end, state, end})).ok());
+  absl::Status st = Receive(Stream({shape, torn, mem_end, state, end}));
+  EXPECT_NE(st.message().find("not sent again"), std::string::npos) << st;
+  // A non-live record with a bad CRC is corruption at once.
+  auto bad = Record(RecordType::kPages, 0, 0x4000, page, false);
+  EXPECT_NE(Receive(Stream({shape, bad, again, mem_end, state, end})).message().find("CRC32C"), std::string::npos);
+}
+
+TEST_F(CorruptStreamTest, OutOfRangeAndMisorderedRecordsAreRefused) {
+  std::vector<uint8_t> page(kPage, 9);
+  auto shape = Record(RecordType::kShape, 0, 0, Tree("shape-1"));
+  auto mem_end = Record(RecordType::kMemoryEnd, 0, 0, {});
+  auto outside = Record(RecordType::kPages, 0, 0x800000, page);  // in the gap between regions
+  EXPECT_NE(Receive(Stream({shape, outside, mem_end})).message().find("outside guest RAM"), std::string::npos);
+  auto straddle = Record(RecordType::kPages, 0, (4 << 20) - kPage, std::vector<uint8_t>(2 * kPage, 1));
+  EXPECT_NE(Receive(Stream({shape, straddle})).message().find("outside guest RAM"), std::string::npos);
+  auto pages_first = Record(RecordType::kPages, 0, 0, page);
+  EXPECT_NE(Receive(Stream({pages_first})).message().find("unexpected pages record"), std::string::npos);
+  RecordHeader huge = MakeHeader(RecordType::kZeroPages, 0, 0x123, kPage, 0);
+  std::vector<uint8_t> h(reinterpret_cast<uint8_t*>(&huge), reinterpret_cast<uint8_t*>(&huge) + sizeof(huge));
+  EXPECT_NE(Receive(Stream({shape, h})).message().find("not page aligned"), std::string::npos);
+}
+
+}  // namespace
+}  // namespace migration
