@@ -3,9 +3,13 @@
 #include <httplib.h>
 #include <sys/socket.h>
 
+#include <unistd.h>
+
+#include <algorithm>
 #include <cstdio>
 #include <nlohmann/json.hpp>
 
+#include "absl/status/statusor.h"
 #include "base/size_parse.h"
 
 namespace vmm::api {
@@ -14,6 +18,113 @@ namespace {
 int Fail(int status, const std::string& message) {
   std::fprintf(stderr, "vmm: error: %s\n", message.c_str());
   return status;
+}
+
+struct Reply {
+  int status = 0;
+  nlohmann::json body;
+  std::string raw;
+};
+
+// One request; a transport failure is an error naming the socket.
+absl::StatusOr<Reply> Request(const std::string& socket_path, const std::string& method, const std::string& path,
+                              const std::string& body, int read_timeout_s) {
+  httplib::Client client(socket_path);
+  client.set_address_family(AF_UNIX);
+  client.set_connection_timeout(5);
+  client.set_read_timeout(read_timeout_s);
+  httplib::Result result = method == "GET" ? client.Get(path.c_str())
+                                           : client.Put(path.c_str(), body, "application/json");
+  if (!result) {
+    return absl::UnavailableError("cannot reach the VMM's API socket " + socket_path + ": " +
+                                  httplib::to_string(result.error()));
+  }
+  Reply reply{result->status, nlohmann::json::parse(result->body, nullptr, false), result->body};
+  return reply;
+}
+
+std::string ErrorText(const Reply& r) {
+  if (!r.body.is_discarded() && r.body.is_object() && r.body.contains("error")) {
+    return r.body["error"].get<std::string>();
+  }
+  return r.raw;
+}
+
+double Mib(const nlohmann::json& v) { return v.get<double>() / (1 << 20); }
+
+std::string Summary(const nlohmann::json& s, const char* what) {
+  const nlohmann::json& skipped = s["skipped_pages"];
+  char line[512];
+  std::snprintf(line, sizeof(line),
+                "%s %.0f MiB guest in %.0f ms: %.1f MiB sent in %d rounds, downtime %.1f ms; skipped pages: "
+                "%llu zero, %llu unpopulated, %llu ballooned, %llu hinted",
+                what, Mib(s["guest_ram_bytes"]), s["total_ms"].get<double>(), Mib(s["bytes_sent"]),
+                s["rounds"].get<int>(), s["downtime_ms"].get<double>(),
+                static_cast<unsigned long long>(skipped["zero"].get<uint64_t>()),
+                static_cast<unsigned long long>(skipped["unpopulated"].get<uint64_t>()),
+                static_cast<unsigned long long>(skipped["ballooned"].get<uint64_t>()),
+                static_cast<unsigned long long>(skipped["hinted"].get<uint64_t>()));
+  return line;
+}
+
+void DrawProgress(const nlohmann::json& s) {
+  const double ram = Mib(s["guest_ram_bytes"]);
+  const double sent = Mib(s["bytes_sent"]);
+  const int width = 30;
+  int filled = ram > 0 ? static_cast<int>(std::min(1.0, sent / ram) * width) : 0;
+  std::string bar(filled, '#');
+  bar.resize(width, '.');
+  std::fprintf(stderr, "\r\033[K[%s] %-13s round %d  %.1f MiB sent, %.1f MiB left, %.1f MiB/s, downtime ~%.1f ms",
+               bar.c_str(), s["state"].get<std::string>().c_str(), s["rounds"].get<int>(), sent,
+               Mib(s["remaining_bytes"]), s["rate_mib_s"].get<double>(),
+               std::min(s["expected_downtime_ms"].get<double>(), 1e9));
+  std::fflush(stderr);
+}
+
+int Migrate(const std::string& socket_path, const std::string& destination, const CtlOptions& options) {
+  const migration::MigrationOptions& m = options.migrate;
+  nlohmann::json body{{"destination", destination},
+                      {"downtime_ms", m.downtime_target_ms},
+                      {"max_rounds", m.max_rounds},
+                      {"free_page_hinting", m.free_page_hinting}};
+  if (m.bandwidth_bytes_per_s > 0) body["bandwidth_mib_s"] = static_cast<double>(m.bandwidth_bytes_per_s) / (1 << 20);
+  absl::StatusOr<Reply> started = Request(socket_path, "PUT", "/api/v1/migrate", body.dump(), 60);
+  if (!started.ok()) return Fail(1, std::string(started.status().message()));
+  if (started->status / 100 != 2) return Fail(1, "migration not started: " + ErrorText(*started));
+  const bool tty = !options.json && ::isatty(STDERR_FILENO);
+  nlohmann::json last;
+  while (true) {
+    absl::StatusOr<Reply> r = Request(socket_path, "GET", "/api/v1/migrate", "", 10);
+    if (!r.ok()) {
+      if (tty) std::fputc('\n', stderr);
+      return Fail(1, "lost the source VMM before the migration ended: " + std::string(r.status().message()));
+    }
+    if (r->status != 200 || r->body.is_discarded()) return Fail(1, "migration status: " + ErrorText(*r));
+    last = r->body;
+    const std::string state = last["state"].get<std::string>();
+    if (tty) DrawProgress(last);
+    if (state == "completed" || state == "failed") break;
+    ::usleep(200 * 1000);
+  }
+  if (tty) std::fputc('\n', stderr);
+  if (options.json) std::printf("%s\n", last.dump().c_str());
+  if (last["state"] == "failed") {
+    return Fail(1, "migration failed (the guest keeps running here): " + last.value("error", std::string("?")));
+  }
+  if (!options.json) std::printf("%s\n", Summary(last, "migrated").c_str());
+  return 0;
+}
+
+int Snapshot(const std::string& socket_path, const std::string& path, const CtlOptions& options) {
+  absl::StatusOr<Reply> r = Request(socket_path, "PUT", "/api/v1/snapshot", nlohmann::json{{"path", path}}.dump(), 600);
+  if (!r.ok()) return Fail(1, std::string(r.status().message()));
+  if (r->status != 200) return Fail(1, "snapshot failed: " + ErrorText(*r));
+  if (options.json) {
+    std::printf("%s\n", r->body.dump().c_str());
+  } else {
+    std::printf("%s\n", Summary(r->body, "saved").c_str());
+  }
+  return 0;
 }
 
 int Send(const std::string& socket_path, const std::string& method, const std::string& path,
@@ -41,9 +152,10 @@ int Send(const std::string& socket_path, const std::string& method, const std::s
 
 }  // namespace
 
-int RunCtlCommand(const std::string& socket_path, const std::vector<std::string>& words) {
+int RunCtlCommand(const std::string& socket_path, const std::vector<std::string>& words,
+                  const CtlOptions& options) {
   if (socket_path.empty()) return Fail(2, "vmm ctl needs --api PATH (the VMM's --api-socket)");
-  if (words.empty()) return Fail(2, "vmm ctl: expected a command: status, balloon [SIZE|stats]");
+  if (words.empty()) return Fail(2, "vmm ctl: expected a command: status, balloon [SIZE|stats], migrate DEST, snapshot FILE");
   const std::string& command = words[0];
   if (command == "status" && words.size() == 1) return Send(socket_path, "GET", "/api/v1/vm", "");
   if (command == "balloon") {
@@ -59,7 +171,11 @@ int RunCtlCommand(const std::string& socket_path, const std::vector<std::string>
                   nlohmann::json{{"size_mib", *size >> 20}}.dump());
     }
   }
-  return Fail(2, "vmm ctl: unknown command; expected: status, balloon [SIZE|stats]");
+  if (command == "migrate" && words.size() == 2) return Migrate(socket_path, words[1], options);
+  if (command == "migrate") return Fail(2, "vmm ctl migrate: expected one destination, tcp:HOST:PORT or unix:PATH");
+  if (command == "snapshot" && words.size() == 2) return Snapshot(socket_path, words[1], options);
+  if (command == "snapshot") return Fail(2, "vmm ctl snapshot: expected one file path");
+  return Fail(2, "vmm ctl: unknown command; expected: status, balloon [SIZE|stats], migrate DEST, snapshot FILE");
 }
 
 }  // namespace vmm::api

@@ -3,17 +3,27 @@
 //   vmm ctl --api PATH balloon SIZE      (e.g. 3G, 256M, 0)
 //   vmm ctl --api PATH balloon           (target, actual, counters)
 //   vmm ctl --api PATH balloon stats
+//   vmm ctl --api PATH migrate tcp:HOST:PORT|unix:PATH [--json] [--downtime-ms N]
+//       [--max-rounds N] [--bandwidth-mib-s N] [--free-page-hinting=false]
+//   vmm ctl --api PATH snapshot FILE [--json]
 #ifndef VMM_API_API_CLIENT_H_
 #define VMM_API_API_CLIENT_H_
 
 #include <string>
 #include <vector>
 
+#include "migration/stats.h"
+
 namespace vmm::api {
 
 // Runs one ctl command; prints the response and returns the exit status
 // (0 success, 1 the API or the connection failed, 2 bad usage).
-int RunCtlCommand(const std::string& socket_path, const std::vector<std::string>& words);
+struct CtlOptions {
+  bool json = false;  // migrate/snapshot: one JSON object instead of a summary line
+  migration::MigrationOptions migrate;
+};
+int RunCtlCommand(const std::string& socket_path, const std::vector<std::string>& words,
+                  const CtlOptions& options = {});
 
 }  // namespace vmm::api
 

@@ -22,8 +22,14 @@ ApiResponse FromStatus(const absl::Status& status) {
       code = 404;
       break;
     case absl::StatusCode::kFailedPrecondition:
-    case absl::StatusCode::kUnavailable:
+    case absl::StatusCode::kAlreadyExists:
       code = 409;
+      break;
+    case absl::StatusCode::kUnavailable:
+      code = 502;  // the migration destination could not be reached
+      break;
+    case absl::StatusCode::kUnimplemented:
+      code = 501;
       break;
     default:
       break;
@@ -70,6 +76,93 @@ ApiResponse GetBalloon(Control& control) {
                    .dump()};
 }
 
+json StatsJson(const migration::MigrationStats& s) {
+  json out{{"state", s.phase},
+           {"rounds", s.round},
+           {"guest_ram_bytes", s.guest_ram_bytes},
+           {"bytes_sent", s.bytes_sent},
+           {"pages_sent", s.pages_sent},
+           {"remaining_bytes", s.remaining_bytes},
+           {"rate_mib_s", s.rate_bytes_per_s / (1 << 20)},
+           {"expected_downtime_ms", s.expected_downtime_ms},
+           {"total_ms", s.total_ms},
+           {"downtime_ms", s.downtime_ms},
+           {"hinted_pages", s.hinted_pages},
+           {"skipped_pages",
+            {{"zero", s.zero_pages},
+             {"unpopulated", s.skipped_unpopulated},
+             {"ballooned", s.skipped_ballooned},
+             {"hinted", s.skipped_hinted}}}};
+  if (!s.error.empty()) out["error"] = s.error;
+  return out;
+}
+
+// Optional fields of PUT /api/v1/migrate; each must have the right type.
+absl::Status ReadMigrateOptions(const json& request, migration::MigrationOptions& options) {
+  for (auto it = request.begin(); it != request.end(); ++it) {
+    const std::string& key = it.key();
+    const json& v = it.value();
+    auto non_negative_number = [&]() -> absl::Status {
+      if (!v.is_number() || v.get<double>() < 0) {
+        return absl::InvalidArgumentError(key + " must be a non-negative number");
+      }
+      return absl::OkStatus();
+    };
+    if (key == "destination") continue;
+    if (key == "downtime_ms") {
+      if (absl::Status st = non_negative_number(); !st.ok()) return st;
+      options.downtime_target_ms = v.get<double>();
+    } else if (key == "bandwidth_mib_s") {
+      if (absl::Status st = non_negative_number(); !st.ok()) return st;
+      options.bandwidth_bytes_per_s = static_cast<uint64_t>(v.get<double>() * (1 << 20));
+    } else if (key == "max_rounds") {
+      if (!v.is_number_unsigned() || v.get<uint64_t>() < 1 || v.get<uint64_t>() > 1000) {
+        return absl::InvalidArgumentError("max_rounds must be an integer from 1 to 1000");
+      }
+      options.max_rounds = v.get<uint32_t>();
+    } else if (key == "free_page_hinting") {
+      if (!v.is_boolean()) return absl::InvalidArgumentError("free_page_hinting must be true or false");
+      options.free_page_hinting = v.get<bool>();
+    } else {
+      return absl::InvalidArgumentError("unknown field " + key);
+    }
+  }
+  return absl::OkStatus();
+}
+
+ApiResponse PutMigrate(Control& control, const std::string& body) {
+  json request = json::parse(body, nullptr, /*allow_exceptions=*/false);
+  if (request.is_discarded() || !request.is_object()) return Error(400, "body is not a JSON object");
+  auto dest = request.find("destination");
+  if (dest == request.end() || !dest->is_string()) {
+    return Error(400, "missing field destination (\"tcp:HOST:PORT\" or \"unix:PATH\")");
+  }
+  migration::MigrationOptions options;
+  if (absl::Status st = ReadMigrateOptions(request, options); !st.ok()) return FromStatus(st);
+  absl::Status status = control.StartMigration(dest->get<std::string>(), options);
+  if (!status.ok()) return FromStatus(status);
+  absl::StatusOr<migration::MigrationStats> stats = control.GetMigration();
+  return {202, stats.ok() ? StatsJson(*stats).dump() : json{{"state", "setup"}}.dump()};
+}
+
+ApiResponse GetMigrate(Control& control) {
+  absl::StatusOr<migration::MigrationStats> stats = control.GetMigration();
+  if (!stats.ok()) return FromStatus(stats.status());
+  return {200, StatsJson(*stats).dump()};
+}
+
+ApiResponse PutSnapshot(Control& control, const std::string& body) {
+  json request = json::parse(body, nullptr, /*allow_exceptions=*/false);
+  if (request.is_discarded() || !request.is_object()) return Error(400, "body is not a JSON object");
+  auto path = request.find("path");
+  if (path == request.end() || !path->is_string() || path->get<std::string>().empty()) {
+    return Error(400, "missing field path (the snapshot file to write)");
+  }
+  absl::StatusOr<migration::MigrationStats> stats = control.Snapshot(path->get<std::string>());
+  if (!stats.ok()) return FromStatus(stats.status());
+  return {200, StatsJson(*stats).dump()};
+}
+
 ApiResponse GetBalloonStats(Control& control) {
   absl::StatusOr<std::vector<BalloonStat>> stats = control.GetBalloonStats();
   if (!stats.ok()) return FromStatus(stats.status());
@@ -94,6 +187,15 @@ ApiResponse HandleApiRequest(Control& control, const std::string& method, const 
   if (path == "/api/v1/balloon/statistics") {
     if (method == "GET") return GetBalloonStats(control);
     return Error(405, "method not allowed; use GET");
+  }
+  if (path == "/api/v1/migrate") {
+    if (method == "PUT") return PutMigrate(control, body);
+    if (method == "GET") return GetMigrate(control);
+    return Error(405, "method not allowed; use GET or PUT");
+  }
+  if (path == "/api/v1/snapshot") {
+    if (method == "PUT") return PutSnapshot(control, body);
+    return Error(405, "method not allowed; use PUT");
   }
   return Error(404, "no such endpoint: " + path);
 }

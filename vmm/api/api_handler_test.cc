@@ -2,6 +2,8 @@
 
 #include <gtest/gtest.h>
 
+#include <optional>
+
 #include <nlohmann/json.hpp>
 
 namespace vmm::api {
@@ -23,7 +25,25 @@ class RecordingControl : public Control {
   absl::StatusOr<std::vector<BalloonStat>> GetBalloonStats() override {
     return std::vector<BalloonStat>{{"free_memory", 4096, "bytes"}};
   }
+  absl::Status StartMigration(const std::string& destination, const migration::MigrationOptions& options) override {
+    if (destination == "tcp:127.0.0.1:1") return absl::UnavailableError("connection refused");
+    migrate_to = destination;
+    migrate_options = options;
+    stats = migration::MigrationStats{.phase = "precopy", .round = 1, .bytes_sent = 1 << 20};
+    return absl::OkStatus();
+  }
+  absl::StatusOr<migration::MigrationStats> GetMigration() override {
+    if (!stats) return absl::NotFoundError("no migration has been started");
+    return *stats;
+  }
+  absl::StatusOr<migration::MigrationStats> Snapshot(const std::string& path) override {
+    snapshot_path = path;
+    return migration::MigrationStats{.phase = "completed", .round = 1};
+  }
   uint64_t target = 0;
+  std::string migrate_to, snapshot_path;
+  migration::MigrationOptions migrate_options;
+  std::optional<migration::MigrationStats> stats;
 };
 
 nlohmann::json Parse(const ApiResponse& r) { return nlohmann::json::parse(r.body); }
@@ -75,6 +95,52 @@ TEST(ApiHandler, Statistics) {
   ApiResponse r = HandleApiRequest(c, "GET", "/api/v1/balloon/statistics", "");
   EXPECT_EQ(r.status, 200);
   EXPECT_EQ(Parse(r)["free_memory"]["unit"], "bytes");
+}
+
+TEST(ApiHandler, MigrateStartsWithOptionsAndReportsProgress) {
+  RecordingControl c;
+  EXPECT_EQ(HandleApiRequest(c, "GET", "/api/v1/migrate", "").status, 404);
+  ApiResponse r = HandleApiRequest(
+      c, "PUT", "/api/v1/migrate",
+      R"({"destination": "tcp:10.0.0.2:4444", "downtime_ms": 10, "max_rounds": 5, "free_page_hinting": false,
+          "bandwidth_mib_s": 100})");
+  ASSERT_EQ(r.status, 202) << r.body;
+  EXPECT_EQ(c.migrate_to, "tcp:10.0.0.2:4444");
+  EXPECT_EQ(c.migrate_options.downtime_target_ms, 10);
+  EXPECT_EQ(c.migrate_options.max_rounds, 5u);
+  EXPECT_FALSE(c.migrate_options.free_page_hinting);
+  EXPECT_EQ(c.migrate_options.bandwidth_bytes_per_s, 100ull << 20);
+  ApiResponse g = HandleApiRequest(c, "GET", "/api/v1/migrate", "");
+  ASSERT_EQ(g.status, 200);
+  EXPECT_EQ(Parse(g)["state"], "precopy");
+  EXPECT_EQ(Parse(g)["bytes_sent"], 1 << 20);
+  EXPECT_TRUE(Parse(g)["skipped_pages"].contains("hinted"));
+}
+
+TEST(ApiHandler, MigrateRejectsBadRequests) {
+  RecordingControl c;
+  for (const char* body : {"not json", "[]", "{}", R"({"destination": 5})", R"({"destination": "tcp:a:1", "downtime_ms": -1})",
+                           R"({"destination": "tcp:a:1", "max_rounds": 0})", R"({"destination": "tcp:a:1", "max_rounds": 2.5})",
+                           R"({"destination": "tcp:a:1", "free_page_hinting": "yes"})",
+                           R"({"destination": "tcp:a:1", "speed": 1})"}) {
+    ApiResponse r = HandleApiRequest(c, "PUT", "/api/v1/migrate", body);
+    EXPECT_EQ(r.status, 400) << body;
+    EXPECT_TRUE(Parse(r).contains("error")) << body;
+  }
+  EXPECT_TRUE(c.migrate_to.empty());
+  ApiResponse refused = HandleApiRequest(c, "PUT", "/api/v1/migrate", R"({"destination": "tcp:127.0.0.1:1"})");
+  EXPECT_EQ(refused.status, 502);
+  EXPECT_EQ(HandleApiRequest(c, "DELETE", "/api/v1/migrate", "").status, 405);
+}
+
+TEST(ApiHandler, SnapshotNeedsAPath) {
+  RecordingControl c;
+  EXPECT_EQ(HandleApiRequest(c, "PUT", "/api/v1/snapshot", "{}").status, 400);
+  EXPECT_EQ(HandleApiRequest(c, "GET", "/api/v1/snapshot", "").status, 405);
+  ApiResponse r = HandleApiRequest(c, "PUT", "/api/v1/snapshot", R"({"path": "/tmp/x.snap"})");
+  EXPECT_EQ(r.status, 200);
+  EXPECT_EQ(c.snapshot_path, "/tmp/x.snap");
+  EXPECT_EQ(Parse(r)["state"], "completed");
 }
 
 }  // namespace

@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "absl/status/statusor.h"
+#include "migration/stats.h"
 
 namespace vmm::api {
 
@@ -40,6 +41,21 @@ class Control {
   virtual absl::Status SetBalloonTarget(uint64_t bytes) = 0;
   virtual absl::StatusOr<BalloonInfo> GetBalloonInfo() = 0;
   virtual absl::StatusOr<std::vector<BalloonStat>> GetBalloonStats() = 0;
+
+  // Live migration (PUT/GET /api/v1/migrate): Start connects to the
+  // destination and returns once the migration runs in the background;
+  // GetMigration reports the current or last one (NotFound if none).
+  virtual absl::Status StartMigration(const std::string& destination, const migration::MigrationOptions& options) {
+    return absl::UnimplementedError("migration is not supported here");
+  }
+  virtual absl::StatusOr<migration::MigrationStats> GetMigration() {
+    return absl::NotFoundError("no migration has been started");
+  }
+  // Snapshot to a file (PUT /api/v1/snapshot): the guest pauses while its
+  // state is written and then runs on.
+  virtual absl::StatusOr<migration::MigrationStats> Snapshot(const std::string& path) {
+    return absl::UnimplementedError("snapshots are not supported here");
+  }
 };
 
 }  // namespace vmm::api
