@@ -14,10 +14,11 @@
 #include "absl/synchronization/mutex.h"
 #include "devices/vm_events.h"
 #include "memory/bus.h"
+#include "migration/state_tree.h"
 
 namespace devices {
 
-class Serial : public memory::BusDevice {
+class Serial : public memory::BusDevice, public migration::Migratable {
  public:
   using OutputSink = std::function<void(uint8_t)>;
   Serial(IrqLine irq, OutputSink output) : irq_(std::move(irq)), output_(std::move(output)) {}
@@ -30,6 +31,11 @@ class Serial : public memory::BusDevice {
   size_t QueueInput(std::span<const uint8_t> bytes);
 
   static constexpr size_t kMaxQueuedInput = 1 << 20;
+
+  // Registers, pending input and the interrupt line; Load drives the line
+  // to the restored level.
+  absl::Status Save(migration::StateWriter& out) override;
+  absl::Status Load(const migration::StateNode& in) override;
 
  private:
   uint8_t ReadRegister(uint64_t offset) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);

@@ -44,7 +44,7 @@ uint64_t MeminfoKib(const std::string& meminfo, const std::string& field) {
   return 0;
 }
 
-GuestProcess::GuestProcess(const std::vector<std::string>& args) {
+GuestProcess::GuestProcess(const std::vector<std::string>& prefix, const std::vector<std::string>& args) {
   int in[2], out[2], err[2];
   if (::pipe2(in, O_CLOEXEC) != 0 || ::pipe2(out, O_CLOEXEC) != 0 || ::pipe2(err, O_CLOEXEC) != 0) {
     std::abort();
@@ -54,13 +54,13 @@ GuestProcess::GuestProcess(const std::vector<std::string>& args) {
     ::dup2(in[0], 0);
     ::dup2(out[1], 1);
     ::dup2(err[1], 2);
+    std::vector<std::string> words = prefix;
+    words.push_back(VmmBinary());
+    words.insert(words.end(), args.begin(), args.end());
     std::vector<char*> argv;
-    std::string binary = VmmBinary();
-    argv.push_back(binary.data());
-    std::vector<std::string> copy = args;
-    for (std::string& a : copy) argv.push_back(a.data());
+    for (std::string& a : words) argv.push_back(a.data());
     argv.push_back(nullptr);
-    ::execv(binary.c_str(), argv.data());
+    ::execvp(argv[0], argv.data());
     ::_exit(127);
   }
   ::close(in[0]);

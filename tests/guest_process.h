@@ -29,7 +29,10 @@ uint64_t MeminfoKib(const std::string& meminfo, const std::string& field);
 class GuestProcess {
  public:
   // Starts `vmm` with `args` (e.g. {"run", "--memory", "1G"}).
-  explicit GuestProcess(const std::vector<std::string>& args);
+  explicit GuestProcess(const std::vector<std::string>& args) : GuestProcess({}, args) {}
+  // Runs `prefix... vmm args...`, e.g. prefix {"ip", "netns", "exec", "ns1"}
+  // (which execs in place, so pid() is still the VMM's).
+  GuestProcess(const std::vector<std::string>& prefix, const std::vector<std::string>& args);
   ~GuestProcess();
 
   // Waits until `text` appears in the console output after the last match;

@@ -31,7 +31,7 @@
 
 namespace virtio {
 
-class MmioTransport : public memory::BusDevice {
+class MmioTransport : public memory::BusDevice, public migration::Migratable {
  public:
   // 'virt' in little-endian ASCII.
   static constexpr uint32_t kMagic = 0x74726976;
@@ -57,6 +57,13 @@ class MmioTransport : public memory::BusDevice {
   // Sets the config-change interrupt bit, bumps ConfigGeneration and raises
   // the interrupt. Thread-safe; takes no lock.
   void NotifyConfigChange();
+
+  // The register file and queue configuration, with the device's own state
+  // in a child node "device". Load validates everything as if a driver had
+  // written it, re-activates a live device with the restored queues and
+  // raises no interrupt; on error the transport is left reset.
+  absl::Status Save(migration::StateWriter& out) override;
+  absl::Status Load(const migration::StateNode& in) override;
 
   // For the VMM and tests.
   uint32_t status() const;

@@ -56,6 +56,17 @@ class FakeDevice : public VirtioDevice {
   void SetConfigChangeCallback(InterruptCallback callback) override {
     config_change = std::move(callback);
   }
+  // Its state is its config bytes.
+  absl::Status Save(migration::StateWriter& out) override {
+    out.PutBytes("config", config);
+    return absl::OkStatus();
+  }
+  absl::Status Load(const migration::StateNode& in) override {
+    absl::StatusOr<std::span<const uint8_t>> bytes = in.Bytes("config", sizeof(config));
+    if (!bytes.ok()) return bytes.status();
+    std::memcpy(config, bytes->data(), sizeof(config));
+    return absl::OkStatus();
+  }
 
   uint8_t config[8] = {1, 2, 3, 4, 5, 6, 7, 8};
   int activations = 0;

@@ -7,6 +7,7 @@
 #include <bit>
 #include <utility>
 
+#include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "base/status_macros.h"
 
@@ -43,6 +44,42 @@ static_assert(sizeof(UsedElem) == kUsedElemSize);
 Queue::Queue(uint16_t max_size) : max_size_(max_size), size_(max_size) {}
 
 void Queue::Reset() { *this = Queue(max_size_); }
+
+Queue::Snapshot Queue::Save() const {
+  return Snapshot{.size = size_,
+                  .last_avail_idx = last_avail_idx_,
+                  .next_used_idx = next_used_idx_,
+                  .signalled_used = signalled_used_.value_or(0),
+                  .ready = ready_,
+                  .event_idx = event_idx_,
+                  .has_signalled_used = signalled_used_.has_value(),
+                  .reserved = {},
+                  .desc_table = desc_table_,
+                  .avail_ring = avail_ring_,
+                  .used_ring = used_ring_};
+}
+
+absl::Status Queue::Restore(const Snapshot& s, const memory::GuestMemory& mem) {
+  Reset();
+  if (s.size > max_size_ || (s.size != 0 && !std::has_single_bit(s.size))) {
+    return absl::DataLossError(absl::StrFormat("saved queue size %u is not a power of two <= %u", s.size, max_size_));
+  }
+  size_ = s.size == 0 ? max_size_ : s.size;
+  desc_table_ = s.desc_table;
+  avail_ring_ = s.avail_ring;
+  used_ring_ = s.used_ring;
+  event_idx_ = s.event_idx != 0;
+  if (s.ready) {
+    if (absl::Status st = MakeReady(mem); !st.ok()) {
+      Reset();
+      return absl::DataLossError(absl::StrCat("saved queue: ", st.message()));
+    }
+  }
+  last_avail_idx_ = s.last_avail_idx;
+  next_used_idx_ = s.next_used_idx;
+  if (s.has_signalled_used) signalled_used_ = s.signalled_used;
+  return absl::OkStatus();
+}
 
 absl::Status Queue::MakeReady(const memory::GuestMemory& mem) {
   if (size_ == 0 || size_ > max_size_ || !std::has_single_bit(size_)) {

@@ -73,6 +73,25 @@ class Queue {
     next_used_idx_ = next_used_idx;
   }
 
+  // Everything about the queue, for migration. Restore checks it as the
+  // transport checks a driver's configuration (MakeReady for a ready
+  // queue); on error the queue is left reset.
+  struct Snapshot {
+    uint16_t size;
+    uint16_t last_avail_idx;
+    uint16_t next_used_idx;
+    uint16_t signalled_used;
+    uint8_t ready;
+    uint8_t event_idx;
+    uint8_t has_signalled_used;
+    uint8_t reserved[5];
+    uint64_t desc_table;
+    uint64_t avail_ring;
+    uint64_t used_ring;
+  };
+  Snapshot Save() const;
+  absl::Status Restore(const Snapshot& s, const memory::GuestMemory& mem);
+
   // The next available chain, or nullopt when the driver has offered none.
   // An error means the ring is corrupt (the chain, if any, is consumed); the
   // device should then ask for a reset rather than keep using the queue.

@@ -54,6 +54,14 @@ inline constexpr unsigned long kKvmGetMsrIndexList = _IOWR(KVMIO, 0x02, uint32_t
 inline constexpr unsigned long kKvmGetMsrs = _IOWR(KVMIO, 0x88, KvmMsrsHeader);
 inline constexpr unsigned long kKvmSetMsrs = _IOW(KVMIO, 0x89, KvmMsrsHeader);
 
+// kvm_xsave ends in a flexible array too (used only by KVM_GET_XSAVE2);
+// the legacy 4 KiB area is all KVM_GET/SET_XSAVE move.
+struct KvmXsave {
+  uint32_t region[1024];
+};
+inline constexpr unsigned long kKvmGetXsave = _IOR(KVMIO, 0xa4, KvmXsave);
+inline constexpr unsigned long kKvmSetXsave = _IOW(KVMIO, 0xa5, KvmXsave);
+
 }  // namespace vmm
 
 #endif  // VMM_KVM_UAPI_H_

@@ -6,6 +6,7 @@
 #include <sys/eventfd.h>
 #include <sys/resource.h>
 #include <sys/signalfd.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <linux/virtio_balloon.h>
 #include <linux/virtio_mmio.h>
@@ -65,6 +66,7 @@ int ExitStatusFor(MachineOutcome outcome, int signal_number) {
     case MachineOutcome::kPoweredOff:
     case MachineOutcome::kReset:
     case MachineOutcome::kUserQuit:
+    case MachineOutcome::kMigrated:
       return 0;
     case MachineOutcome::kVmmError:
       return 1;
@@ -88,6 +90,8 @@ absl::StatusOr<std::unique_ptr<Machine>> Machine::Create(const MachineConfig& co
 
 Machine::~Machine() {
   End(MachineOutcome::kVmmError);  // no-op when the guest already ended
+  if (int fd = migration_socket_.load(); fd >= 0) ::shutdown(fd, SHUT_RDWR);
+  if (migration_thread_.joinable()) migration_thread_.join();
   for (std::thread& t : vcpu_threads_) {
     if (t.joinable()) t.join();
   }
@@ -116,6 +120,7 @@ absl::Status Machine::Build() {
   ASSIGN_OR_RETURN(console_, Console::Create(config_.console));
   RETURN_IF_ERROR(AddLegacyDevices());
   RETURN_IF_ERROR(AddVirtioDevices());
+  if (!config_.incoming.empty() || !config_.restore_path.empty()) return CreateVcpusForIncoming();
   RETURN_IF_ERROR(LoadGuest());
   return absl::OkStatus();
 }
@@ -133,10 +138,11 @@ absl::Status Machine::AddLegacyDevices() {
                                   std::make_shared<devices::I8042>(*this)));
   RETURN_IF_ERROR(pio_bus_.Insert(devices::kResetPort, 1, std::make_shared<devices::ResetPort>(*this)));
   RETURN_IF_ERROR(pio_bus_.Insert(devices::kPvpanicPort, 1, std::make_shared<devices::Pvpanic>(*this)));
-  RETURN_IF_ERROR(pio_bus_.Insert(devices::kCmosPort, 2, std::make_shared<devices::Cmos>()));
+  cmos_ = std::make_shared<devices::Cmos>();
+  RETURN_IF_ERROR(pio_bus_.Insert(devices::kCmosPort, 2, cmos_));
   uint64_t control_offset = devices::kPm1aControlPort - devices::kPm1aEventPort;
-  RETURN_IF_ERROR(pio_bus_.Insert(devices::kPm1aEventPort, control_offset + devices::kPm1aControlLength,
-                                  std::make_shared<devices::AcpiPm>(*this, control_offset)));
+  pm_ = std::make_shared<devices::AcpiPm>(*this, control_offset);
+  RETURN_IF_ERROR(pio_bus_.Insert(devices::kPm1aEventPort, control_offset + devices::kPm1aControlLength, pm_));
   return absl::OkStatus();
 }
 
@@ -266,6 +272,14 @@ absl::Status Machine::SetUpVcpu(Vcpu& vcpu, const std::vector<kvm_cpuid_entry2>&
 MachineOutcome Machine::Run() {
   InstallKickHandler();
   ::signal(SIGPIPE, SIG_IGN);
+  if (!config_.incoming.empty() || !config_.restore_path.empty()) {
+    // Before the signal mask below: a Ctrl-C or SIGTERM while waiting for
+    // the source simply ends the process.
+    if (absl::Status st = ReceiveGuest(); !st.ok()) {
+      LOG_ERROR("%s", std::string(st.message()));
+      return MachineOutcome::kVmmError;
+    }
+  }
   // Termination signals are blocked here before the vCPU threads exist (so
   // they inherit the mask) and read from a signalfd by this loop.
   sigset_t termination = TerminationSignals();
@@ -330,6 +344,7 @@ MachineOutcome Machine::Run() {
       }
     }
   }
+  WaitForMigrationResultFetched();
   api_server_.reset();  // no API request may run into a stopping machine
   KickVcpus();
   for (std::thread& t : vcpu_threads_) t.join();

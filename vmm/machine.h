@@ -9,8 +9,10 @@
 #define VMM_MACHINE_H_
 
 #include <cstdint>
+#include <atomic>
 #include <memory>
 #include <optional>
+#include <span>
 #include <string>
 #include <thread>
 #include <vector>
@@ -20,6 +22,10 @@
 #include "absl/time/time.h"
 #include "base/unique_fd.h"
 #include "devices/balloon/balloon.h"
+#include "devices/legacy.h"
+#include "migration/channel.h"
+#include "migration/source.h"
+#include "migration/stats.h"
 #include "devices/serial.h"
 #include "devices/vm_events.h"
 #include "memory/bus.h"
@@ -54,6 +60,10 @@ struct MachineConfig {
   bool mmio_cmdline = false;   // also describe virtio-mmio devices on the kernel command line
   VirtioNotifyMode virtio_notify = VirtioNotifyMode::kInline;
   absl::Duration timeout = absl::InfiniteDuration();
+  // Instead of booting a kernel: wait for a migration stream on this
+  // endpoint (tcp:HOST:PORT or unix:PATH), or load a snapshot file.
+  std::string incoming;
+  std::string restore_path;
   // When main() started, for the start-up figure logged at the first KVM_RUN.
   absl::Time process_start = absl::Now();
 };
@@ -68,10 +78,14 @@ enum class MachineOutcome {
   kGuestCrash,   // triple fault, emulation failure
   kVmmError,     // a host-side failure while running
   kSignal,
+  kMigrated,     // the guest runs on at a migration destination
 };
 int ExitStatusFor(MachineOutcome outcome, int signal_number);
 
-class Machine : public devices::VmEvents, public api::Control {
+class Machine : public devices::VmEvents,
+                public api::Control,
+                public migration::MigrationSource,
+                public migration::MigrationTarget {
  public:
   static absl::StatusOr<std::unique_ptr<Machine>> Create(const MachineConfig& config);
   ~Machine() override;
@@ -93,11 +107,40 @@ class Machine : public devices::VmEvents, public api::Control {
   absl::Status SetBalloonTarget(uint64_t bytes) override;
   absl::StatusOr<api::BalloonInfo> GetBalloonInfo() override;
   absl::StatusOr<std::vector<api::BalloonStat>> GetBalloonStats() override;
+  absl::Status StartMigration(const std::string& destination, const migration::MigrationOptions& options) override;
+  absl::StatusOr<migration::MigrationStats> GetMigration() override;
+  absl::StatusOr<migration::MigrationStats> Snapshot(const std::string& path) override;
+
+  // migration::MigrationSource and MigrationTarget (machine_migration.cc)
+  memory::GuestMemory& memory() override { return *memory_; }
+  absl::StatusOr<std::vector<uint8_t>> SaveShape() override;
+  absl::Status SetDirtyLogging(bool on) override;
+  absl::StatusOr<std::vector<uint64_t>> TakeDirtyPages(size_t region) override;
+  void PauseGuest() override { Pause(); }
+  void ResumeGuest() override { Resume(); }
+  absl::StatusOr<std::vector<uint8_t>> SaveState() override;
+  std::vector<migration::GpaRange> BalloonedRanges() override;
+  bool CanHint() override;
+  absl::Status StartHinting(uint32_t cmd_id) override;
+  uint64_t HintReportsCompleted() override;
+  absl::Status StopHinting() override;
+  absl::Status DoneHinting() override;
+  std::vector<migration::GpaRange> TakeHintedRanges() override;
+  absl::Status CheckShape(std::span<const uint8_t> shape_tree) override;
+  absl::Status LoadState(std::span<const uint8_t> state_tree) override;
 
  private:
   explicit Machine(const MachineConfig& config) : config_(config) {}
   absl::Status Build();
   absl::Status LoadGuest();
+  // vCPUs with their CPUID, for a guest whose state arrives by migration.
+  absl::Status CreateVcpusForIncoming();
+  // Receives the guest (--incoming/--restore) before the vCPUs start.
+  absl::Status ReceiveGuest();
+  void MigrationThread(migration::Channel channel, migration::MigrationOptions options);
+  // After a successful migration, keeps the API up briefly so `vmm ctl
+  // migrate` can read the final figures.
+  void WaitForMigrationResultFetched();
   absl::Status SetUpVcpu(Vcpu& vcpu, const std::vector<kvm_cpuid_entry2>& cpuid,
                          const std::vector<kvm_msr_entry>& msrs, uint64_t entry,
                          uint64_t boot_params);
@@ -122,6 +165,8 @@ class Machine : public devices::VmEvents, public api::Control {
   memory::Bus mmio_bus_{"MMIO"};
   std::unique_ptr<Console> console_;
   std::shared_ptr<devices::Serial> serial_;
+  std::shared_ptr<devices::Cmos> cmos_;
+  std::shared_ptr<devices::AcpiPm> pm_;
   std::shared_ptr<devices::Balloon> balloon_;
   std::shared_ptr<virtio::MmioTransport> balloon_transport_;
   // kDeviceThread only; declared after the transports it calls into, so it
@@ -137,6 +182,16 @@ class Machine : public devices::VmEvents, public api::Control {
   bool pause_requested_ ABSL_GUARDED_BY(mu_) = false;
   size_t paused_vcpus_ ABSL_GUARDED_BY(mu_) = 0;
   int signal_number_ = 0;
+
+  // Migration, source side: one at a time, on its own thread.
+  std::optional<migration::Listener> listener_;  // --incoming
+  std::vector<uint32_t> saveable_msrs_;
+  absl::Mutex migration_mu_;
+  std::optional<migration::MigrationStats> migration_stats_ ABSL_GUARDED_BY(migration_mu_);
+  bool migration_running_ ABSL_GUARDED_BY(migration_mu_) = false;
+  bool migration_result_fetched_ ABSL_GUARDED_BY(migration_mu_) = false;
+  std::thread migration_thread_;
+  std::atomic<int> migration_socket_{-1};  // shut down to stop a migration at exit
 };
 
 }  // namespace vmm

@@ -36,6 +36,15 @@ ABSL_FLAG(std::string, virtio_notify, "inline",
           "(an MMIO exit), or 'thread' (KVM_IOEVENTFD and a device thread)");
 ABSL_FLAG(bool, mmio_cmdline, false, "Also list virtio-mmio devices as virtio_mmio.device= on the kernel command line");
 ABSL_FLAG(bool, verbose, false, "Log debug messages");
+ABSL_FLAG(std::string, incoming, "",
+          "Receive a migrating guest on tcp:HOST:PORT or unix:PATH instead of booting (same --memory, --cpus "
+          "and --balloon* flags as the source)");
+ABSL_FLAG(std::string, restore, "", "Start from a snapshot file written by `vmm ctl snapshot` instead of booting");
+ABSL_FLAG(bool, json, false, "vmm ctl migrate/snapshot: print one JSON object instead of a summary line");
+ABSL_FLAG(double, downtime_ms, 30, "vmm ctl migrate: downtime target in ms");
+ABSL_FLAG(int64_t, max_rounds, 30, "vmm ctl migrate: most pre-copy rounds before stop-and-copy");
+ABSL_FLAG(double, bandwidth_mib_s, 0, "vmm ctl migrate: bandwidth cap in MiB/s (0: none)");
+ABSL_FLAG(bool, free_page_hinting, true, "vmm ctl migrate: skip pages the guest reports free");
 
 namespace {
 
@@ -44,7 +53,11 @@ constexpr const char* kUsage =
     "usage: vmm run [--kernel PATH] [--initrd PATH] [--cmdline \"...\"] [--memory 512M]\n"
     "               [--cpus N] [--console stdio|file:PATH] [--timeout DURATION]\n"
     "               [--api-socket PATH] [--balloon=false] [--balloon-size SIZE] [--mmio-cmdline]\n"
+    "               [--incoming tcp:HOST:PORT|unix:PATH | --restore FILE]\n"
     "       vmm ctl --api PATH status | balloon [SIZE|stats]\n"
+    "       vmm ctl --api PATH migrate tcp:HOST:PORT|unix:PATH [--json] [--downtime-ms 30]\n"
+    "               [--max-rounds 30] [--bandwidth-mib-s N] [--free-page-hinting=false]\n"
+    "       vmm ctl --api PATH snapshot FILE [--json]\n"
     "Boots a Linux guest on KVM with its serial console on this terminal (Ctrl-A x quits).\n"
     "Exit status: 0 guest powered off or rebooted, 1 VMM failure, 2 bad usage or set-up error,\n"
     "3 guest kernel panic, 4 --timeout reached, 5 guest crashed, 128+N killed by signal N.\n";
@@ -121,6 +134,8 @@ int RunCommand(int argc, char** argv, absl::Time process_start) {
       .balloon_reporting = absl::GetFlag(FLAGS_balloon_reporting),
       .mmio_cmdline = absl::GetFlag(FLAGS_mmio_cmdline),
       .virtio_notify = absl::GetFlag(FLAGS_virtio_notify),
+      .incoming = absl::GetFlag(FLAGS_incoming),
+      .restore = absl::GetFlag(FLAGS_restore),
       .guest_image_dir = vmm::DefaultGuestImageDir(),
       .host_memory_bytes = HostMemoryBytes(),
   };
@@ -147,7 +162,17 @@ int RunCommand(int argc, char** argv, absl::Time process_start) {
 int CtlCommand(int argc, char** argv) {
   std::vector<char*> rest = ParseFlags(argc, argv);
   std::vector<std::string> words(rest.begin() + 1, rest.end());
-  return vmm::api::RunCtlCommand(absl::GetFlag(FLAGS_api), words);
+  vmm::api::CtlOptions options{.json = absl::GetFlag(FLAGS_json)};
+  options.migrate.downtime_target_ms = absl::GetFlag(FLAGS_downtime_ms);
+  options.migrate.free_page_hinting = absl::GetFlag(FLAGS_free_page_hinting);
+  options.migrate.bandwidth_bytes_per_s = static_cast<uint64_t>(absl::GetFlag(FLAGS_bandwidth_mib_s) * (1 << 20));
+  int64_t rounds = absl::GetFlag(FLAGS_max_rounds);
+  if (rounds < 1 || rounds > 1000 || absl::GetFlag(FLAGS_downtime_ms) < 0 || absl::GetFlag(FLAGS_bandwidth_mib_s) < 0) {
+    std::fprintf(stderr, "vmm: error: --max-rounds must be 1..1000, --downtime-ms and --bandwidth-mib-s non-negative\n");
+    return kUsageError;
+  }
+  options.migrate.max_rounds = static_cast<uint32_t>(rounds);
+  return vmm::api::RunCtlCommand(absl::GetFlag(FLAGS_api), words, options);
 }
 
 }  // namespace

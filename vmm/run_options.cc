@@ -43,7 +43,23 @@ std::string DefaultGuestImageDir() {
 absl::StatusOr<MachineConfig> BuildMachineConfig(const RunFlags& flags) {
   MachineConfig config;
   bool default_image = flags.kernel.empty();
-  if (default_image) {
+  if (!flags.incoming.empty() && !flags.restore.empty()) {
+    return absl::InvalidArgumentError("--incoming and --restore exclude each other");
+  }
+  const bool receives_guest = !flags.incoming.empty() || !flags.restore.empty();
+  if (receives_guest && (!flags.kernel.empty() || !flags.initrd.empty() || flags.cmdline.has_value())) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        flags.incoming.empty() ? "--restore" : "--incoming",
+        " takes the guest from its source: --kernel, --initrd and --cmdline do not apply"));
+  }
+  config.incoming = flags.incoming;
+  config.restore_path = flags.restore;
+  if (!flags.restore.empty() && ::access(flags.restore.c_str(), R_OK) != 0) {
+    return absl::NotFoundError(absl::StrCat("cannot read snapshot ", flags.restore));
+  }
+  if (receives_guest) {
+    // No kernel to find; the rest of the flags still shape the VM.
+  } else if (default_image) {
     config.kernel_path = flags.guest_image_dir + "/vmlinux";
     config.initrd_path = flags.initrd.empty() ? flags.guest_image_dir + "/initramfs.cpio" : flags.initrd;
     if (::access(config.kernel_path.c_str(), R_OK) != 0) {
@@ -55,7 +71,7 @@ absl::StatusOr<MachineConfig> BuildMachineConfig(const RunFlags& flags) {
     config.kernel_path = flags.kernel;
     config.initrd_path = flags.initrd;
   }
-  if (::access(config.kernel_path.c_str(), R_OK) != 0) {
+  if (!receives_guest && ::access(config.kernel_path.c_str(), R_OK) != 0) {
     return absl::NotFoundError(absl::StrCat("cannot read kernel ", config.kernel_path));
   }
   if (!config.initrd_path.empty() && ::access(config.initrd_path.c_str(), R_OK) != 0) {

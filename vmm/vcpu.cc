@@ -108,6 +108,23 @@ absl::Status Vcpu::SetLapic(const kvm_lapic_state& lapic) {
   return Ioctl(fd_.get(), KVM_SET_LAPIC, const_cast<kvm_lapic_state*>(&lapic), "KVM_SET_LAPIC");
 }
 
+absl::Status Vcpu::StateIoctl(unsigned long request, void* arg, const char* name) const {
+  if (::ioctl(fd_.get(), request, arg) != 0) {
+    return absl::ErrnoToStatus(errno, absl::StrFormat("%s on vCPU %u", name, id_));
+  }
+  return absl::OkStatus();
+}
+
+absl::StatusOr<std::vector<kvm_msr_entry>> Vcpu::GetMsrs(const std::vector<uint32_t>& indices) const {
+  if (indices.size() > kMaxMsrEntries) return absl::InvalidArgumentError("too many MSRs");
+  auto list = std::make_unique<KvmMsrs>();
+  list->nmsrs = static_cast<uint32_t>(indices.size());
+  for (size_t i = 0; i < indices.size(); ++i) list->entries[i] = kvm_msr_entry{.index = indices[i]};
+  int got = ::ioctl(fd_.get(), kKvmGetMsrs, list.get());
+  if (got < 0) return absl::ErrnoToStatus(errno, absl::StrFormat("KVM_GET_MSRS on vCPU %u", id_));
+  return std::vector<kvm_msr_entry>(list->entries, list->entries + got);
+}
+
 absl::Status Vcpu::SetCpuid(const std::vector<kvm_cpuid_entry2>& entries) {
   if (entries.size() > kMaxCpuidEntries) return absl::InvalidArgumentError("too many CPUID entries");
   auto cpuid = std::make_unique<KvmCpuid2>();

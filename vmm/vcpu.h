@@ -69,6 +69,11 @@ class Vcpu {
   absl::Status SetMsrs(const std::vector<kvm_msr_entry>& msrs);
   absl::StatusOr<kvm_lapic_state> GetLapic() const;
   absl::Status SetLapic(const kvm_lapic_state& lapic);
+  // KVM_GET_MSRS stops at the first MSR it cannot read; returns what it read.
+  absl::StatusOr<std::vector<kvm_msr_entry>> GetMsrs(const std::vector<uint32_t>& indices) const;
+  // The other fixed-size state ioctls (vcpu_state.cc): `request` with its
+  // struct; the error names `name` and this vCPU.
+  absl::Status StateIoctl(unsigned long request, void* arg, const char* name) const;
 
  private:
   Vcpu(uint32_t id, base::UniqueFd fd, base::ScopedMmap run)

@@ -71,6 +71,26 @@ absl::StatusOr<base::UniqueFd> Vm::CreateIrqfd(uint32_t gsi) {
   return fd;
 }
 
+absl::Status Vm::SetDirtyLogging(const memory::GuestMemory& mem, bool on) {
+  return SetMemoryRegions(mem, on ? KVM_MEM_LOG_DIRTY_PAGES : 0);
+}
+
+absl::StatusOr<std::vector<uint64_t>> Vm::GetDirtyLog(uint32_t slot, uint64_t pages) {
+  std::vector<uint64_t> bitmap((pages + 63) / 64);
+  kvm_dirty_log log{};
+  log.slot = slot;
+  log.dirty_bitmap = bitmap.data();
+  if (::ioctl(fd_.get(), KVM_GET_DIRTY_LOG, &log) != 0) {
+    return absl::ErrnoToStatus(errno, absl::StrFormat("KVM_GET_DIRTY_LOG slot %u", slot));
+  }
+  return bitmap;
+}
+
+absl::Status Vm::StateIoctl(unsigned long request, void* arg, const char* name) const {
+  if (::ioctl(fd_.get(), request, arg) != 0) return absl::ErrnoToStatus(errno, name);
+  return absl::OkStatus();
+}
+
 absl::StatusOr<base::UniqueFd> Vm::CreateIoeventfd(uint64_t address, uint32_t value) {
   base::UniqueFd fd(::eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK));
   if (!fd.valid()) return absl::ErrnoToStatus(errno, "eventfd for ioeventfd");

@@ -4,6 +4,7 @@
 #define VMM_VM_H_
 
 #include <cstdint>
+#include <vector>
 
 #include "absl/status/statusor.h"
 #include "base/unique_fd.h"
@@ -30,6 +31,14 @@ class Vm {
   // An eventfd KVM signals, without leaving the kernel, whenever the guest
   // writes the 4-byte `value` to MMIO address `address`.
   absl::StatusOr<base::UniqueFd> CreateIoeventfd(uint64_t address, uint32_t value);
+
+  // Dirty-page logging on every RAM slot (KVM_MEM_LOG_DIRTY_PAGES).
+  absl::Status SetDirtyLogging(const memory::GuestMemory& mem, bool on);
+  // Pages of `slot` written by vCPUs since the last call (bit p = page p);
+  // KVM clears the log and write-protects the pages again.
+  absl::StatusOr<std::vector<uint64_t>> GetDirtyLog(uint32_t slot, uint64_t pages);
+  // Fixed-size VM state ioctls (vm_state.cc).
+  absl::Status StateIoctl(unsigned long request, void* arg, const char* name) const;
 
  private:
   explicit Vm(base::UniqueFd fd) : fd_(std::move(fd)) {}

@@ -357,6 +357,7 @@ absl::Status Balloon::HandleFreePageHint(virtio::Queue& queue) {
         }
         ASSIGN_OR_RETURN(uint32_t id, mem_->Read<uint32_t>(desc.gpa));
         const uint32_t current = config_.free_page_hint_cmd_id;
+        if (hint_receiving_ && id == VIRTIO_BALLOON_CMD_ID_STOP) ++hint_reports_completed_;
         hint_receiving_ = id != VIRTIO_BALLOON_CMD_ID_STOP && id == current &&
                           current > VIRTIO_BALLOON_CMD_ID_DONE;
         continue;
@@ -481,6 +482,72 @@ std::vector<GpaRange> Balloon::TakeHintedRanges() {
 bool Balloon::hinting_in_progress() const {
   absl::MutexLock lock(&mu_);
   return hint_receiving_;
+}
+
+uint64_t Balloon::hint_reports_completed() const {
+  absl::MutexLock lock(&mu_);
+  return hint_reports_completed_;
+}
+
+absl::Status Balloon::Save(migration::StateWriter& out) {
+  absl::MutexLock lock(&mu_);
+  out.PutStruct("config", config_);
+  out.PutU32("active", active_ ? 1 : 0);
+  out.PutU64("features", features_);
+  std::vector<virtio::Queue::Snapshot> queues;
+  for (const virtio::Queue& q : queues_) queues.push_back(q.Save());
+  out.PutBytes("queues", {reinterpret_cast<const uint8_t*>(queues.data()), queues.size() * sizeof(queues[0])});
+  out.PutU32("pending_stats_head", pending_stats_head_.has_value() ? *pending_stats_head_ : 0xffffffffu);
+  out.PutU64("ballooned_pages", ballooned_.num_pages());
+  const std::vector<uint64_t>& words = ballooned_.words();
+  out.PutBytes("ballooned", {reinterpret_cast<const uint8_t*>(words.data()), words.size() * sizeof(uint64_t)});
+  out.PutU32("hint_receiving", hint_receiving_ ? 1 : 0);
+  out.PutStruct("counters", counters_);
+  return absl::OkStatus();
+}
+
+absl::Status Balloon::Load(const migration::StateNode& in) {
+  auto fail = [](const std::string& what) { return absl::DataLossError("saved balloon state: " + what); };
+  ASSIGN_OR_RETURN(virtio_balloon_config config, in.Struct<virtio_balloon_config>("config"));
+  ASSIGN_OR_RETURN(uint32_t active, in.U32("active"));
+  ASSIGN_OR_RETURN(uint64_t features, in.U64("features"));
+  ASSIGN_OR_RETURN(std::span<const uint8_t> raw_queues, in.Bytes("queues"));
+  ASSIGN_OR_RETURN(uint32_t stats_head, in.U32("pending_stats_head"));
+  ASSIGN_OR_RETURN(uint64_t pages, in.U64("ballooned_pages"));
+  ASSIGN_OR_RETURN(std::span<const uint8_t> raw_bitmap, in.Bytes("ballooned"));
+  ASSIGN_OR_RETURN(uint32_t hint_receiving, in.U32("hint_receiving"));
+  ASSIGN_OR_RETURN(Counters counters, in.Struct<Counters>("counters"));
+
+  absl::MutexLock lock(&mu_);
+  if ((active != 0) != active_) {
+    return fail(active ? "the device was active but the restored driver state is not" : "the device was not active");
+  }
+  if (active_ && features != features_) return fail("negotiated features differ from the transport's");
+  if (config.num_pages > pages || config.actual > pages) return fail("balloon size beyond guest RAM");
+  if (pages != ballooned_.num_pages() || raw_bitmap.size() != ballooned_.words().size() * sizeof(uint64_t)) {
+    return fail("the ballooned-page bitmap does not match this VM's RAM");
+  }
+  std::vector<uint64_t> words(raw_bitmap.size() / sizeof(uint64_t));
+  std::memcpy(words.data(), raw_bitmap.data(), raw_bitmap.size());
+  if (raw_queues.size() != queues_.size() * sizeof(virtio::Queue::Snapshot)) {
+    return fail(absl::StrFormat("%u bytes of queue state for %u active queues", raw_queues.size(), queues_.size()));
+  }
+  if (stats_head != 0xffffffffu && (!stats_queue_.has_value() || stats_head >= queues_[*stats_queue_].size())) {
+    return fail("pending stats buffer outside the stats queue");
+  }
+  for (size_t i = 0; i < queues_.size(); ++i) {
+    virtio::Queue::Snapshot s;
+    std::memcpy(&s, raw_queues.data() + i * sizeof(s), sizeof(s));
+    // The transport already restored (and checked) the configuration; the
+    // device's copy adds its ring position.
+    if (absl::Status st = queues_[i].Restore(s, *mem_); !st.ok()) return fail(std::string(st.message()));
+  }
+  if (!ballooned_.Assign(words)) return fail("ballooned-page bitmap has bits beyond guest RAM");
+  config_ = config;
+  if (stats_head != 0xffffffffu) pending_stats_head_ = static_cast<uint16_t>(stats_head);
+  hint_receiving_ = hint_receiving != 0;
+  counters_ = counters;
+  return absl::OkStatus();
 }
 
 }  // namespace devices

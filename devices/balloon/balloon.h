@@ -133,6 +133,13 @@ class Balloon : public virtio::VirtioDevice {
   std::vector<GpaRange> TakeHintedRanges();
   // True between the guest echoing the current cmd_id and its STOP marker.
   bool hinting_in_progress() const;
+  // Free page reports the guest has finished (STOP after the current id).
+  uint64_t hint_reports_completed() const;
+
+  // migration::Migratable (via VirtioDevice): config, negotiated features,
+  // ring indices of the active queues, the ballooned-page bitmap, counters.
+  absl::Status Save(migration::StateWriter& out) override;
+  absl::Status Load(const migration::StateNode& in) override;
 
  private:
   absl::Status HandlePfnQueue(virtio::Queue& queue, bool inflate)
@@ -178,6 +185,7 @@ class Balloon : public virtio::VirtioDevice {
   BalloonStats stats_ ABSL_GUARDED_BY(mu_);
   PageBitmap ballooned_ ABSL_GUARDED_BY(mu_);
   bool hint_receiving_ ABSL_GUARDED_BY(mu_) = false;
+  uint64_t hint_reports_completed_ ABSL_GUARDED_BY(mu_) = 0;
   std::vector<GpaRange> hinted_ ABSL_GUARDED_BY(mu_);
 };
 

@@ -53,4 +53,13 @@ std::vector<PfnRange> PageBitmap::Ranges() const {
   return ranges;
 }
 
+bool PageBitmap::Assign(const std::vector<uint64_t>& words) {
+  if (words.size() != words_.size()) return false;
+  if (num_pages_ % 64 != 0 && !words.empty() && (words.back() >> (num_pages_ % 64)) != 0) return false;
+  words_ = words;
+  set_ = 0;
+  for (uint64_t w : words_) set_ += static_cast<uint64_t>(std::popcount(w));
+  return true;
+}
+
 }  // namespace devices

@@ -26,6 +26,11 @@ class PageBitmap {
   uint64_t CountSet() const { return set_; }
   // The set bits as sorted, maximal ranges.
   std::vector<PfnRange> Ranges() const;
+  // The raw words (bit p of word w = page 64w + p), for migration.
+  const std::vector<uint64_t>& words() const { return words_; }
+  // False (and unchanged) unless `words` has exactly this bitmap's size
+  // and no bit beyond num_pages().
+  bool Assign(const std::vector<uint64_t>& words);
 
  private:
   void Update(uint64_t first_pfn, uint64_t count, bool value);

@@ -1,0 +1,266 @@
+// Live migration and snapshots of the default guest between VMM processes,
+// the way operators run them: two network namespaces joined by a veth pair
+// stand in for two hosts (made here, addresses only inside them); the
+// source is driven with `vmm ctl migrate`, the destination started with
+// `vmm run --incoming`. Checked: what the guest itself reports after the
+// move (memory checksums of a running program, its counter moving on, the
+// console answering), and what the host sees (bytes on the veth link).
+// One guest boot serves the whole sequence because a boot costs over a
+// minute here (shared/PLATFORM.md).
+#include <signal.h>
+#include <unistd.h>
+
+#include <cstdio>
+#include <cstdlib>
+#include <fstream>
+#include <memory>
+
+#include <gtest/gtest.h>
+
+#include <nlohmann/json.hpp>
+
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/strip.h"
+#include "absl/time/clock.h"
+#include "tests/guest_process.h"
+
+namespace tests {
+namespace {
+
+constexpr char kReadyMarker[] = "VMM-GUEST-READY";
+const absl::Duration kBootTimeout = absl::Seconds(300);
+constexpr uint64_t kMiB = 1 << 20;
+constexpr uint64_t kGuestRam = 1024 * kMiB;
+
+int Shell(const std::string& command) { return std::system((command + " >/dev/null 2>&1").c_str()); }
+
+std::string ShellOutput(const std::string& command) {
+  std::string out;
+  if (FILE* p = ::popen(command.c_str(), "r")) {
+    char buf[256];
+    while (std::fgets(buf, sizeof(buf), p)) out += buf;
+    ::pclose(p);
+  }
+  return out;
+}
+
+// Two namespaces, "hosts" A (10.77.x.1) and B (10.77.x.2), one veth pair.
+class NetnsPair {
+ public:
+  NetnsPair() {
+    const std::string id = std::to_string(::getpid() % 100000);
+    a_ = "vmmtest-a-" + id;
+    b_ = "vmmtest-b-" + id;
+    subnet_ = absl::StrCat("10.77.", ::getpid() % 250, ".");
+    Remove();
+    ok_ = Shell("ip netns add " + a_) == 0 && Shell("ip netns add " + b_) == 0 &&
+          Shell(absl::StrCat("ip link add va", id, " netns ", a_, " type veth peer name vb", id, " netns ", b_)) == 0 &&
+          Shell(absl::StrCat("ip -n ", a_, " addr add ", subnet_, "1/24 dev va", id)) == 0 &&
+          Shell(absl::StrCat("ip -n ", b_, " addr add ", subnet_, "2/24 dev vb", id)) == 0 &&
+          Shell(absl::StrCat("ip -n ", a_, " link set va", id, " up")) == 0 &&
+          Shell(absl::StrCat("ip -n ", b_, " link set vb", id, " up")) == 0 &&
+          Shell("ip -n " + a_ + " link set lo up") == 0 && Shell("ip -n " + b_ + " link set lo up") == 0;
+    veth_b_ = "vb" + id;
+  }
+  ~NetnsPair() { Remove(); }
+  bool ok() const { return ok_; }
+  std::vector<std::string> In(const std::string& ns) const { return {"ip", "netns", "exec", ns}; }
+  const std::string& a() const { return a_; }
+  const std::string& b() const { return b_; }
+  std::string AddressA() const { return subnet_ + "1"; }
+  std::string AddressB() const { return subnet_ + "2"; }
+  // Bytes host B has received on the link.
+  uint64_t BytesReceivedByB() const {
+    uint64_t v = 0;
+    std::string text = ShellOutput("ip netns exec " + b_ + " cat /sys/class/net/" + veth_b_ + "/statistics/rx_bytes");
+    (void)absl::SimpleAtoi(absl::StripAsciiWhitespace(text), &v);
+    return v;
+  }
+
+ private:
+  void Remove() {
+    Shell("ip netns del " + a_);
+    Shell("ip netns del " + b_);
+  }
+  std::string a_, b_, subnet_, veth_b_;
+  bool ok_ = false;
+};
+
+// `vmm ctl ...` as a process; its JSON output parsed.
+struct CtlResult {
+  int status = -1;
+  nlohmann::json json;
+  std::string stdout_text, stderr_text;
+};
+CtlResult Ctl(const std::vector<std::string>& args, absl::Duration timeout = absl::Seconds(600)) {
+  std::vector<std::string> argv = {"ctl"};
+  argv.insert(argv.end(), args.begin(), args.end());
+  GuestProcess ctl(argv);
+  CtlResult r;
+  r.status = ctl.WaitExit(timeout).value_or(-1);
+  r.stdout_text = ctl.output();
+  r.stderr_text = ctl.stderr_text();
+  r.json = nlohmann::json::parse(r.stdout_text, nullptr, false);
+  return r;
+}
+
+// Waits until the VMM's log (stderr) shows `text`.
+bool WaitForLog(GuestProcess& vm, const std::string& text, absl::Duration timeout) {
+  absl::Time deadline = absl::Now() + timeout;
+  while (absl::Now() < deadline) {
+    if (vm.stderr_text().find(text) != std::string::npos) return true;
+    if (vm.WaitExit(absl::Milliseconds(100)).has_value()) return false;
+  }
+  return false;
+}
+
+uint64_t Counter(GuestProcess& vm) {
+  std::optional<std::string> out = vm.RunCommand("migcheck counter", absl::Seconds(60));
+  uint64_t v = 0;
+  if (out) (void)absl::SimpleAtoi(absl::StripAsciiWhitespace(*out), &v);
+  return v;
+}
+
+class MigrationGuestTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    if (std::string why = KvmUnavailableReason(); !why.empty()) {
+      if (InCi()) FAIL() << why;
+      GTEST_SKIP() << why;
+    }
+    dir_ = ::testing::TempDir() + "/migration-test-" + std::to_string(::getpid());
+    ASSERT_EQ(Shell("mkdir -p " + dir_), 0);
+  }
+  void TearDown() override { Shell("rm -rf " + dir_); }
+  std::string Path(const std::string& name) const { return dir_ + "/" + name; }
+  std::vector<std::string> VmArgs(const std::string& socket) const {
+    // Reporting off: it would hand freed memory back on its own and hide
+    // what hinting saves.
+    return {"run", "--memory", "1G", "--api-socket", socket, "--balloon-reporting=false"};
+  }
+  std::string dir_;
+};
+
+TEST_F(MigrationGuestTest, GuestMovesBetweenHostsRunningAndIntactAndSnapshotsRestore) {
+  NetnsPair net;
+  ASSERT_TRUE(net.ok()) << "cannot create network namespaces (needs root and iproute2)";
+
+  // Source on host A: touch 512 MiB and free it, then a checker that keeps
+  // 64 MiB with a known pattern and dirties a page every 20 ms.
+  auto source = std::make_unique<GuestProcess>(net.In(net.a()), VmArgs(Path("a.sock")));
+  ASSERT_TRUE(source->WaitFor(kReadyMarker, kBootTimeout)) << source->output() << source->stderr_text();
+  auto touched = source->RunCommand("memtouch 512", absl::Seconds(600));
+  ASSERT_TRUE(touched && touched->find("touched 512 MiB") != std::string::npos) << source->output();
+  auto started = source->RunCommand("migcheck start 64", absl::Seconds(300));
+  ASSERT_TRUE(started && started->find("filled 64 MiB") != std::string::npos) << source->output();
+  const uint64_t counter_before = Counter(*source);
+  EXPECT_GT(counter_before, 0u);
+
+  // 1. A -> B without hinting: the freed 512 MiB still hold data and go over.
+  const std::string to_b = absl::StrCat("tcp:", net.AddressB(), ":7301");
+  std::vector<std::string> dest_args = VmArgs(Path("b.sock"));
+  dest_args.push_back("--incoming=" + to_b);
+  auto dest_b = std::make_unique<GuestProcess>(net.In(net.b()), dest_args);
+  ASSERT_TRUE(WaitForLog(*dest_b, "waiting for the source", absl::Seconds(30))) << dest_b->stderr_text();
+  const uint64_t rx_before = net.BytesReceivedByB();
+  CtlResult no_hints = Ctl({"--api", Path("a.sock"), "migrate", to_b, "--json", "--free-page-hinting=false"});
+  ASSERT_EQ(no_hints.status, 0) << no_hints.stderr_text << source->stderr_text() << dest_b->stderr_text();
+  ASSERT_FALSE(no_hints.json.is_discarded()) << no_hints.stdout_text;
+  const uint64_t on_wire = net.BytesReceivedByB() - rx_before;
+  EXPECT_EQ(no_hints.json["state"], "completed");
+  EXPECT_GT(no_hints.json["bytes_sent"].get<uint64_t>(), 512 * kMiB) << no_hints.json.dump();
+  EXPECT_GE(on_wire, no_hints.json["bytes_sent"].get<uint64_t>()) << "veth saw fewer bytes than were sent";
+  EXPECT_EQ(no_hints.json["skipped_pages"]["hinted"], 0);
+  for (const char* key : {"total_ms", "downtime_ms", "rounds"}) EXPECT_TRUE(no_hints.json.contains(key)) << key;
+  EXPECT_EQ(source->WaitExit(absl::Seconds(30)), 0) << source->stderr_text();
+
+  auto verified = dest_b->RunCommand("migcheck verify", absl::Seconds(120));
+  ASSERT_TRUE(verified.has_value()) << dest_b->output() << dest_b->stderr_text();
+  EXPECT_NE(verified->find("migcheck: ok"), std::string::npos) << *verified;
+  const uint64_t counter_on_b = Counter(*dest_b);
+  EXPECT_GT(counter_on_b, counter_before);
+
+  // 2. B -> A with hinting: the freed memory is reported free and skipped.
+  const std::string to_a = absl::StrCat("tcp:", net.AddressA(), ":7302");
+  dest_args = VmArgs(Path("a2.sock"));
+  dest_args.push_back("--incoming=" + to_a);
+  auto dest_a = std::make_unique<GuestProcess>(net.In(net.a()), dest_args);
+  ASSERT_TRUE(WaitForLog(*dest_a, "waiting for the source", absl::Seconds(30))) << dest_a->stderr_text();
+  CtlResult hinted = Ctl({"--api", Path("b.sock"), "migrate", to_a, "--json"});
+  ASSERT_EQ(hinted.status, 0) << hinted.stderr_text << dest_b->stderr_text() << dest_a->stderr_text();
+  EXPECT_LT(hinted.json["bytes_sent"].get<uint64_t>(), kGuestRam * 3 / 10) << hinted.json.dump();
+  EXPECT_GT(hinted.json["skipped_pages"]["hinted"].get<uint64_t>(), 256 * kMiB / 4096) << hinted.json.dump();
+  EXPECT_EQ(dest_b->WaitExit(absl::Seconds(30)), 0) << dest_b->stderr_text();
+  verified = dest_a->RunCommand("migcheck verify", absl::Seconds(120));
+  ASSERT_TRUE(verified.has_value()) << dest_a->output() << dest_a->stderr_text();
+  EXPECT_NE(verified->find("migcheck: ok"), std::string::npos) << *verified;
+  EXPECT_GT(Counter(*dest_a), counter_on_b);
+
+  // 3. A destination killed mid-stream: the source keeps running, unchanged.
+  const std::string to_b2 = absl::StrCat("tcp:", net.AddressB(), ":7303");
+  dest_args = VmArgs(Path("b2.sock"));
+  dest_args.push_back("--incoming=" + to_b2);
+  auto doomed = std::make_unique<GuestProcess>(net.In(net.b()), dest_args);
+  ASSERT_TRUE(WaitForLog(*doomed, "waiting for the source", absl::Seconds(30)));
+  GuestProcess slow_migrate({"ctl", "--api", Path("a2.sock"), "migrate", to_b2, "--free-page-hinting=false",
+                             "--bandwidth-mib-s=20"});
+  absl::SleepFor(absl::Seconds(2));
+  doomed->Kill(SIGKILL);
+  EXPECT_EQ(slow_migrate.WaitExit(absl::Seconds(120)), 1);
+  EXPECT_NE(slow_migrate.stderr_text().find("migration failed"), std::string::npos) << slow_migrate.stderr_text();
+  auto alive = dest_a->RunCommand("echo still-here", absl::Seconds(60));
+  ASSERT_TRUE(alive.has_value()) << dest_a->stderr_text();
+  EXPECT_NE(alive->find("still-here"), std::string::npos);
+  verified = dest_a->RunCommand("migcheck verify", absl::Seconds(120));
+  ASSERT_TRUE(verified && verified->find("migcheck: ok") != std::string::npos) << dest_a->output();
+
+  // 4. Snapshot to a file: the guest runs on; a new VMM restores it.
+  const std::string snap = Path("guest.snap");
+  CtlResult saved = Ctl({"--api", Path("a2.sock"), "snapshot", snap, "--json"});
+  ASSERT_EQ(saved.status, 0) << saved.stderr_text;
+  EXPECT_LT(saved.json["bytes_sent"].get<uint64_t>(), kGuestRam / 2) << saved.json.dump();
+  ASSERT_TRUE(dest_a->RunCommand("echo after-snapshot", absl::Seconds(60)).has_value());
+  {
+    GuestProcess restored({"run", "--memory", "1G", "--balloon-reporting=false", "--restore", snap});
+    verified = restored.RunCommand("migcheck verify", absl::Seconds(120));
+    ASSERT_TRUE(verified.has_value()) << restored.output() << restored.stderr_text();
+    EXPECT_NE(verified->find("migcheck: ok"), std::string::npos) << *verified;
+    auto echoed = restored.RunCommand("echo restored-guest", absl::Seconds(60));
+    ASSERT_TRUE(echoed && echoed->find("restored-guest") != std::string::npos);
+    restored.Send("poweroff -f\n");
+    EXPECT_EQ(restored.WaitExit(absl::Seconds(60)), 0);
+  }
+  dest_a->Send("poweroff -f\n");
+  EXPECT_EQ(dest_a->WaitExit(absl::Seconds(60)), 0);
+
+  // 5. Broken streams: the receiver exits non-zero naming the problem.
+  std::ifstream in(snap, std::ios::binary);
+  std::string bytes((std::istreambuf_iterator<char>(in)), {});
+  ASSERT_GT(bytes.size(), 1000u);
+  auto restore_fails_with = [&](const std::string& content, const std::string& expected,
+                                std::vector<std::string> extra = {}) {
+    const std::string bad = Path("bad.snap");
+    std::ofstream(bad, std::ios::binary | std::ios::trunc) << content;
+    std::vector<std::string> args = {"run", "--memory", "1G", "--balloon-reporting=false", "--restore", bad};
+    args.insert(args.end(), extra.begin(), extra.end());
+    GuestProcess vm(args);
+    std::optional<int> status = vm.WaitExit(absl::Seconds(120));
+    EXPECT_TRUE(status.has_value() && *status != 0) << expected;
+    EXPECT_NE(vm.stderr_text().find(expected), std::string::npos) << vm.stderr_text();
+  };
+  std::string corrupt = bytes;
+  corrupt[corrupt.size() / 2] ^= 0x40;
+  restore_fails_with(corrupt, "corrupted migration stream");
+  std::string magic = bytes;
+  magic[0] = 'X';
+  restore_fails_with(magic, "bad magic");
+  std::string version = bytes;
+  version[8] = 9;
+  restore_fails_with(version, "version 9 is not supported");
+  restore_fails_with(bytes.substr(0, bytes.size() * 2 / 3), "truncated");
+  restore_fails_with(bytes, "start it with --memory 1024M", {"--memory=512M"});
+}
+
+}  // namespace
+}  // namespace tests

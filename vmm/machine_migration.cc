@@ -1,0 +1,317 @@
+// Machine's side of migration and snapshots: the MigrationSource and
+// MigrationTarget interfaces over KVM, guest memory and the devices, the
+// VM's shape, the migrate/snapshot API calls and receiving an incoming VM.
+#include <sys/socket.h>
+#include <linux/virtio_balloon.h>
+
+#include <algorithm>
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
+#include "absl/time/clock.h"
+#include "base/logging.h"
+#include "base/status_macros.h"
+#include "migration/receiver.h"
+#include "migration/sender.h"
+#include "migration/state_tree.h"
+#include "vmm/cpuid.h"
+#include "vmm/machine.h"
+#include "vmm/vcpu_state.h"
+#include "vmm/vm_state.h"
+
+namespace vmm {
+namespace {
+
+std::string VirtioNodeName(uint64_t base) { return absl::StrFormat("virtio-mmio@%x", base); }
+
+}  // namespace
+
+absl::Status Machine::CreateVcpusForIncoming() {
+  ASSIGN_OR_RETURN(std::vector<kvm_cpuid_entry2> supported, kvm_->SupportedCpuid());
+  for (uint32_t id = 0; id < config_.cpus; ++id) {
+    ASSIGN_OR_RETURN(Vcpu vcpu, Vcpu::Create(*kvm_, *vm_, id));
+    vcpus_.push_back(std::make_unique<Vcpu>(std::move(vcpu)));
+    // The same CPUID the source computed for this host kind; everything
+    // else arrives in the saved state.
+    RETURN_IF_ERROR(vcpus_.back()->SetCpuid(AdjustCpuid(
+        supported, {.vcpu_id = id, .vcpu_count = config_.cpus, .pvm_host = kvm_->is_pvm()})));
+  }
+  if (!config_.incoming.empty()) {
+    ASSIGN_OR_RETURN(migration::Endpoint endpoint, migration::ParseEndpoint(config_.incoming));
+    ASSIGN_OR_RETURN(migration::Listener listener, migration::Listener::Listen(endpoint));
+    listener_.emplace(std::move(listener));
+    LOG_INFO("migration: waiting for the source on %s", endpoint.ToString());
+  }
+  return absl::OkStatus();
+}
+
+absl::Status Machine::ReceiveGuest() {
+  const absl::Time start = absl::Now();
+  std::optional<migration::Channel> channel;
+  if (listener_.has_value()) {
+    ASSIGN_OR_RETURN(migration::Channel accepted, listener_->Accept(absl::InfiniteDuration()));
+    channel.emplace(std::move(accepted));
+    listener_.reset();  // one source only
+  } else {
+    ASSIGN_OR_RETURN(migration::Channel file, migration::Channel::OpenFile(config_.restore_path));
+    channel.emplace(std::move(file));
+  }
+  migration::Receiver receiver(*this, *channel);
+  absl::StatusOr<migration::ReceiveStats> stats = receiver.Run();
+  if (!stats.ok()) {
+    receiver.SendError(stats.status());
+    return absl::Status(stats.status().code(),
+                        absl::StrCat(listener_.has_value() || config_.restore_path.empty() ? "incoming migration"
+                                                                                             : "restore",
+                                     " failed: ", stats.status().message()));
+  }
+  // The source lets go only after this; the vCPUs start right after it.
+  RETURN_IF_ERROR(receiver.SendAck());
+  LOG_INFO("migration: received %.1f MiB (%u pages, %u zero pages, %u rounds) from %s in %.0f ms; the guest runs here now",
+           static_cast<double>(stats->bytes_received) / (1 << 20), stats->pages_received, stats->zero_pages,
+           stats->rounds, channel->name(), absl::ToDoubleMilliseconds(absl::Now() - start));
+  return absl::OkStatus();
+}
+
+absl::StatusOr<std::vector<uint8_t>> Machine::SaveShape() {
+  migration::StateWriter w;
+  w.BeginNode("shape");
+  std::vector<uint64_t> regions;
+  for (const memory::MappedRegion& r : memory_->Regions()) {
+    regions.push_back(r.gpa);
+    regions.push_back(r.size);
+  }
+  w.PutBytes("ram", {reinterpret_cast<const uint8_t*>(regions.data()), regions.size() * sizeof(uint64_t)});
+  w.PutU64("ram_bytes", memory_->TotalSize());
+  w.PutU32("vcpus", config_.cpus);
+  for (const acpi::MmioDevice& d : virtio_mmio_devices_) {
+    w.BeginNode(VirtioNodeName(d.base));
+    w.PutU32("irq", d.irq);
+    w.PutU32("device_type", balloon_transport_->device().device_type());
+    w.PutU64("device_features", balloon_transport_->device().device_features());
+    w.EndNode();
+  }
+  w.EndNode();
+  return w.Finish();
+}
+
+absl::Status Machine::CheckShape(std::span<const uint8_t> shape_tree) {
+  ASSIGN_OR_RETURN(migration::StateReader theirs, migration::StateReader::Parse(shape_tree));
+  ASSIGN_OR_RETURN(std::vector<uint8_t> own_tree, SaveShape());
+  ASSIGN_OR_RETURN(migration::StateReader ours, migration::StateReader::Parse(own_tree));
+  ASSIGN_OR_RETURN(migration::StateNode t, theirs.Node("shape"));
+  ASSIGN_OR_RETURN(migration::StateNode o, ours.Node("shape"));
+  ASSIGN_OR_RETURN(uint64_t their_ram, t.U64("ram_bytes"));
+  if (their_ram != memory_->TotalSize()) {
+    return absl::FailedPreconditionError(absl::StrFormat(
+        "VM shape mismatch: the source has %u MiB of RAM, this VM %u MiB (start it with --memory %uM)",
+        their_ram >> 20, memory_->TotalSize() >> 20, their_ram >> 20));
+  }
+  ASSIGN_OR_RETURN(std::span<const uint8_t> their_layout, t.Bytes("ram"));
+  ASSIGN_OR_RETURN(std::span<const uint8_t> our_layout, o.Bytes("ram"));
+  if (!std::equal(their_layout.begin(), their_layout.end(), our_layout.begin(), our_layout.end())) {
+    return absl::FailedPreconditionError("VM shape mismatch: the RAM layouts differ");
+  }
+  ASSIGN_OR_RETURN(uint32_t their_cpus, t.U32("vcpus"));
+  if (their_cpus != config_.cpus) {
+    return absl::FailedPreconditionError(absl::StrFormat(
+        "VM shape mismatch: the source has %u vCPUs, this VM %u (start it with --cpus %u)", their_cpus,
+        config_.cpus, their_cpus));
+  }
+  for (const acpi::MmioDevice& d : virtio_mmio_devices_) {
+    absl::StatusOr<migration::StateNode> dev = t.Child(VirtioNodeName(d.base));
+    if (!dev.ok()) {
+      return absl::FailedPreconditionError(absl::StrFormat(
+          "VM shape mismatch: this VM has a virtio device at 0x%x that the source lacks (--balloon)", d.base));
+    }
+    ASSIGN_OR_RETURN(uint64_t features, dev->U64("device_features"));
+    ASSIGN_OR_RETURN(uint32_t type, dev->U32("device_type"));
+    if (type != balloon_transport_->device().device_type() ||
+        features != balloon_transport_->device().device_features()) {
+      return absl::FailedPreconditionError(absl::StrFormat(
+          "VM shape mismatch: the virtio device at 0x%x differs (source type %u features 0x%x, here type %u "
+          "features 0x%x); start this VM with the same --balloon-* flags",
+          d.base, type, features, balloon_transport_->device().device_type(),
+          balloon_transport_->device().device_features()));
+    }
+  }
+  if (virtio_mmio_devices_.empty() && t.Child(VirtioNodeName(memory::kVirtioMmioBase)).ok()) {
+    return absl::FailedPreconditionError(
+        "VM shape mismatch: the source has a balloon device and this VM has none (drop --balloon=false)");
+  }
+  return absl::OkStatus();
+}
+
+absl::Status Machine::SetDirtyLogging(bool on) {
+  // VMM-side tracking first, so no device write slips between the two.
+  memory_->SetDirtyTracking(on);
+  absl::Status st = vm_->SetDirtyLogging(*memory_, on);
+  if (!st.ok() && on) memory_->SetDirtyTracking(false);
+  return st;
+}
+
+absl::StatusOr<std::vector<uint64_t>> Machine::TakeDirtyPages(size_t region) {
+  const uint64_t pages = memory_->Regions()[region].size / memory::kPageSize;
+  ASSIGN_OR_RETURN(std::vector<uint64_t> dirty, vm_->GetDirtyLog(static_cast<uint32_t>(region), pages));
+  std::vector<uint64_t> vmm = memory_->TakeDirtyPages(region);
+  for (size_t i = 0; i < std::min(dirty.size(), vmm.size()); ++i) dirty[i] |= vmm[i];
+  return dirty;
+}
+
+absl::StatusOr<std::vector<uint8_t>> Machine::SaveState() {
+  if (saveable_msrs_.empty()) {
+    ASSIGN_OR_RETURN(saveable_msrs_, SaveableMsrs(*kvm_, *vcpus_[0]));
+  }
+  migration::StateWriter w;
+  RETURN_IF_ERROR(SaveVmState(*vm_, w));
+  for (const std::unique_ptr<Vcpu>& vcpu : vcpus_) RETURN_IF_ERROR(SaveVcpuState(*vcpu, saveable_msrs_, w));
+  w.BeginNode("devices");
+  w.BeginNode("serial");
+  RETURN_IF_ERROR(serial_->Save(w));
+  w.EndNode();
+  w.BeginNode("cmos");
+  RETURN_IF_ERROR(cmos_->Save(w));
+  w.EndNode();
+  w.BeginNode("pm");
+  RETURN_IF_ERROR(pm_->Save(w));
+  w.EndNode();
+  for (const acpi::MmioDevice& d : virtio_mmio_devices_) {
+    w.BeginNode(VirtioNodeName(d.base));
+    RETURN_IF_ERROR(balloon_transport_->Save(w));
+    w.EndNode();
+  }
+  w.EndNode();
+  return w.Finish();
+}
+
+absl::Status Machine::LoadState(std::span<const uint8_t> state_tree) {
+  ASSIGN_OR_RETURN(migration::StateReader in, migration::StateReader::Parse(state_tree));
+  RETURN_IF_ERROR(LoadVmState(*vm_, in));
+  for (const std::unique_ptr<Vcpu>& vcpu : vcpus_) RETURN_IF_ERROR(LoadVcpuState(*vcpu, in));
+  ASSIGN_OR_RETURN(migration::StateNode devices, in.Node("devices"));
+  ASSIGN_OR_RETURN(migration::StateNode serial, devices.Child("serial"));
+  RETURN_IF_ERROR(serial_->Load(serial));
+  ASSIGN_OR_RETURN(migration::StateNode cmos, devices.Child("cmos"));
+  RETURN_IF_ERROR(cmos_->Load(cmos));
+  ASSIGN_OR_RETURN(migration::StateNode pm, devices.Child("pm"));
+  RETURN_IF_ERROR(pm_->Load(pm));
+  for (const acpi::MmioDevice& d : virtio_mmio_devices_) {
+    ASSIGN_OR_RETURN(migration::StateNode node, devices.Child(VirtioNodeName(d.base)));
+    RETURN_IF_ERROR(balloon_transport_->Load(node));
+  }
+  return absl::OkStatus();
+}
+
+std::vector<migration::GpaRange> Machine::BalloonedRanges() {
+  std::vector<migration::GpaRange> out;
+  if (!balloon_) return out;
+  for (const devices::PfnRange& r : balloon_->BalloonedRanges()) {
+    out.emplace_back(r.first_pfn * memory::kPageSize, r.count * memory::kPageSize);
+  }
+  return out;
+}
+
+bool Machine::CanHint() {
+  return balloon_ && (balloon_transport_->driver_features() & (1ull << VIRTIO_BALLOON_F_FREE_PAGE_HINT)) &&
+         (balloon_transport_->status() & VIRTIO_CONFIG_S_DRIVER_OK);
+}
+absl::Status Machine::StartHinting(uint32_t cmd_id) { return balloon_->StartHinting(cmd_id); }
+uint64_t Machine::HintReportsCompleted() { return balloon_ ? balloon_->hint_reports_completed() : 0; }
+absl::Status Machine::StopHinting() { return balloon_->StopHinting(); }
+absl::Status Machine::DoneHinting() { return balloon_->DoneHinting(); }
+std::vector<migration::GpaRange> Machine::TakeHintedRanges() {
+  std::vector<migration::GpaRange> out;
+  if (!balloon_) return out;
+  for (const devices::GpaRange& r : balloon_->TakeHintedRanges()) out.emplace_back(r.gpa, r.length);
+  return out;
+}
+
+absl::Status Machine::StartMigration(const std::string& destination, const migration::MigrationOptions& options) {
+  ASSIGN_OR_RETURN(migration::Endpoint endpoint, migration::ParseEndpoint(destination));
+  {
+    absl::MutexLock lock(&migration_mu_);
+    if (migration_running_) return absl::FailedPreconditionError("a migration is already running");
+    if (migration_stats_.has_value() && migration_stats_->phase == "completed") {
+      return absl::FailedPreconditionError("this VM has already migrated away");
+    }
+    migration_running_ = true;
+    migration_result_fetched_ = false;
+    migration_stats_ = migration::MigrationStats{.guest_ram_bytes = memory_->TotalSize()};
+  }
+  // Connecting here makes "connection refused" the API call's own error.
+  absl::StatusOr<migration::Channel> channel = migration::Channel::Connect(endpoint);
+  if (!channel.ok()) {
+    absl::MutexLock lock(&migration_mu_);
+    migration_running_ = false;
+    migration_stats_->phase = "failed";
+    migration_stats_->error = std::string(channel.status().message());
+    return absl::UnavailableError(channel.status().message());
+  }
+  if (migration_thread_.joinable()) migration_thread_.join();  // the previous, finished one
+  migration_socket_.store(channel->fd());
+  migration_thread_ = std::thread([this, ch = std::move(*channel), options]() mutable {
+    MigrationThread(std::move(ch), options);
+  });
+  return absl::OkStatus();
+}
+
+void Machine::MigrationThread(migration::Channel channel, migration::MigrationOptions options) {
+  LOG_INFO("migration: sending the guest to %s", channel.name());
+  migration::Sender sender(*this, channel, options, [this](const migration::MigrationStats& s) {
+    absl::MutexLock lock(&migration_mu_);
+    migration_stats_ = s;
+  });
+  absl::StatusOr<migration::MigrationStats> result = sender.Migrate();
+  migration_socket_.store(-1);
+  {
+    absl::MutexLock lock(&migration_mu_);
+    migration_running_ = false;
+  }
+  if (!result.ok()) {
+    LOG_ERROR("migration to %s failed, the guest keeps running here: %s", channel.name(),
+              std::string(result.status().message()));
+    return;
+  }
+  LOG_INFO("migration: done, %.1f MiB sent in %u rounds, %.0f ms in all, downtime %.1f ms; the guest runs at %s",
+           static_cast<double>(result->bytes_sent) / (1 << 20), result->round, result->total_ms, result->downtime_ms,
+           channel.name());
+  End(MachineOutcome::kMigrated);
+}
+
+absl::StatusOr<migration::MigrationStats> Machine::GetMigration() {
+  absl::MutexLock lock(&migration_mu_);
+  if (!migration_stats_.has_value()) return absl::NotFoundError("no migration has been started");
+  if (migration_stats_->phase == "completed" || migration_stats_->phase == "failed") {
+    migration_result_fetched_ = true;
+  }
+  return *migration_stats_;
+}
+
+void Machine::WaitForMigrationResultFetched() {
+  {
+    absl::MutexLock lock(&mu_);
+    if (outcome_ != MachineOutcome::kMigrated) return;
+  }
+  absl::MutexLock lock(&migration_mu_);
+  migration_mu_.AwaitWithTimeout(absl::Condition(&migration_result_fetched_), absl::Seconds(3));
+}
+
+absl::StatusOr<migration::MigrationStats> Machine::Snapshot(const std::string& path) {
+  {
+    absl::MutexLock lock(&migration_mu_);
+    if (migration_running_) return absl::FailedPreconditionError("a migration is running");
+  }
+  ASSIGN_OR_RETURN(migration::Channel channel, migration::Channel::CreateFile(path));
+  migration::Sender sender(*this, channel, {}, nullptr);
+  absl::StatusOr<migration::MigrationStats> stats = sender.Snapshot();
+  if (!stats.ok()) {
+    ::unlink(path.c_str());  // no half-written snapshot left behind
+    return stats.status();
+  }
+  stats->bytes_sent = channel.bytes_written();
+  LOG_INFO("snapshot: %.1f MiB written to %s in %.0f ms", static_cast<double>(stats->bytes_sent) / (1 << 20), path,
+           stats->total_ms);
+  return stats;
+}
+
+}  // namespace vmm
