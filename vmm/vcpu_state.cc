@@ -12,6 +12,8 @@
 namespace vmm {
 namespace {
 
+constexpr uint32_t kMsrTscDeadline = 0x6e0;  // IA32_TSC_DEADLINE
+
 // Reads one fixed-size struct with `request`; absent (nullopt) when this
 // KVM refuses it (e.g. XSAVE on a host without it).
 template <typename T>
@@ -95,10 +97,18 @@ absl::Status LoadVcpuState(Vcpu& vcpu, const migration::StateReader& in) {
   }
   std::vector<kvm_msr_entry> msrs(raw.size() / sizeof(kvm_msr_entry));
   std::memcpy(msrs.data(), raw.data(), raw.size());
+  // Setting the LAPIC resets its TSC deadline, so that MSR goes after it.
+  std::vector<kvm_msr_entry> deadline;
+  std::erase_if(msrs, [&](const kvm_msr_entry& m) {
+    if (m.index != kMsrTscDeadline) return false;
+    deadline.push_back(m);
+    return true;
+  });
   RETURN_IF_ERROR(vcpu.SetMsrs(msrs));
   RETURN_IF_ERROR(Put<kvm_mp_state>(vcpu, node, "mp_state", KVM_SET_MP_STATE, "KVM_SET_MP_STATE"));
   ASSIGN_OR_RETURN(kvm_lapic_state lapic, node.Struct<kvm_lapic_state>("lapic"));
   RETURN_IF_ERROR(vcpu.SetLapic(lapic));
+  RETURN_IF_ERROR(vcpu.SetMsrs(deadline));
   RETURN_IF_ERROR(Put<kvm_vcpu_events>(vcpu, node, "events", KVM_SET_VCPU_EVENTS, "KVM_SET_VCPU_EVENTS"));
   RETURN_IF_ERROR(
       Put<kvm_debugregs>(vcpu, node, "debugregs", KVM_SET_DEBUGREGS, "KVM_SET_DEBUGREGS", /*optional=*/true));
