@@ -1,6 +1,7 @@
 #include "migration/sender.h"
 
 #include <atomic>
+#include <cstdlib>
 #include <cstring>
 
 #include "absl/cleanup/cleanup.h"
@@ -91,8 +92,52 @@ absl::Status Sender::SendHeaderAndShape() {
   return SendRecord(RecordType::kShape, 0, shape);
 }
 
+void Sender::RecordHintBaseline() {
+  const std::vector<memory::MappedRegion>& regions = source_.memory().Regions();
+  for (size_t i = 0; i < regions.size() && i < hinted_.size(); ++i) {
+    PageSet populated(regions[i].size / kPage);
+    for (auto [first, end] : source_.memory().PopulatedPages(i)) populated.Set(first, end);
+    hinted_[i].ForEachRun([&](uint64_t first, uint64_t end) {
+      for (uint64_t p = first; p < end; ++p) {
+        if (populated.Test(p)) page_crc_[i][p] = Crc32c(0, regions[i].host + p * kPage, kPage);
+      }
+    });
+  }
+}
+
+std::vector<PageSet> Sender::UnloggedChanges(const std::vector<PageSet>& just_sent) {
+  const std::vector<memory::MappedRegion>& regions = source_.memory().Regions();
+  std::vector<PageSet> fix;
+  for (size_t i = 0; i < regions.size(); ++i) {
+    const memory::MappedRegion& r = regions[i];
+    PageSet changed(r.size / kPage);
+    for (auto [first, end] : source_.memory().PopulatedPages(i)) {
+      for (uint64_t p = first; p < end; ++p) {
+        if (just_sent[i].Test(p)) continue;
+        const uint8_t* page = r.host + p * kPage;
+        const bool hinted = i < hinted_.size() && hinted_[i].Test(p) && !known_[i].Test(p);
+        if (known_[i].Test(p) || hinted) {
+          // The destination holds this CRC's content, or the page is free
+          // memory the guest has not touched since it hinted it.
+          if (Crc32c(0, page, kPage) != page_crc_[i][p]) changed.Set(p, p + 1);
+        } else if (!IsZeroPage(page)) {
+          changed.Set(p, p + 1);  // never sent and not zero: the destination lacks it
+        }
+      }
+    }
+    stats_.unlogged_pages += changed.Count();
+    fix.push_back(std::move(changed));
+  }
+  return fix;
+}
+
 absl::Status Sender::SendSets(const std::vector<PageSet>& sets, bool live) {
   const std::vector<memory::MappedRegion>& regions = source_.memory().Regions();
+  const bool track = options_.verify_final_pass;
+  static const uint32_t kZeroPageCrc = [] {
+    std::vector<uint8_t> zero(kPage);
+    return Crc32c(0, zero.data(), zero.size());
+  }();
   Batch batch(channel_);
   absl::Status status;
   const uint32_t flags = live ? kFlagLive : 0;
@@ -104,13 +149,23 @@ absl::Status Sender::SendSets(const std::vector<PageSet>& sets, bool live) {
         const uint8_t* host = r.host + p * kPage;
         uint64_t q = p;
         if (IsZeroPage(host)) {
-          while (q < end && IsZeroPage(r.host + q * kPage)) ++q;
+          while (q < end && IsZeroPage(r.host + q * kPage)) {
+            if (track) {
+              page_crc_[i][q] = kZeroPageCrc;
+              known_[i].Set(q, q + 1);
+            }
+            ++q;
+          }
           batch.Add(MakeHeader(RecordType::kZeroPages, flags, r.gpa + p * kPage, (q - p) * kPage, 0), nullptr, 0);
           stats_.zero_pages += q - p;
         } else {
           uint32_t crc = 0;
           while (q < end && q - p < kPagesPerRecord && !IsZeroPage(r.host + q * kPage)) {
             crc = Crc32c(crc, r.host + q * kPage, kPage);
+            if (track) {
+              page_crc_[i][q] = Crc32c(0, r.host + q * kPage, kPage);
+              known_[i].Set(q, q + 1);
+            }
             ++q;
           }
           const uint64_t length = (q - p) * kPage;
@@ -237,6 +292,12 @@ absl::Status Sender::WaitForAck() {
 absl::StatusOr<MigrationStats> Sender::Migrate() {
   start_ = absl::Now();
   stats_.guest_ram_bytes = source_.memory().TotalSize();
+  if (options_.verify_final_pass) {
+    for (const memory::MappedRegion& r : source_.memory().Regions()) {
+      page_crc_.emplace_back(r.size / kPage);
+      known_.emplace_back(r.size / kPage);
+    }
+  }
   bool paused = false;
   bool logging = false;
   absl::Time pause_time;
@@ -248,6 +309,7 @@ absl::StatusOr<MigrationStats> Sender::Migrate() {
     // the guest dirtied since logging began (that includes hinted pages it
     // has already reused).
     std::vector<PageSet> sets = RoundOneSets(true);
+    if (options_.verify_final_pass) RecordHintBaseline();
     ASSIGN_OR_RETURN(std::vector<PageSet> dirty, TakeDirty());
     for (size_t i = 0; i < sets.size(); ++i) {
       sets[i].Or(dirty[i].words());
@@ -301,6 +363,7 @@ absl::StatusOr<MigrationStats> Sender::Migrate() {
     cap_start_ = absl::Now();
     cap_bytes_ = 0;
     RETURN_IF_ERROR(SendSets(last, false));
+    if (options_.verify_final_pass) RETURN_IF_ERROR(SendSets(UnloggedChanges(last), false));
     RETURN_IF_ERROR(SendRecord(RecordType::kMemoryEnd, 0, {}));
     ASSIGN_OR_RETURN(std::vector<uint8_t> state, source_.SaveState());
     RETURN_IF_ERROR(SendRecord(RecordType::kState, 0, state));

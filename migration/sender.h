@@ -43,6 +43,11 @@ class Sender {
   std::vector<PageSet> RoundOneSets(bool use_hints);
   absl::StatusOr<std::vector<PageSet>> TakeDirty();
   absl::Status SendSets(const std::vector<PageSet>& sets, bool live);
+  // verify_final_pass: CRCs of the hinted pages as the guest left them,
+  // then (paused) every populated page whose content the destination
+  // lacks; returns those as per-region sets.
+  void RecordHintBaseline();
+  std::vector<PageSet> UnloggedChanges(const std::vector<PageSet>& just_sent);
   absl::Status SendRecord(RecordType type, uint64_t gpa, std::span<const uint8_t> payload);
   absl::Status WaitForAck();
   void Report(bool force);
@@ -59,6 +64,10 @@ class Sender {
   uint64_t cap_bytes_ = 0;
   bool hinting_started_ = false;
   std::vector<PageSet> hinted_;  // per region, from the guest's report
+  // verify_final_pass bookkeeping, per region and page: the CRC32C of what
+  // the destination holds (`known_` set) or of a hinted page as hinted.
+  std::vector<std::vector<uint32_t>> page_crc_;
+  std::vector<PageSet> known_;
 };
 
 }  // namespace migration

@@ -16,6 +16,10 @@ struct MigrationOptions {
   // How long to wait for the guest's free page report before going on
   // without the rest of it.
   double hint_timeout_ms = 10000;
+  // For hosts whose dirty log misses some guest writes (PVM: see
+  // FORMAT.md, "Verified final pass"): keep a CRC32C of every page the
+  // destination holds and, while paused, re-check every populated page.
+  bool verify_final_pass = false;
 };
 
 struct MigrationStats {
@@ -29,6 +33,7 @@ struct MigrationStats {
   uint64_t skipped_ballooned = 0;    // in the balloon: not sent (round 1)
   uint64_t skipped_hinted = 0;       // reported free by the guest: not sent (round 1)
   uint64_t hinted_pages = 0;         // all pages the guest hinted
+  uint64_t unlogged_pages = 0;       // changed without a dirty-log entry, found by the verified pass
   uint64_t remaining_bytes = 0;   // dirty at the last sync
   double rate_bytes_per_s = 0;    // of the last full round
   double expected_downtime_ms = 0;

@@ -4,6 +4,7 @@
 #include <sys/ioctl.h>
 
 #include <cerrno>
+#include <cstdlib>
 
 #include "absl/strings/str_format.h"
 #include "memory/layout.h"

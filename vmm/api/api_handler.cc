@@ -88,6 +88,7 @@ json StatsJson(const migration::MigrationStats& s) {
            {"total_ms", s.total_ms},
            {"downtime_ms", s.downtime_ms},
            {"hinted_pages", s.hinted_pages},
+           {"unlogged_pages", s.unlogged_pages},
            {"skipped_pages",
             {{"zero", s.zero_pages},
              {"unpopulated", s.skipped_unpopulated},
