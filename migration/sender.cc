@@ -58,11 +58,22 @@ class Batch {
     iov_.clear();
     headers_.clear();
     bytes_ = 0;
+    bounce_used_ = 0;
     return st;
+  }
+  // Room for one record's payload copy, valid until Flush(). The batch
+  // fills to kBatchBytes before it flushes, so one record more always fits.
+  uint8_t* BounceSpace(uint64_t length) {
+    if (bounce_.empty()) bounce_.resize(kBatchBytes + kPagesPerRecord * kPage);
+    uint8_t* out = bounce_.data() + bounce_used_;
+    bounce_used_ += length;
+    return out;
   }
 
  private:
   Channel& channel_;
+  std::vector<uint8_t> bounce_;
+  uint64_t bounce_used_ = 0;
   std::vector<RecordHeader> headers_;
   std::vector<iovec> iov_;
   uint64_t bytes_ = 0;
@@ -134,6 +145,9 @@ std::vector<PageSet> Sender::UnloggedChanges(const std::vector<PageSet>& just_se
 absl::Status Sender::SendSets(const std::vector<PageSet>& sets, bool live) {
   const std::vector<memory::MappedRegion>& regions = source_.memory().Regions();
   const bool track = options_.verify_final_pass;
+  // Live pages go straight from guest memory, unless the dirty log cannot
+  // be trusted to report a page changed under the send (see FORMAT.md).
+  const bool bounce = track && live;
   static const uint32_t kZeroPageCrc = [] {
     std::vector<uint8_t> zero(kPage);
     return Crc32c(0, zero.data(), zero.size());
@@ -160,16 +174,29 @@ absl::Status Sender::SendSets(const std::vector<PageSet>& sets, bool live) {
           stats_.zero_pages += q - p;
         } else {
           uint32_t crc = 0;
-          while (q < end && q - p < kPagesPerRecord && !IsZeroPage(r.host + q * kPage)) {
-            crc = Crc32c(crc, r.host + q * kPage, kPage);
-            if (track) {
-              page_crc_[i][q] = Crc32c(0, r.host + q * kPage, kPage);
-              known_[i].Set(q, q + 1);
-            }
+          uint64_t run = 0;
+          while (q < end && run < kPagesPerRecord && !IsZeroPage(r.host + q * kPage)) {
+            ++run;
             ++q;
           }
-          const uint64_t length = (q - p) * kPage;
-          batch.Add(MakeHeader(RecordType::kPages, flags, r.gpa + p * kPage, length, crc), host, length);
+          const uint64_t length = run * kPage;
+          const uint8_t* payload = host;
+          if (bounce) {
+            // The copy is what goes out and what the CRCs describe, so the
+            // destination's content is known exactly even if the guest
+            // writes the page meanwhile without a dirty-log entry.
+            uint8_t* copy = batch.BounceSpace(length);
+            std::memcpy(copy, host, length);
+            payload = copy;
+          }
+          for (uint64_t k = 0; k < run; ++k) {
+            crc = Crc32c(crc, payload + k * kPage, kPage);
+            if (track) {
+              page_crc_[i][p + k] = Crc32c(0, payload + k * kPage, kPage);
+              known_[i].Set(p + k, p + k + 1);
+            }
+          }
+          batch.Add(MakeHeader(RecordType::kPages, flags, r.gpa + p * kPage, length, crc), payload, length);
           stats_.pages_sent += q - p;
           cap_bytes_ += length;
         }
