@@ -326,5 +326,39 @@ TEST_F(EventIdxTest, WritesAvailEventWhenDrained) {
   EXPECT_EQ(driver_.AvailEvent(), 2);
 }
 
+
+TEST_F(QueueTest, SnapshotRestoresThePositionInTheRing) {
+  FakeDriver::Buffer b[] = {{kData, 16, false}};
+  driver_.AddChain(b);
+  driver_.AddChain(b);
+  auto first = Pop();
+  ASSERT_TRUE(first.ok() && first->has_value());
+  ASSERT_TRUE(queue_.AddUsed(mem_, (*first)->head, 0).ok());
+  Queue restored(kSize);
+  ASSERT_TRUE(restored.Restore(queue_.Save(), mem_).ok());
+  EXPECT_TRUE(restored.ready());
+  auto second = restored.PopChain(mem_);
+  ASSERT_TRUE(second.ok() && second->has_value());
+  EXPECT_EQ((*second)->head, 1);
+  ASSERT_TRUE(restored.AddUsed(mem_, (*second)->head, 0).ok());
+  EXPECT_EQ(driver_.UsedIdx(), 2);
+}
+
+TEST_F(QueueTest, SnapshotWithBadSizeOrRingsIsRefused) {
+  Queue::Snapshot s = queue_.Save();
+  Queue restored(kSize);
+  Queue::Snapshot bad_size = s;
+  bad_size.size = 3;
+  EXPECT_FALSE(restored.Restore(bad_size, mem_).ok());
+  EXPECT_FALSE(restored.ready());
+  Queue::Snapshot outside = s;
+  outside.used_ring = kHighRegion + kRamSize + 4096;  // beyond RAM
+  EXPECT_FALSE(restored.Restore(outside, mem_).ok());
+  EXPECT_FALSE(restored.ready());
+  Queue::Snapshot too_big = s;
+  too_big.size = kSize * 2;
+  EXPECT_FALSE(restored.Restore(too_big, mem_).ok());
+}
+
 }  // namespace
 }  // namespace virtio

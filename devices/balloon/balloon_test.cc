@@ -538,5 +538,85 @@ TEST_F(BalloonTest, EndToEndThroughMmioTransport) {
   EXPECT_EQ(balloon->ballooned_pages(), 0u);
 }
 
+
+// The balloon behind its transport survives save/load into a fresh pair:
+// config, ballooned pages, counters and the ring positions.
+TEST_F(BalloonTest, TransportAndBalloonStateRoundTrip) {
+  auto balloon = std::make_shared<Balloon>(mem_);
+  virtio::MmioTransport transport(mem_, balloon, [] {});
+  auto write = [](virtio::MmioTransport& t, uint64_t off, uint32_t v) {
+    t.Write(off, {reinterpret_cast<const uint8_t*>(&v), 4});
+  };
+  auto read = [](virtio::MmioTransport& t, uint64_t off) {
+    uint32_t v;
+    t.Read(off, {reinterpret_cast<uint8_t*>(&v), 4});
+    return v;
+  };
+  const uint64_t features = kVersion1 | Bit(VIRTIO_BALLOON_F_STATS_VQ);
+  const uint32_t ok = VIRTIO_CONFIG_S_ACKNOWLEDGE | VIRTIO_CONFIG_S_DRIVER | VIRTIO_CONFIG_S_FEATURES_OK;
+  write(transport, VIRTIO_MMIO_STATUS, VIRTIO_CONFIG_S_ACKNOWLEDGE | VIRTIO_CONFIG_S_DRIVER);
+  write(transport, VIRTIO_MMIO_DRIVER_FEATURES_SEL, 0);
+  write(transport, VIRTIO_MMIO_DRIVER_FEATURES, static_cast<uint32_t>(features));
+  write(transport, VIRTIO_MMIO_DRIVER_FEATURES_SEL, 1);
+  write(transport, VIRTIO_MMIO_DRIVER_FEATURES, static_cast<uint32_t>(features >> 32));
+  write(transport, VIRTIO_MMIO_STATUS, ok);
+  std::vector<std::unique_ptr<FakeDriver>> drivers;
+  for (uint32_t q = 0; q < 3; ++q) {
+    drivers.push_back(std::make_unique<FakeDriver>(
+        mem_, kRings + q * FakeDriver::Footprint(Balloon::kQueueSize), Balloon::kQueueSize));
+    write(transport, VIRTIO_MMIO_QUEUE_SEL, q);
+    write(transport, VIRTIO_MMIO_QUEUE_NUM, Balloon::kQueueSize);
+    write(transport, VIRTIO_MMIO_QUEUE_DESC_LOW, static_cast<uint32_t>(drivers[q]->desc_table()));
+    write(transport, VIRTIO_MMIO_QUEUE_AVAIL_LOW, static_cast<uint32_t>(drivers[q]->avail_ring()));
+    write(transport, VIRTIO_MMIO_QUEUE_USED_LOW, static_cast<uint32_t>(drivers[q]->used_ring()));
+    write(transport, VIRTIO_MMIO_QUEUE_READY, 1);
+  }
+  write(transport, VIRTIO_MMIO_STATUS, ok | VIRTIO_CONFIG_S_DRIVER_OK);
+  balloon->SetTargetPages(24);
+  Touch(kFirstDataPfn, 24);
+  std::vector<uint32_t> pfns;
+  for (uint32_t p = 0; p < 16; ++p) pfns.push_back(kFirstDataPfn + p);
+  FakeDriver::Buffer b1[] = {{PutPfns(pfns), 64, false}};
+  drivers[0]->AddChain(b1);
+  write(transport, VIRTIO_MMIO_QUEUE_NOTIFY, 0);
+  ASSERT_EQ(balloon->ballooned_pages(), 16u);
+
+  migration::StateWriter w;
+  w.BeginNode("t");
+  ASSERT_TRUE(transport.Save(w).ok());
+  w.EndNode();
+  auto reader = migration::StateReader::Parse(*w.Finish());
+  ASSERT_TRUE(reader.ok());
+
+  auto balloon2 = std::make_shared<Balloon>(mem_);
+  virtio::MmioTransport transport2(mem_, balloon2, [] {});
+  ASSERT_TRUE(transport2.Load(*reader->Node("t")).ok());
+  EXPECT_EQ(read(transport2, VIRTIO_MMIO_STATUS), ok | VIRTIO_CONFIG_S_DRIVER_OK);
+  EXPECT_EQ(transport2.driver_features(), features);
+  EXPECT_EQ(balloon2->ballooned_pages(), 16u);
+  EXPECT_EQ(balloon2->target_pages(), 24u);
+  EXPECT_EQ(balloon2->counters().discard_calls, balloon->counters().discard_calls);
+  // The next request continues where the source left off.
+  pfns.clear();
+  for (uint32_t p = 16; p < 24; ++p) pfns.push_back(kFirstDataPfn + p);
+  FakeDriver::Buffer b2[] = {{PutPfns(pfns), 32, false}};
+  drivers[0]->AddChain(b2);
+  write(transport2, VIRTIO_MMIO_QUEUE_NOTIFY, 0);
+  EXPECT_EQ(drivers[0]->UsedIdx(), 2);
+  EXPECT_EQ(balloon2->ballooned_pages(), 24u);
+}
+
+TEST_F(BalloonTest, TransportStateWithoutDeviceNodeIsRefusedAndLeavesItReset) {
+  auto balloon = std::make_shared<Balloon>(mem_);
+  virtio::MmioTransport transport(mem_, balloon, [] {});
+  migration::StateWriter w;
+  w.BeginNode("t");
+  w.PutU32("status", 0xf);
+  w.EndNode();
+  auto reader = migration::StateReader::Parse(*w.Finish());
+  EXPECT_FALSE(transport.Load(*reader->Node("t")).ok());
+  EXPECT_EQ(transport.status(), 0u);
+}
+
 }  // namespace
 }  // namespace devices
