@@ -18,7 +18,7 @@ populated at the destination, so hinting off would look free afterwards.)
 
 Printed per run: total time, downtime (source paused -> destination acked),
 MiB sent and MiB seen on the veth link, rounds, pages skipped by reason, the
-guest's used memory (MemTotal - MemFree before the move) and sent/used. QEMU
+guest's used memory (guest RAM - MemFree before the move) and sent/used. QEMU
 (when installed) runs the same image and steps: one boot with
 `virtio-balloon-device,free-page-hint=off` (idle-nohint) and one with
 `free-page-hint=on,iothread=...` (idle-hint, then dirty), downtime-limit set
@@ -47,6 +47,10 @@ IP_A, IP_B = "10.78.0.1", "10.78.0.2"
 VETH_A, VETH_B = "vbench-a", "vbench-b"
 MIB = 1 << 20
 QEMU_CPU = "host,-arch-capabilities,-kvm-pv-ipi,-kvm-pv-sched-yield,-kvm-pv-unhalt"
+
+
+def ram_mib(memory):
+    return int(memory[:-1]) * (1024 if memory.endswith("G") else 1)
 
 
 def sh(*cmd, check=True):
@@ -102,14 +106,17 @@ class Guest:
                 buf += chunk
         return (self.con.buf + buf).decode(errors="replace")
 
-    def used_mib(self):
+    def used_mib(self, ram_mib):
+        """RAM the guest is not holding free: its MemFree subtracted from the
+        whole of guest RAM, so memory the kernel reserved (its own image,
+        page tables set up at boot) counts as used, as it must be sent."""
         text = self.output_of("cat /proc/meminfo")
         fields = {}
         for line in text.splitlines():
             parts = line.split()
             if len(parts) >= 2 and parts[0].endswith(":") and parts[1].isdigit():
                 fields.setdefault(parts[0][:-1], int(parts[1]))
-        return (fields["MemTotal"] - fields["MemFree"]) / 1024
+        return ram_mib - fields["MemFree"] / 1024
 
     def stop(self):
         if self.proc.poll() is None:
@@ -157,7 +164,7 @@ def run_vmm(args):
         if not a.con.wait_for(MARKER, 600):
             raise RuntimeError("vmm guest did not boot")
         a.output_of(f"memtouch {args.touch_mib}", 1800)
-        used = a.used_mib()
+        used = a.used_mib(ram_mib(args.memory))
         plan = [("idle-nohint", False), ("idle-hint", True), ("dirty", True)]
         src, src_sock, src_ns = a, socks["a"], NS_A
         for i, (name, hinting) in enumerate(plan):
@@ -165,7 +172,7 @@ def run_vmm(args):
                 continue
             if name == "dirty":
                 src.output_of(f"migcheck start 64 --dirty-mib-s {args.dirty_mib_s}", 600)
-                used = src.used_mib()
+                used = src.used_mib(ram_mib(args.memory))
             dest_ns = NS_B if src_ns == NS_A else NS_A
             dest_ip = IP_B if dest_ns == NS_B else IP_A
             sock = socks["b" if i % 2 == 0 else "a2"] if i < 2 else socks["b2"]
@@ -239,7 +246,7 @@ def run_qemu(args):
             for i, name in enumerate(plan):
                 if name == "dirty":
                     src.output_of(f"migcheck start 64 --dirty-mib-s {args.dirty_mib_s}", 600)
-                used = src.used_mib()
+                used = src.used_mib(ram_mib(args.memory))
                 dest_ns = NS_B if src_ns == NS_A else NS_A
                 dest_ip = IP_B if dest_ns == NS_B else IP_A
                 uri = f"tcp:{dest_ip}:{7600 + i + (10 if hint else 0)}"

@@ -45,7 +45,32 @@ __attribute__((target("sse4.2"))) uint32_t Hardware(uint32_t crc, const uint8_t*
 
 const bool kHaveSse42 = __builtin_cpu_supports("sse4.2");
 
+__attribute__((target("sse4.2"))) uint64_t FingerprintHardware(const uint8_t* p) {
+  constexpr size_t kLane = 1024;
+  uint64_t a = 0, b = 1, c = 2, d = 3;
+  for (size_t i = 0; i < kLane; i += 8) {
+    uint64_t wa, wb, wc, wd;
+    std::memcpy(&wa, p + i, 8);
+    std::memcpy(&wb, p + kLane + i, 8);
+    std::memcpy(&wc, p + 2 * kLane + i, 8);
+    std::memcpy(&wd, p + 3 * kLane + i, 8);
+    a = _mm_crc32_u64(a, wa);
+    b = _mm_crc32_u64(b, wb);
+    c = _mm_crc32_u64(c, wc);
+    d = _mm_crc32_u64(d, wd);
+  }
+  return (a << 32 | b) ^ (c << 32 | d) * 0x9e3779b97f4a7c15ull;
+}
+
 }  // namespace
+
+uint64_t PageFingerprint(const void* page) {
+  const auto* p = static_cast<const uint8_t*>(page);
+  if (kHaveSse42) return FingerprintHardware(p);
+  uint64_t lanes[4];
+  for (int k = 0; k < 4; ++k) lanes[k] = Software(static_cast<uint32_t>(k), p + k * 1024, 1024);
+  return (lanes[0] << 32 | lanes[1]) ^ (lanes[2] << 32 | lanes[3]) * 0x9e3779b97f4a7c15ull;
+}
 
 uint32_t Crc32c(uint32_t crc, const void* data, size_t size) {
   const auto* p = static_cast<const uint8_t*>(data);

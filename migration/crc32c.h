@@ -13,6 +13,12 @@ namespace migration {
 // equals the CRC of a followed by b.
 uint32_t Crc32c(uint32_t crc, const void* data, size_t size);
 
+// A 64-bit fingerprint of one 4 KiB page for the migrator's own change
+// detection (never on the wire): four interleaved CRC32C lanes over the
+// page's quarters, so the crc32 instruction's latency overlaps (about 3x
+// Crc32c's speed).
+uint64_t PageFingerprint(const void* page);
+
 }  // namespace migration
 
 #endif  // MIGRATION_CRC32C_H_

@@ -1,6 +1,8 @@
 #include "migration/sender.h"
 
+#include <algorithm>
 #include <atomic>
+#include <thread>
 #include <cstdlib>
 #include <cstring>
 
@@ -110,7 +112,7 @@ void Sender::RecordHintBaseline() {
     for (auto [first, end] : source_.memory().PopulatedPages(i)) populated.Set(first, end);
     hinted_[i].ForEachRun([&](uint64_t first, uint64_t end) {
       for (uint64_t p = first; p < end; ++p) {
-        if (populated.Test(p)) page_crc_[i][p] = Crc32c(0, regions[i].host + p * kPage, kPage);
+        if (populated.Test(p)) page_crc_[i][p] = PageFingerprint(regions[i].host + p * kPage);
       }
     });
   }
@@ -119,25 +121,42 @@ void Sender::RecordHintBaseline() {
 std::vector<PageSet> Sender::UnloggedChanges(const std::vector<PageSet>& just_sent) {
   const std::vector<memory::MappedRegion>& regions = source_.memory().Regions();
   std::vector<PageSet> fix;
+  // The vCPUs are paused, so every core is free for the scan, which is the
+  // bulk of the downtime on such hosts.
+  const size_t threads = std::clamp<size_t>(std::thread::hardware_concurrency(), 1, 8);
   for (size_t i = 0; i < regions.size(); ++i) {
     const memory::MappedRegion& r = regions[i];
-    PageSet changed(r.size / kPage);
+    std::vector<uint64_t> candidates;
     for (auto [first, end] : source_.memory().PopulatedPages(i)) {
       for (uint64_t p = first; p < end; ++p) {
-        if (just_sent[i].Test(p)) continue;
+        if (!just_sent[i].Test(p)) candidates.push_back(p);
+      }
+    }
+    std::vector<std::vector<uint64_t>> changed(threads);
+    auto scan = [&](size_t t) {
+      for (size_t k = t; k < candidates.size(); k += threads) {
+        const uint64_t p = candidates[k];
         const uint8_t* page = r.host + p * kPage;
         const bool hinted = i < hinted_.size() && hinted_[i].Test(p) && !known_[i].Test(p);
         if (known_[i].Test(p) || hinted) {
-          // The destination holds this CRC's content, or the page is free
-          // memory the guest has not touched since it hinted it.
-          if (Crc32c(0, page, kPage) != page_crc_[i][p]) changed.Set(p, p + 1);
+          // The destination holds this fingerprint's content, or the page
+          // is free memory the guest has not touched since it hinted it.
+          if (PageFingerprint(page) != page_crc_[i][p]) changed[t].push_back(p);
         } else if (!IsZeroPage(page)) {
-          changed.Set(p, p + 1);  // never sent and not zero: the destination lacks it
+          changed[t].push_back(p);  // never sent and not zero: the destination lacks it
         }
       }
+    };
+    std::vector<std::thread> workers;
+    for (size_t t = 1; t < threads; ++t) workers.emplace_back(scan, t);
+    scan(0);
+    for (std::thread& w : workers) w.join();
+    PageSet set(r.size / kPage);
+    for (const std::vector<uint64_t>& pages : changed) {
+      for (uint64_t p : pages) set.Set(p, p + 1);
     }
-    stats_.unlogged_pages += changed.Count();
-    fix.push_back(std::move(changed));
+    stats_.unlogged_pages += set.Count();
+    fix.push_back(std::move(set));
   }
   return fix;
 }
@@ -148,9 +167,9 @@ absl::Status Sender::SendSets(const std::vector<PageSet>& sets, bool live) {
   // Live pages go straight from guest memory, unless the dirty log cannot
   // be trusted to report a page changed under the send (see FORMAT.md).
   const bool bounce = track && live;
-  static const uint32_t kZeroPageCrc = [] {
+  static const uint64_t kZeroPageFingerprint = [] {
     std::vector<uint8_t> zero(kPage);
-    return Crc32c(0, zero.data(), zero.size());
+    return PageFingerprint(zero.data());
   }();
   Batch batch(channel_);
   absl::Status status;
@@ -165,7 +184,7 @@ absl::Status Sender::SendSets(const std::vector<PageSet>& sets, bool live) {
         if (IsZeroPage(host)) {
           while (q < end && IsZeroPage(r.host + q * kPage)) {
             if (track) {
-              page_crc_[i][q] = kZeroPageCrc;
+              page_crc_[i][q] = kZeroPageFingerprint;
               known_[i].Set(q, q + 1);
             }
             ++q;
@@ -192,7 +211,7 @@ absl::Status Sender::SendSets(const std::vector<PageSet>& sets, bool live) {
           for (uint64_t k = 0; k < run; ++k) {
             crc = Crc32c(crc, payload + k * kPage, kPage);
             if (track) {
-              page_crc_[i][p + k] = Crc32c(0, payload + k * kPage, kPage);
+              page_crc_[i][p + k] = PageFingerprint(payload + k * kPage);
               known_[i].Set(p + k, p + k + 1);
             }
           }
@@ -233,17 +252,32 @@ std::vector<PageSet> Sender::CollectHints() {
     return hinted;
   }
   hinting_started_ = true;
-  const absl::Time deadline = absl::Now() + absl::Milliseconds(options_.hint_timeout_ms);
-  while (source_.HintReportsCompleted() == before && absl::Now() < deadline) absl::SleepFor(absl::Milliseconds(5));
+  // Wait for the guest's report to finish, but not for a guest too busy to
+  // make progress: once blocks flow, a second without one ends the wait.
+  const absl::Time start = absl::Now();
+  const absl::Time deadline = start + absl::Milliseconds(options_.hint_timeout_ms);
+  std::vector<GpaRange> ranges;
+  absl::Time last_progress = start;
+  while (source_.HintReportsCompleted() == before && absl::Now() < deadline &&
+         (ranges.empty() || absl::Now() - last_progress < absl::Seconds(1))) {
+    absl::SleepFor(absl::Milliseconds(5));
+    std::vector<GpaRange> more = source_.TakeHintedRanges();
+    if (!more.empty()) {
+      last_progress = absl::Now();
+      ranges.insert(ranges.end(), more.begin(), more.end());
+    }
+  }
   if (source_.HintReportsCompleted() == before) {
-    LOG_INFO("migration: the guest's free page report did not finish within %.0f ms; using what arrived",
-             options_.hint_timeout_ms);
+    LOG_INFO("migration: the guest's free page report did not finish (%.0f ms); using what arrived",
+             absl::ToDoubleMilliseconds(absl::Now() - start));
   }
   // Stopped before the dirty-log sync that follows, so every hint is in
   // before the log is read: a hinted page the guest took back since is in
   // that log and is sent after all.
   (void)source_.StopHinting();
-  for (const GpaRange& range : source_.TakeHintedRanges()) {
+  std::vector<GpaRange> rest = source_.TakeHintedRanges();
+  ranges.insert(ranges.end(), rest.begin(), rest.end());
+  for (const GpaRange& range : ranges) {
     for (size_t i = 0; i < regions.size(); ++i) {
       const memory::MappedRegion& r = regions[i];
       if (range.first >= r.gpa && range.first < r.end()) {

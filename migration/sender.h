@@ -66,7 +66,7 @@ class Sender {
   std::vector<PageSet> hinted_;  // per region, from the guest's report
   // verify_final_pass bookkeeping, per region and page: the CRC32C of what
   // the destination holds (`known_` set) or of a hinted page as hinted.
-  std::vector<std::vector<uint32_t>> page_crc_;
+  std::vector<std::vector<uint64_t>> page_crc_;  // PageFingerprint
   std::vector<PageSet> known_;
 };
 
