@@ -258,8 +258,11 @@ std::vector<PageSet> Sender::CollectHints() {
   const absl::Time deadline = start + absl::Milliseconds(options_.hint_timeout_ms);
   std::vector<GpaRange> ranges;
   absl::Time last_progress = start;
+  // A guest that has not sent its first block within a few seconds is too
+  // busy to report before the guest is better moved without hints.
+  const absl::Time first_deadline = std::min(deadline, start + absl::Seconds(3));
   while (source_.HintReportsCompleted() == before && absl::Now() < deadline &&
-         (ranges.empty() || absl::Now() - last_progress < absl::Seconds(1))) {
+         (ranges.empty() ? absl::Now() < first_deadline : absl::Now() - last_progress < absl::Seconds(1))) {
     absl::SleepFor(absl::Milliseconds(5));
     std::vector<GpaRange> more = source_.TakeHintedRanges();
     if (!more.empty()) {
