@@ -126,10 +126,15 @@ absl::Status GuestMemory::WriteBytes(Gpa gpa, std::span<const uint8_t> data) {
   auto slice = Slice(gpa, data.size());
   if (!slice.ok()) return slice.status();
   if (data.size() >= kPopulateThreshold) Populate(gpa, data.size());
+  const MappedRegion* r = data.empty() ? nullptr : FindRegion(gpa, data.size());
+  // Marked before the copy too, as KVM marks a page before a vCPU's write
+  // lands: a migrator that sees the content change finds the mark in its
+  // next take (migration/FORMAT.md, "Verified final pass").
+  if (r != nullptr) MarkDirty(*r, gpa, data.size());
   std::memcpy(slice->data(), data.data(), data.size());
-  // After the copy: a migrator that takes the bit before the copy ends
+  // And after: a migrator that took the first mark before the copy ended
   // sends the page again in the next round.
-  if (!data.empty()) MarkDirty(*FindRegion(gpa, data.size()), gpa, data.size());
+  if (r != nullptr) MarkDirty(*r, gpa, data.size());
   return absl::OkStatus();
 }
 
@@ -156,6 +161,7 @@ absl::Status GuestMemory::Discard(Gpa gpa, uint64_t length) {
   // Punching the hole in the memfd frees the pages for every mapping of it
   // (ours and KVM's), which MADV_DONTNEED on a shared mapping would not.
   off_t offset = static_cast<off_t>(r->memfd_offset + (gpa - r->gpa));
+  MarkDirty(*r, gpa, length);  // before and after, as in WriteBytes
   if (::fallocate(memfd_.get(), FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE, offset,
                   static_cast<off_t>(length)) != 0) {
     return absl::ErrnoToStatus(errno, "fallocate(PUNCH_HOLE) of guest RAM");

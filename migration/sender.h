@@ -43,11 +43,15 @@ class Sender {
   std::vector<PageSet> RoundOneSets(bool use_hints);
   absl::StatusOr<std::vector<PageSet>> TakeDirty();
   absl::Status SendSets(const std::vector<PageSet>& sets, bool live);
-  // verify_final_pass: CRCs of the hinted pages as the guest left them,
-  // then (paused) every populated page whose content the destination
-  // lacks; returns those as per-region sets.
+  // verify_final_pass: fingerprints of the hinted pages as the guest left
+  // them; then the populated pages, outside `exclude`, whose content the
+  // destination lacks (scanned on every core).
   void RecordHintBaseline();
-  std::vector<PageSet> UnloggedChanges(const std::vector<PageSet>& just_sent);
+  std::vector<PageSet> ChangedPages(const std::vector<PageSet>& exclude);
+  // After a round's dirty sync, while the guest runs: changes the next sync
+  // explains are ordinary writes; the rest were missed by the dirty
+  // tracking. Adds both to `next` (the coming round's pages).
+  absl::Status LiveCheck(std::vector<PageSet>& next);
   absl::Status SendRecord(RecordType type, uint64_t gpa, std::span<const uint8_t> payload);
   absl::Status WaitForAck();
   void Report(bool force);
@@ -68,6 +72,9 @@ class Sender {
   // the destination holds (`known_` set) or of a hinted page as hinted.
   std::vector<std::vector<uint64_t>> page_crc_;  // PageFingerprint
   std::vector<PageSet> known_;
+  // Writes the live checks caught that the dirty tracking missed; any at
+  // all means the paused re-scan is needed.
+  uint64_t live_misses_ = 0;
 };
 
 }  // namespace migration

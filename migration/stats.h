@@ -16,9 +16,10 @@ struct MigrationOptions {
   // How long to wait for the guest's free page report before going on
   // without the rest of it.
   double hint_timeout_ms = 10000;
-  // For hosts whose dirty log misses some guest writes (PVM: see
-  // FORMAT.md, "Verified final pass"): keep a CRC32C of every page the
-  // destination holds and, while paused, re-check every populated page.
+  // For hosts whose dirty log may miss guest writes (PVM: see FORMAT.md,
+  // "Verified final pass"): keep a fingerprint of every page the
+  // destination holds, re-check them after every round while the guest
+  // runs and, if a check ever caught a missed write, once more while paused.
   bool verify_final_pass = false;
 };
 
@@ -34,6 +35,7 @@ struct MigrationStats {
   uint64_t skipped_hinted = 0;       // reported free by the guest: not sent (round 1)
   uint64_t hinted_pages = 0;         // all pages the guest hinted
   uint64_t unlogged_pages = 0;       // changed without a dirty-log entry, found by the verified pass
+  bool paused_rescan = false;        // the verified pass re-checked every page while paused
   uint64_t remaining_bytes = 0;   // dirty at the last sync
   double rate_bytes_per_s = 0;    // of the last full round
   double expected_downtime_ms = 0;

@@ -4,7 +4,10 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <atomic>
+#include <chrono>
 #include <cstdio>
+#include <cstring>
 #include <fstream>
 #include <thread>
 
@@ -109,6 +112,33 @@ std::string TempPath(const char* name) {
   return ::testing::TempDir() + "/" + name + "-" + std::to_string(::getpid());
 }
 
+// Runs a live migration from `src` to `dst` over a socket pair, the
+// receiver on its own thread acknowledging a good stream.
+absl::StatusOr<MigrationStats> MigrateOverSocket(TestSource& src, TestTarget& dst, MigrationOptions options,
+                                                 Sender::ProgressCallback on_progress = nullptr,
+                                                 absl::StatusOr<ReceiveStats>* received = nullptr) {
+  int sv[2];
+  if (::socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) != 0) return absl::InternalError("socketpair");
+  Channel out(base::UniqueFd(sv[0]), "source", true), in(base::UniqueFd(sv[1]), "destination", true);
+  std::thread receiver_thread([&] {
+    Receiver receiver(dst, in);
+    absl::StatusOr<ReceiveStats> r = receiver.Run();
+    if (r.ok()) {
+      EXPECT_TRUE(receiver.SendAck().ok());
+    } else {
+      receiver.SendError(r.status());
+    }
+    if (received != nullptr) *received = r;
+  });
+  Sender sender(src, out, options, std::move(on_progress));
+  absl::StatusOr<MigrationStats> stats = sender.Migrate();
+  receiver_thread.join();
+  if (stats.ok()) {
+    EXPECT_EQ(stats->bytes_sent, out.bytes_written());
+  }
+  return stats;
+}
+
 TEST(StreamTest, SnapshotSkipsUnpopulatedAndBalloonedAndRestoresTheRest) {
   TestSource src;
   src.FillPage(0x0, 0x11);
@@ -158,22 +188,11 @@ TEST(StreamTest, LiveMigrationSkipsHintedPagesButSendsHintedPagesTheGuestReused)
   src.on_sync = [&](int sync) {
     if (sync == 3) src.FillPage(0x1000, 0x99);
   };
-  int sv[2];
-  ASSERT_EQ(::socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv), 0);
-  Channel out(base::UniqueFd(sv[0]), "source", true), in(base::UniqueFd(sv[1]), "destination", true);
   TestTarget dst;
   absl::StatusOr<ReceiveStats> received;
-  std::thread receiver_thread([&] {
-    Receiver receiver(dst, in);
-    received = receiver.Run();
-    if (received.ok()) {
-      EXPECT_TRUE(receiver.SendAck().ok());
-    }
-  });
   std::vector<MigrationStats> progress;
-  Sender sender(src, out, {.downtime_target_ms = 30}, [&](const MigrationStats& s) { progress.push_back(s); });
-  auto stats = sender.Migrate();
-  receiver_thread.join();
+  auto stats = MigrateOverSocket(
+      src, dst, {.downtime_target_ms = 30}, [&](const MigrationStats& s) { progress.push_back(s); }, &received);
   ASSERT_TRUE(stats.ok()) << stats.status();
   ASSERT_TRUE(received.ok()) << received.status();
   EXPECT_EQ(stats->phase, "completed");
@@ -186,7 +205,6 @@ TEST(StreamTest, LiveMigrationSkipsHintedPagesButSendsHintedPagesTheGuestReused)
   EXPECT_EQ(ByteAt(dst.mem_, 0x90001), 0x77);  // hinted, then reused
   EXPECT_EQ(ByteAt(dst.mem_, 0xa0001), 0);     // hinted and free: never sent
   EXPECT_EQ(ByteAt(dst.mem_, 0x7f001), 0x5a);
-  EXPECT_EQ(stats->bytes_sent, out.bytes_written());
   EXPECT_EQ(received->bytes_received, stats->bytes_sent);
   ASSERT_FALSE(progress.empty());
   EXPECT_EQ(progress.back().phase, "completed");
@@ -207,43 +225,65 @@ TEST(StreamTest, VerifiedFinalPassCatchesWritesTheDirtyLogMissed) {
         (*src.mem_.Slice(0x300000, kPage))[7] = 0xdd;
       }
     };
-    int sv[2];
-    ASSERT_EQ(::socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv), 0);
-    Channel out(base::UniqueFd(sv[0]), "source", true), in(base::UniqueFd(sv[1]), "destination", true);
     TestTarget dst;
-    std::thread receiver_thread([&] {
-      Receiver receiver(dst, in);
-      if (receiver.Run().ok()) {
-        EXPECT_TRUE(receiver.SendAck().ok());
-      }
-    });
-    Sender sender(src, out, {.verify_final_pass = verify}, nullptr);
-    auto stats = sender.Migrate();
-    receiver_thread.join();
+    auto stats = MigrateOverSocket(src, dst, {.verify_final_pass = verify});
     ASSERT_TRUE(stats.ok()) << stats.status();
     EXPECT_EQ(ByteAt(dst.mem_, 0x2005), verify ? 0xee : 0x31) << verify;
     EXPECT_EQ(ByteAt(dst.mem_, 0x300007), verify ? 0xdd : 0) << verify;
     EXPECT_EQ(stats->unlogged_pages, verify ? 2u : 0u);
+    EXPECT_EQ(stats->paused_rescan, verify);  // a check caught a missed write
+  }
+}
+
+// The same pass on a host whose tracking misses nothing: a guest writing
+// all along (every write tracked) never triggers the paused re-scan, and the
+// destination ends up byte for byte equal to the paused source.
+class WritingSource : public TestSource {
+ public:
+  void StartWriting() {
+    writer_ = std::thread([this] {
+      uint8_t value = 1;
+      for (uint64_t n = 0; !stop_.load(); ++n) {
+        FillPage((n * 7 % 300) * kPage, value++);
+        if (n % 64 == 0) std::this_thread::sleep_for(std::chrono::microseconds(200));
+      }
+    });
+  }
+  void PauseGuest() override {
+    stop_.store(true);
+    if (writer_.joinable()) writer_.join();
+    TestSource::PauseGuest();
+  }
+  ~WritingSource() override { PauseGuest(); }
+
+ private:
+  std::atomic<bool> stop_{false};
+  std::thread writer_;
+};
+
+TEST(StreamTest, VerifiedPassNeedsNoPausedRescanWhenEveryWriteIsTracked) {
+  WritingSource src;
+  for (memory::Gpa gpa = 0; gpa < (2 << 20); gpa += kPage) src.FillPage(gpa, 0x42);
+  src.StartWriting();
+  TestTarget dst;
+  auto stats = MigrateOverSocket(src, dst, {.max_rounds = 4, .verify_final_pass = true});
+  ASSERT_TRUE(stats.ok()) << stats.status();
+  EXPECT_EQ(stats->unlogged_pages, 0u);
+  EXPECT_FALSE(stats->paused_rescan);
+  for (size_t i = 0; i < src.mem_.Regions().size(); ++i) {
+    const memory::MappedRegion& a = src.mem_.Regions()[i];
+    EXPECT_EQ(std::memcmp(a.host, dst.mem_.Regions()[i].host, a.size), 0) << "region " << i;
   }
 }
 
 TEST(StreamTest, DestinationRefusalResumesTheSource) {
   TestSource src;
   src.FillPage(0, 1);
-  int sv[2];
-  ASSERT_EQ(::socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv), 0);
-  Channel out(base::UniqueFd(sv[0]), "source", true), in(base::UniqueFd(sv[1]), "destination", true);
   TestTarget dst;
   dst.expected_shape = "shape-2";
-  std::thread receiver_thread([&] {
-    Receiver receiver(dst, in);
-    absl::StatusOr<ReceiveStats> r = receiver.Run();
-    EXPECT_FALSE(r.ok());
-    receiver.SendError(r.status());
-  });
-  Sender sender(src, out, {}, nullptr);
-  auto stats = sender.Migrate();
-  receiver_thread.join();
+  absl::StatusOr<ReceiveStats> received;
+  auto stats = MigrateOverSocket(src, dst, {}, nullptr, &received);
+  EXPECT_FALSE(received.ok());
   ASSERT_FALSE(stats.ok());
   EXPECT_FALSE(src.paused);
   EXPECT_FALSE(src.logging);

@@ -17,6 +17,8 @@
 
 #include <gtest/gtest.h>
 
+#include <iostream>
+
 #include <nlohmann/json.hpp>
 
 #include "absl/strings/numbers.h"
@@ -168,6 +170,7 @@ TEST_F(MigrationGuestTest, GuestMovesBetweenHostsRunningAndIntactAndSnapshotsRes
   ASSERT_EQ(no_hints.status, 0) << no_hints.stderr_text << source->stderr_text() << dest_b->stderr_text();
   ASSERT_FALSE(no_hints.json.is_discarded()) << no_hints.stdout_text;
   const uint64_t on_wire = net.BytesReceivedByB() - rx_before;
+  std::cout << "A -> B without hints: " << no_hints.json.dump() << "\n";
   EXPECT_EQ(no_hints.json["state"], "completed");
   EXPECT_GT(no_hints.json["bytes_sent"].get<uint64_t>(), 512 * kMiB) << no_hints.json.dump();
   EXPECT_GE(on_wire, no_hints.json["bytes_sent"].get<uint64_t>()) << "veth saw fewer bytes than were sent";
@@ -189,6 +192,7 @@ TEST_F(MigrationGuestTest, GuestMovesBetweenHostsRunningAndIntactAndSnapshotsRes
   ASSERT_TRUE(WaitForLog(*dest_a, "waiting for the source", absl::Seconds(30))) << dest_a->stderr_text();
   CtlResult hinted = Ctl({"--api", Path("b.sock"), "migrate", to_a, "--json"});
   ASSERT_EQ(hinted.status, 0) << hinted.stderr_text << dest_b->stderr_text() << dest_a->stderr_text();
+  std::cout << "B -> A with hints: " << hinted.json.dump() << "\n";
   EXPECT_LT(hinted.json["bytes_sent"].get<uint64_t>(), kGuestRam * 3 / 10) << hinted.json.dump();
   EXPECT_GT(hinted.json["skipped_pages"]["hinted"].get<uint64_t>(), 256 * kMiB / 4096) << hinted.json.dump();
   EXPECT_EQ(dest_b->WaitExit(absl::Seconds(30)), 0) << dest_b->stderr_text();

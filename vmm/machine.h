@@ -30,6 +30,7 @@
 #include "devices/vm_events.h"
 #include "memory/bus.h"
 #include "memory/guest_memory.h"
+#include "memory/write_tracker.h"
 #include "vmm/api/api_server.h"
 #include "vmm/api/control.h"
 #include "vmm/console.h"
@@ -158,6 +159,9 @@ class Machine : public devices::VmEvents,
   MachineConfig config_;
   std::optional<Kvm> kvm_;
   std::optional<memory::GuestMemory> memory_;
+  // While migrating on PVM: writes seen in the host page tables, which
+  // the dirty log misses there (memory/write_tracker.h).
+  std::unique_ptr<memory::WriteTracker> write_tracker_;
   std::optional<Vm> vm_;
   std::vector<std::unique_ptr<Vcpu>> vcpus_;
   std::vector<std::thread> vcpu_threads_;

@@ -89,6 +89,7 @@ json StatsJson(const migration::MigrationStats& s) {
            {"downtime_ms", s.downtime_ms},
            {"hinted_pages", s.hinted_pages},
            {"unlogged_pages", s.unlogged_pages},
+           {"paused_rescan", s.paused_rescan},
            {"skipped_pages",
             {{"zero", s.zero_pages},
              {"unpopulated", s.skipped_unpopulated},
