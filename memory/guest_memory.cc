@@ -13,6 +13,20 @@ namespace memory {
 namespace {
 // Below this a write faults in only a few pages; not worth a syscall.
 constexpr uint64_t kPopulateThreshold = 64 * 1024;
+
+// Repeats a pread/pwrite-like step (given the bytes done so far) until
+// `size` bytes are through; short transfers and EINTR are retried.
+template <typename Step>
+absl::Status WholeTransfer(uint64_t size, const char* what, Step step) {
+  uint64_t done = 0;
+  while (done < size) {
+    const ssize_t n = step(done);
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) return absl::ErrnoToStatus(n < 0 ? errno : EIO, what);
+    done += static_cast<uint64_t>(n);
+  }
+  return absl::OkStatus();
+}
 }  // namespace
 
 absl::StatusOr<GuestMemory> GuestMemory::Create(const std::vector<RamRegion>& regions) {
@@ -136,6 +150,28 @@ absl::Status GuestMemory::WriteBytes(Gpa gpa, std::span<const uint8_t> data) {
   // sends the page again in the next round.
   if (r != nullptr) MarkDirty(*r, gpa, data.size());
   return absl::OkStatus();
+}
+
+absl::Status GuestMemory::ReadBacking(Gpa gpa, std::span<uint8_t> out) const {
+  const MappedRegion* r = FindRegion(gpa, out.size());
+  if (r == nullptr) return Slice(gpa, out.size()).status();
+  const off_t offset = static_cast<off_t>(r->memfd_offset + (gpa - r->gpa));
+  return WholeTransfer(out.size(), "pread of guest RAM", [&](uint64_t done) {
+    return ::pread(memfd_.get(), out.data() + done, out.size() - done, offset + static_cast<off_t>(done));
+  });
+}
+
+absl::Status GuestMemory::WriteBacking(Gpa gpa, std::span<const uint8_t> data) {
+  const MappedRegion* r = FindRegion(gpa, data.size());
+  if (r == nullptr) return Slice(gpa, data.size()).status();
+  if (data.empty()) return absl::OkStatus();
+  MarkDirty(*r, gpa, data.size());  // before and after, as in WriteBytes
+  const off_t offset = static_cast<off_t>(r->memfd_offset + (gpa - r->gpa));
+  absl::Status st = WholeTransfer(data.size(), "pwrite of guest RAM", [&](uint64_t done) {
+    return ::pwrite(memfd_.get(), data.data() + done, data.size() - done, offset + static_cast<off_t>(done));
+  });
+  MarkDirty(*r, gpa, data.size());
+  return st;
 }
 
 void GuestMemory::Populate(Gpa gpa, uint64_t length) {

@@ -64,6 +64,16 @@ class GuestMemory {
     return WriteBytes(gpa, {reinterpret_cast<const uint8_t*>(&value), sizeof(T)});
   }
 
+  // Bulk copies between guest RAM and a buffer through the memfd (pread /
+  // pwrite), not through the VMM's mapping: the kernel copies through its
+  // own mapping and the VMM's page tables are left alone. A page first
+  // touched through the mapping costs a fault (and on hosts that shadow
+  // page tables, like PVM's, several microseconds); pages the VMM only moves
+  // in bulk (migration) need none. Checked like ReadBytes/WriteBytes;
+  // WriteBacking marks dirty pages like WriteBytes.
+  absl::Status ReadBacking(Gpa gpa, std::span<uint8_t> out) const;
+  absl::Status WriteBacking(Gpa gpa, std::span<const uint8_t> data);
+
   // Faults [gpa, gpa + length) in with one call (MADV_POPULATE_WRITE),
   // much cheaper than a page fault per 4 KiB when the VMM is about to fill
   // a large range (kernel, initrd, incoming migration). Best effort.

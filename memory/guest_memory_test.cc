@@ -30,6 +30,25 @@ TEST(GuestMemory, RejectsAccessOutsideOrAcrossRegions) {
   EXPECT_TRUE(mem.Slice(0x100000, 16 * kPageSize).ok());
 }
 
+TEST(GuestMemory, BackingCopiesMatchTheMappingAndAreChecked) {
+  GuestMemory mem = MakeTwoRegions();
+  std::vector<uint8_t> data(2 * kPageSize);
+  for (size_t i = 0; i < data.size(); ++i) data[i] = static_cast<uint8_t>(i * 13);
+  mem.SetDirtyTracking(true);
+  ASSERT_TRUE(mem.WriteBacking(0x100000 + 3 * kPageSize, data).ok());
+  EXPECT_EQ(*mem.Read<uint8_t>(0x100000 + 3 * kPageSize + 5), data[5]);  // seen through the mapping
+  std::vector<uint64_t> dirty = mem.TakeDirtyPages(1);
+  EXPECT_EQ(dirty[0], 0b11000u);
+  ASSERT_TRUE(mem.Write<uint32_t>(0x2000, 0xabcdef01).ok());
+  std::vector<uint8_t> back(kPageSize);
+  ASSERT_TRUE(mem.ReadBacking(0x2000, back).ok());
+  EXPECT_EQ(back[0], 0x01);
+  EXPECT_EQ(back[3], 0xab);
+  std::vector<uint8_t> two(2 * kPageSize);
+  EXPECT_TRUE(absl::IsOutOfRange(mem.ReadBacking(15 * kPageSize, two)));       // crosses into the gap
+  EXPECT_TRUE(absl::IsOutOfRange(mem.WriteBacking(0x100000 + 15 * kPageSize, two)));  // past the end
+}
+
 TEST(GuestMemory, DiscardZeroesAndFreesPages) {
   GuestMemory mem = MakeTwoRegions();
   std::vector<uint8_t> ones(4 * kPageSize, 1);

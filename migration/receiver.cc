@@ -58,13 +58,16 @@ absl::Status Receiver::ReadPages(const RecordHeader& h) {
     return Corrupt(absl::StrFormat("pages record of %u bytes exceeds the %u-byte limit", h.length,
                                    kMaxPagesRecordBytes));
   }
-  ASSIGN_OR_RETURN(std::span<uint8_t> dest, mem.Slice(h.gpa, h.length));
-  // One call faults the record's pages in, instead of a fault per page
-  // while read() copies into them.
-  mem.Populate(h.gpa, h.length);
-  RETURN_IF_ERROR(channel_.ReadExact(dest.data(), dest.size()));
+  // The payload lands in a reused buffer, is checked there while it is
+  // hot in cache, and only then goes into guest RAM through the memfd: no
+  // page of the VMM's mapping is touched (see GuestMemory::WriteBacking),
+  // and guest RAM never holds bytes that failed their check.
+  if (payload_.size() < h.length) payload_.resize(kMaxPagesRecordBytes);
+  std::span<uint8_t> payload(payload_.data(), h.length);
+  RETURN_IF_ERROR(channel_.ReadExact(payload.data(), payload.size()));
   stats_.pages_received += h.length / kPage;
-  if (Crc32c(0, dest.data(), dest.size()) == h.payload_crc) {
+  if (Crc32c(0, payload.data(), payload.size()) == h.payload_crc) {
+    RETURN_IF_ERROR(mem.WriteBacking(h.gpa, payload));
     torn_[region].Clear(first, end);
     return absl::OkStatus();
   }
@@ -72,7 +75,7 @@ absl::Status Receiver::ReadPages(const RecordHeader& h) {
     return Corrupt(absl::StrFormat("the pages record for guest [0x%x, +0x%x) failed its CRC32C check", h.gpa,
                                    h.length));
   }
-  torn_[region].Set(first, end);
+  torn_[region].Set(first, end);  // sent again later, or the stream is refused at its end
   return absl::OkStatus();
 }
 

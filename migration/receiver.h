@@ -48,6 +48,7 @@ class Receiver {
   Channel& channel_;
   ReceiveStats stats_;
   std::vector<PageSet> torn_;
+  std::vector<uint8_t> payload_;  // one pages record, checked before it goes into RAM
 };
 
 }  // namespace migration

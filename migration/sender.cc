@@ -22,9 +22,8 @@ constexpr uint64_t kPage = memory::kPageSize;
 // cost nothing (32 bytes per MiB), small enough that a torn live record
 // costs little and the receiver's buffer bound stays modest.
 constexpr uint64_t kPagesPerRecord = 256;
-// A writev batch: this many bytes or iovecs, whichever comes first.
+// A writev batch: about this many bytes (or IOV_MAX iovecs).
 constexpr uint64_t kBatchBytes = 8ull << 20;
-constexpr size_t kBatchIovecs = 512;
 
 // Hint command ids count up from here, so each migration asks under a
 // fresh id (the guest ignores a repeated one) and none collides with the
@@ -50,14 +49,22 @@ uint64_t ZeroPageFingerprint() {
   return fingerprint;
 }
 
-// Collects records for one writev: headers live in a deque-like vector with
-// reserved capacity so their addresses stay valid inside the iovecs.
+// Collects the records of up to one chunk after another for one writev.
+// A chunk is at most kPagesPerRecord pages and never straddles a flush, so
+// the records of a chunk may point into the chunk's bounce copy.
 class Batch {
  public:
-  explicit Batch(Channel& channel) : channel_(channel) { headers_.reserve(kBatchIovecs); }
-  bool Full() const { return bytes_ >= kBatchBytes || iov_.size() + 2 > kBatchIovecs || headers_.size() == kBatchIovecs; }
+  explicit Batch(Channel& channel) : channel_(channel) {
+    headers_.reserve(kMaxIovecs);
+    iov_.reserve(kMaxIovecs);
+  }
+  // Whether another chunk may not fit (bytes, bounce space or iovecs: a
+  // chunk of alternating zero and data pages takes the most).
+  bool Full() const {
+    return bytes_ >= kBatchBytes || bounce_used_ >= kBatchBytes || iov_.size() + kChunkIovecs > kMaxIovecs;
+  }
   void Add(const RecordHeader& h, const uint8_t* payload, uint64_t length) {
-    headers_.push_back(h);
+    headers_.push_back(h);  // reserved: addresses stay valid
     iov_.push_back({&headers_.back(), sizeof(RecordHeader)});
     if (length > 0) iov_.push_back({const_cast<uint8_t*>(payload), length});
     bytes_ += sizeof(RecordHeader) + length;
@@ -71,8 +78,7 @@ class Batch {
     bounce_used_ = 0;
     return st;
   }
-  // Room for one record's payload copy, valid until Flush(). The batch
-  // fills to kBatchBytes before it flushes, so one record more always fits.
+  // Room for one chunk's copy, valid until Flush().
   uint8_t* BounceSpace(uint64_t length) {
     if (bounce_.empty()) bounce_.resize(kBatchBytes + kPagesPerRecord * kPage);
     uint8_t* out = bounce_.data() + bounce_used_;
@@ -81,6 +87,8 @@ class Batch {
   }
 
  private:
+  static constexpr size_t kChunkIovecs = kPagesPerRecord + kPagesPerRecord / 2 + 2;
+  static constexpr size_t kMaxIovecs = 1024;  // IOV_MAX
   Channel& channel_;
   std::vector<uint8_t> bounce_;
   uint64_t bounce_used_ = 0;
@@ -136,24 +144,35 @@ std::vector<PageSet> Sender::ChangedPages(const std::vector<PageSet>& exclude) {
   const size_t threads = std::clamp<size_t>(std::thread::hardware_concurrency(), 1, 8);
   for (size_t i = 0; i < regions.size(); ++i) {
     const memory::MappedRegion& r = regions[i];
-    std::vector<uint64_t> candidates;
-    for (auto [first, end] : source_.memory().PopulatedPages(i)) {
-      for (uint64_t p = first; p < end; ++p) {
-        if (!exclude[i].Test(p)) candidates.push_back(p);
-      }
-    }
+    // Candidate pages in chunks of up to kPagesPerRecord contiguous pages,
+    // each read through the memfd (see GuestMemory::ReadBacking).
+    std::vector<std::pair<uint64_t, uint64_t>> chunks;
+    PageSet candidates(r.size / kPage);
+    for (auto [first, end] : source_.memory().PopulatedPages(i)) candidates.Set(first, end);
+    candidates.Subtract(exclude[i]);
+    candidates.ForEachRun([&](uint64_t first, uint64_t end) {
+      for (uint64_t p = first; p < end; p += kPagesPerRecord) chunks.emplace_back(p, std::min(end, p + kPagesPerRecord));
+    });
     std::vector<std::vector<uint64_t>> changed(threads);
+    std::atomic<bool> read_failed{false};
     auto scan = [&](size_t t) {
-      for (size_t k = t; k < candidates.size(); k += threads) {
-        const uint64_t p = candidates[k];
-        const uint8_t* page = r.host + p * kPage;
-        const bool hinted = i < hinted_.size() && hinted_[i].Test(p) && !known_[i].Test(p);
-        if (known_[i].Test(p) || hinted) {
-          // The destination holds this fingerprint's content, or the page
-          // is free memory the guest has not touched since it hinted it.
-          if (PageFingerprint(page) != page_crc_[i][p]) changed[t].push_back(p);
-        } else if (!IsZeroPage(page)) {
-          changed[t].push_back(p);  // never sent and not zero: the destination lacks it
+      std::vector<uint8_t> buffer(kPagesPerRecord * kPage);
+      for (size_t c = t; c < chunks.size(); c += threads) {
+        const auto [first, end] = chunks[c];
+        if (!source_.memory().ReadBacking(r.gpa + first * kPage, {buffer.data(), (end - first) * kPage}).ok()) {
+          read_failed = true;
+          return;
+        }
+        for (uint64_t p = first; p < end; ++p) {
+          const uint8_t* page = buffer.data() + (p - first) * kPage;
+          const bool hinted = i < hinted_.size() && hinted_[i].Test(p) && !known_[i].Test(p);
+          if (known_[i].Test(p) || hinted) {
+            // The destination holds this fingerprint's content, or the page
+            // is free memory the guest has not touched since it hinted it.
+            if (PageFingerprint(page) != page_crc_[i][p]) changed[t].push_back(p);
+          } else if (!IsZeroPage(page)) {
+            changed[t].push_back(p);  // never sent and not zero: the destination lacks it
+          }
         }
       }
     };
@@ -162,6 +181,9 @@ std::vector<PageSet> Sender::ChangedPages(const std::vector<PageSet>& exclude) {
     scan(0);
     for (std::thread& w : workers) w.join();
     PageSet set(r.size / kPage);
+    // A page that could not be read counts as changed: sending it again is
+    // always safe.
+    if (read_failed) set = candidates;
     for (const std::vector<uint64_t>& pages : changed) {
       for (uint64_t p : pages) set.Set(p, p + 1);
     }
@@ -193,57 +215,56 @@ absl::Status Sender::SendSets(const std::vector<PageSet>& sets, bool live) {
   const std::vector<memory::MappedRegion>& regions = source_.memory().Regions();
   const bool track = options_.verify_final_pass;
   // Live pages go straight from guest memory, unless the dirty log cannot
-  // be trusted to report a page changed under the send (see FORMAT.md).
+  // be trusted to report a page changed under the send (see FORMAT.md):
+  // then from a copy read through the memfd, which is exactly what the
+  // record carries and what the fingerprints describe, and which leaves
+  // the VMM's page tables alone (GuestMemory::ReadBacking).
   const bool bounce = track && live;
   Batch batch(channel_);
   absl::Status status;
   const uint32_t flags = live ? kFlagLive : 0;
+  // Records for pages [p, p + n) of region i, whose bytes are at `data`.
+  auto add_chunk = [&](size_t i, uint64_t p, uint64_t n, const uint8_t* data) {
+    const memory::MappedRegion& r = regions[i];
+    uint64_t k = 0;
+    while (k < n) {
+      uint64_t run = k;
+      const bool zero = IsZeroPage(data + k * kPage);
+      while (run < n && IsZeroPage(data + run * kPage) == zero) {
+        if (track) {
+          page_crc_[i][p + run] = zero ? ZeroPageFingerprint() : PageFingerprint(data + run * kPage);
+          known_[i].Set(p + run, p + run + 1);
+        }
+        ++run;
+      }
+      const uint64_t length = (run - k) * kPage;
+      if (zero) {
+        batch.Add(MakeHeader(RecordType::kZeroPages, flags, r.gpa + (p + k) * kPage, length, 0), nullptr, 0);
+        stats_.zero_pages += run - k;
+      } else {
+        const uint8_t* payload = data + k * kPage;
+        batch.Add(MakeHeader(RecordType::kPages, flags, r.gpa + (p + k) * kPage, length, Crc32c(0, payload, length)),
+                  payload, length);
+        stats_.pages_sent += run - k;
+        cap_bytes_ += length;
+      }
+      k = run;
+    }
+  };
   for (size_t i = 0; i < sets.size() && status.ok(); ++i) {
     const memory::MappedRegion& r = regions[i];
     sets[i].ForEachRun([&](uint64_t first, uint64_t end) {
-      uint64_t p = first;
-      while (p < end && status.ok()) {
-        const uint8_t* host = r.host + p * kPage;
-        uint64_t q = p;
-        if (IsZeroPage(host)) {
-          while (q < end && IsZeroPage(r.host + q * kPage)) {
-            if (track) {
-              page_crc_[i][q] = ZeroPageFingerprint();
-              known_[i].Set(q, q + 1);
-            }
-            ++q;
-          }
-          batch.Add(MakeHeader(RecordType::kZeroPages, flags, r.gpa + p * kPage, (q - p) * kPage, 0), nullptr, 0);
-          stats_.zero_pages += q - p;
-        } else {
-          uint32_t crc = 0;
-          uint64_t run = 0;
-          while (q < end && run < kPagesPerRecord && !IsZeroPage(r.host + q * kPage)) {
-            ++run;
-            ++q;
-          }
-          const uint64_t length = run * kPage;
-          const uint8_t* payload = host;
-          if (bounce) {
-            // The copy is what goes out and what the CRCs describe, so the
-            // destination's content is known exactly even if the guest
-            // writes the page meanwhile without a dirty-log entry.
-            uint8_t* copy = batch.BounceSpace(length);
-            std::memcpy(copy, host, length);
-            payload = copy;
-          }
-          for (uint64_t k = 0; k < run; ++k) {
-            crc = Crc32c(crc, payload + k * kPage, kPage);
-            if (track) {
-              page_crc_[i][p + k] = PageFingerprint(payload + k * kPage);
-              known_[i].Set(p + k, p + k + 1);
-            }
-          }
-          batch.Add(MakeHeader(RecordType::kPages, flags, r.gpa + p * kPage, length, crc), payload, length);
-          stats_.pages_sent += q - p;
-          cap_bytes_ += length;
+      for (uint64_t p = first; p < end && status.ok();) {
+        const uint64_t n = std::min(end - p, kPagesPerRecord);
+        const uint8_t* data = r.host + p * kPage;
+        if (bounce) {
+          uint8_t* copy = batch.BounceSpace(n * kPage);
+          status = source_.memory().ReadBacking(r.gpa + p * kPage, {copy, n * kPage});
+          if (!status.ok()) break;
+          data = copy;
         }
-        p = q;
+        add_chunk(i, p, n, data);
+        p += n;
         if (batch.Full()) {
           status = batch.Flush();
           if (options_.bandwidth_bytes_per_s > 0) {

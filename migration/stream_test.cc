@@ -13,6 +13,7 @@
 
 #include "gtest/gtest.h"
 #include "migration/crc32c.h"
+#include "migration/plain_vm.h"
 #include "migration/receiver.h"
 #include "migration/sender.h"
 #include "migration/state_tree.h"
@@ -25,85 +26,16 @@ constexpr uint64_t kPage = memory::kPageSize;
 
 std::vector<memory::RamRegion> Layout() { return {{0, 4 << 20}, {0x1000000, 2 << 20}}; }
 
-std::vector<uint8_t> Tree(const std::string& value) {
-  StateWriter w;
-  w.BeginNode("test");
-  w.PutString("value", value);
-  w.EndNode();
-  return *w.Finish();
-}
+std::vector<uint8_t> Tree(const std::string& value) { return PlainTree(value); }
 
-class TestSource : public MigrationSource {
+class TestSource : public PlainSource {
  public:
-  TestSource() : mem_(*memory::GuestMemory::Create(Layout())) {}
-  memory::GuestMemory& memory() override { return mem_; }
-  absl::StatusOr<std::vector<uint8_t>> SaveShape() override { return Tree(shape); }
-  absl::Status SetDirtyLogging(bool on) override {
-    logging = on;
-    mem_.SetDirtyTracking(on);
-    return absl::OkStatus();
-  }
-  absl::StatusOr<std::vector<uint64_t>> TakeDirtyPages(size_t region) override {
-    ++syncs;
-    if (on_sync) on_sync(syncs);
-    return mem_.TakeDirtyPages(region);
-  }
-  void PauseGuest() override { paused = true; }
-  void ResumeGuest() override { paused = false; ++resumes; }
-  absl::StatusOr<std::vector<uint8_t>> SaveState() override { return Tree("state"); }
-  std::vector<GpaRange> BalloonedRanges() override { return ballooned; }
-  bool CanHint() override { return !hints.empty(); }
-  absl::Status StartHinting(uint32_t id) override {
-    hint_id = id;
-    // The guest answers at once; then, before the sender syncs the dirty
-    // log, it reuses one hinted page (a write the log sees).
-    ++reports;
-    for (const GpaRange& r : reuse_after_hint) FillPage(r.first, 0x77);
-    return absl::OkStatus();
-  }
-  uint64_t HintReportsCompleted() override { return reports; }
-  absl::Status StopHinting() override { return absl::OkStatus(); }
-  absl::Status DoneHinting() override {
-    done = true;
-    return absl::OkStatus();
-  }
-  std::vector<GpaRange> TakeHintedRanges() override { return hints; }
-
-  // A guest write: goes through GuestMemory so the dirty bitmap sees it.
-  void FillPage(memory::Gpa gpa, uint8_t value) {
-    std::vector<uint8_t> page(kPage, value);
-    page[0] = static_cast<uint8_t>(gpa >> 12);
-    ASSERT_TRUE(mem_.WriteBytes(gpa, page).ok());
-  }
-
-  memory::GuestMemory mem_;
-  std::string shape = "shape-1";
-  bool logging = false, paused = false, done = false;
-  int resumes = 0, syncs = 0;
-  uint32_t hint_id = 0;
-  uint64_t reports = 0;
-  std::vector<GpaRange> ballooned, hints, reuse_after_hint;
-  std::function<void(int)> on_sync;
+  TestSource() : PlainSource(Layout()) {}
 };
 
-class TestTarget : public MigrationTarget {
+class TestTarget : public PlainTarget {
  public:
-  TestTarget() : mem_(*memory::GuestMemory::Create(Layout())) {}
-  memory::GuestMemory& memory() override { return mem_; }
-  absl::Status CheckShape(std::span<const uint8_t> tree) override {
-    auto r = StateReader::Parse(tree);
-    if (!r.ok()) return r.status();
-    auto v = r->Node("test")->String("value");
-    if (*v != expected_shape) return absl::FailedPreconditionError("shape mismatch: " + *v);
-    return absl::OkStatus();
-  }
-  absl::Status LoadState(std::span<const uint8_t> tree) override {
-    loaded_state.assign(tree.begin(), tree.end());
-    return absl::OkStatus();
-  }
-  memory::GuestMemory mem_;
-  std::string expected_shape = "shape-1";
-  std::vector<uint8_t> loaded_state;
+  TestTarget() : PlainTarget(Layout()) {}
 };
 
 uint8_t ByteAt(memory::GuestMemory& mem, memory::Gpa gpa) { return *mem.Read<uint8_t>(gpa); }
