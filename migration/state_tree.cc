@@ -50,6 +50,8 @@ void StateWriter::Grow() {
 void StateWriter::BeginNode(absl::string_view name) {
   std::string n(name);
   STATE_WRITER_RETRY(absl::StrCat("node ", name), fdt_begin_node(buffer_.data(), n.c_str()));
+  has_child_.back() = true;
+  has_child_.push_back(false);
   ++depth_;
 }
 
@@ -59,10 +61,17 @@ void StateWriter::EndNode() {
     return;
   }
   STATE_WRITER_RETRY("end node", fdt_end_node(buffer_.data()));
+  has_child_.pop_back();
   --depth_;
 }
 
 void StateWriter::PutBytes(absl::string_view name, std::span<const uint8_t> bytes) {
+  if (status_.ok() && has_child_.back()) {
+    // libfdt would write it, and readers would never find it.
+    status_ = absl::InternalError(
+        absl::StrCat("state tree: property ", name, " written after a child node; properties go first"));
+    return;
+  }
   std::string n(name);
   STATE_WRITER_RETRY(absl::StrCat("property ", name),
                      fdt_property(buffer_.data(), n.c_str(), bytes.data(), static_cast<int>(bytes.size())));

@@ -31,7 +31,9 @@ class StateWriter {
   StateWriter();
 
   // Nodes nest; every BeginNode needs its EndNode. Names follow the device
-  // tree rules ("vcpu@0", "balloon", "virtio-mmio@d0000000").
+  // tree rules ("vcpu@0", "balloon", "virtio-mmio@d0000000"). A node's
+  // properties come before its child nodes (the flattened format has no
+  // place for later ones); a property after a child is an error at Finish.
   void BeginNode(absl::string_view name);
   void EndNode();
 
@@ -53,6 +55,8 @@ class StateWriter {
   void Grow();
   std::vector<uint8_t> buffer_;
   int depth_ = 0;
+  // Per open node (root first): whether a child of it has been written.
+  std::vector<bool> has_child_ = {false};
   absl::Status status_;
 };
 

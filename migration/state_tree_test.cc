@@ -76,6 +76,21 @@ TEST(StateTreeTest, UnbalancedNodesAreRefused) {
   EXPECT_FALSE(w.Finish().ok());
 }
 
+TEST(StateTreeTest, PropertyAfterAChildNodeIsRefusedNamingIt) {
+  StateWriter w;
+  w.BeginNode("parent");
+  w.PutU32("first", 1);
+  w.BeginNode("child");
+  w.PutU32("inside", 2);
+  w.EndNode();
+  w.PutU32("late", 3);
+  w.EndNode();
+  absl::StatusOr<std::vector<uint8_t>> tree = w.Finish();
+  ASSERT_FALSE(tree.ok());
+  EXPECT_NE(tree.status().message().find("property late written after a child node"), std::string::npos)
+      << tree.status();
+}
+
 TEST(StateTreeTest, CorruptOrTruncatedBlobsAreRefused) {
   StateWriter w;
   w.BeginNode("a");

@@ -45,6 +45,12 @@ absl::StatusOr<std::vector<uint32_t>> SaveableMsrs(const Kvm& kvm, const Vcpu& v
 
 absl::Status SaveVcpuState(const Vcpu& vcpu, std::span<const uint32_t> msrs, migration::StateWriter& out) {
   out.BeginNode(absl::StrFormat("vcpu@%u", vcpu.id()));
+  // MP state first: reading it makes KVM deliver a pending INIT or SIPI,
+  // which rewrites the registers; read after it, they match what the vCPU
+  // would run with.
+  kvm_mp_state mp{};
+  RETURN_IF_ERROR(vcpu.StateIoctl(KVM_GET_MP_STATE, &mp, "KVM_GET_MP_STATE"));
+  out.PutStruct("mp_state", mp);
   ASSIGN_OR_RETURN(kvm_regs regs, vcpu.GetRegs());
   out.PutStruct("regs", regs);
   ASSIGN_OR_RETURN(kvm_sregs sregs, vcpu.GetSregs());
@@ -66,9 +72,6 @@ absl::Status SaveVcpuState(const Vcpu& vcpu, std::span<const uint32_t> msrs, mig
   kvm_vcpu_events events{};
   RETURN_IF_ERROR(vcpu.StateIoctl(KVM_GET_VCPU_EVENTS, &events, "KVM_GET_VCPU_EVENTS"));
   out.PutStruct("events", events);
-  kvm_mp_state mp{};
-  RETURN_IF_ERROR(vcpu.StateIoctl(KVM_GET_MP_STATE, &mp, "KVM_GET_MP_STATE"));
-  out.PutStruct("mp_state", mp);
   if (auto debug = TryGet<kvm_debugregs>(vcpu, KVM_GET_DEBUGREGS, "KVM_GET_DEBUGREGS")) {
     out.PutStruct("debugregs", *debug);
   }
