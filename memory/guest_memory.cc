@@ -11,8 +11,8 @@
 
 namespace memory {
 namespace {
-// Below this a write faults in only a few pages; not worth a syscall.
-constexpr uint64_t kPopulateThreshold = 64 * 1024;
+// Below this a write touches only a few pages; not worth a syscall.
+constexpr uint64_t kBulkThreshold = 64 * 1024;
 
 // Repeats a pread/pwrite-like step (given the bytes done so far) until
 // `size` bytes are through; short transfers and EINTR are retried.
@@ -139,7 +139,9 @@ absl::Status GuestMemory::ReadBytes(Gpa gpa, std::span<uint8_t> out) const {
 absl::Status GuestMemory::WriteBytes(Gpa gpa, std::span<const uint8_t> data) {
   auto slice = Slice(gpa, data.size());
   if (!slice.ok()) return slice.status();
-  if (data.size() >= kPopulateThreshold) Populate(gpa, data.size());
+  // Bulk writes (kernel, initrd) go through the memfd: the pages then need
+  // no fault in the VMM's mapping, which the guest never uses.
+  if (data.size() >= kBulkThreshold) return WriteBacking(gpa, data);
   const MappedRegion* r = data.empty() ? nullptr : FindRegion(gpa, data.size());
   // Marked before the copy too, as KVM marks a page before a vCPU's write
   // lands: a migrator that sees the content change finds the mark in its

@@ -47,6 +47,12 @@ TEST(GuestMemory, BackingCopiesMatchTheMappingAndAreChecked) {
   std::vector<uint8_t> two(2 * kPageSize);
   EXPECT_TRUE(absl::IsOutOfRange(mem.ReadBacking(15 * kPageSize, two)));       // crosses into the gap
   EXPECT_TRUE(absl::IsOutOfRange(mem.WriteBacking(0x100000 + 15 * kPageSize, two)));  // past the end
+  // A bulk WriteBytes (a kernel image) takes the same path: same result.
+  std::vector<uint8_t> image(10 * kPageSize + 100, 0x5c);
+  ASSERT_TRUE(mem.WriteBytes(kPageSize + 8, image).ok());
+  EXPECT_EQ(*mem.Read<uint8_t>(kPageSize + 8 + image.size() - 1), 0x5c);
+  EXPECT_EQ(*mem.Read<uint8_t>(kPageSize + 8 + image.size()), 0);
+  EXPECT_EQ(mem.TakeDirtyPages(0)[0], 0xffeu);  // pages 1..11
 }
 
 TEST(GuestMemory, DiscardZeroesAndFreesPages) {
