@@ -151,7 +151,7 @@ def vmm_migrate(src_sock, dest, hinting, downtime_ms, dest_ns):
     return {"total_ms": out["total_ms"], "downtime_ms": out["downtime_ms"], "sent_mib": out["bytes_sent"] / MIB,
             "wire_mib": wire / MIB, "rounds": out["rounds"],
             "skipped": f"{sk['zero']}/{sk['unpopulated']}/{sk['ballooned']}/{sk['hinted']}",
-            "unlogged": out.get("unlogged_pages", 0)}
+            "unlogged": out.get("unlogged_pages", 0), "rescan": out.get("paused_rescan", False)}
 
 
 def run_vmm(args):
@@ -301,7 +301,8 @@ def main():
         print(f"{r['vmm']:5} {r['scenario']:12} {r['total_ms']:9.0f} {r['downtime_ms']:8.1f} {r['sent_mib']:9.1f} "
               f"{r['wire_mib']:9.1f} {r['rounds']:6} {r['used_mib']:9.0f} {r['sent_mib'] / r['used_mib']:9.2f} "
               f"{'yes' if r['ok'] else 'NO':>3}  {r['skipped']}"
-              + (f" (unlogged {r['unlogged']})" if r.get("unlogged") else ""))
+              + (f" (unlogged {r['unlogged']})" if r.get("unlogged") else "")
+              + (" (paused re-scan)" if r.get("rescan") else ""))
     ours = {r["scenario"]: r for r in rows if r["vmm"] == "vmm"}
     theirs = {r["scenario"]: r for r in rows if r["vmm"] == "qemu"}
     for name, r in ours.items():
