@@ -8,6 +8,7 @@
 #include <cerrno>
 
 #include "absl/strings/str_format.h"
+#include "base/status_macros.h"
 
 namespace memory {
 namespace {
@@ -174,6 +175,21 @@ absl::Status GuestMemory::WriteBacking(Gpa gpa, std::span<const uint8_t> data) {
   });
   MarkDirty(*r, gpa, data.size());
   return st;
+}
+
+absl::Status GuestMemory::Zero(Gpa gpa, uint64_t length) {
+  if (!IsValidRange(gpa, length)) return Slice(gpa, length).status();
+  const Gpa first_page = (gpa + kPageSize - 1) & ~(kPageSize - 1);
+  const Gpa end_page = (gpa + length) & ~(kPageSize - 1);
+  if (first_page >= end_page) {
+    std::vector<uint8_t> zeros(length);
+    return WriteBytes(gpa, zeros);
+  }
+  std::vector<uint8_t> zeros(kPageSize);
+  if (gpa < first_page) RETURN_IF_ERROR(WriteBytes(gpa, {zeros.data(), first_page - gpa}));
+  RETURN_IF_ERROR(Discard(first_page, end_page - first_page));
+  if (end_page < gpa + length) RETURN_IF_ERROR(WriteBytes(end_page, {zeros.data(), gpa + length - end_page}));
+  return absl::OkStatus();
 }
 
 void GuestMemory::Populate(Gpa gpa, uint64_t length) {

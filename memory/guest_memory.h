@@ -74,6 +74,10 @@ class GuestMemory {
   absl::Status ReadBacking(Gpa gpa, std::span<uint8_t> out) const;
   absl::Status WriteBacking(Gpa gpa, std::span<const uint8_t> data);
 
+  // Makes [gpa, gpa + length) (inside one region) read as zero: whole pages
+  // are discarded, partial pages at the ends are written.
+  absl::Status Zero(Gpa gpa, uint64_t length);
+
   // Faults [gpa, gpa + length) in with one call (MADV_POPULATE_WRITE),
   // much cheaper than a page fault per 4 KiB when the VMM is about to fill
   // a large range (kernel, initrd, incoming migration). Best effort.

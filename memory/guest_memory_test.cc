@@ -55,6 +55,23 @@ TEST(GuestMemory, BackingCopiesMatchTheMappingAndAreChecked) {
   EXPECT_EQ(mem.TakeDirtyPages(0)[0], 0xffeu);  // pages 1..11
 }
 
+TEST(GuestMemory, ZeroClearsExactlyTheRange) {
+  GuestMemory mem = MakeTwoRegions();
+  std::vector<uint8_t> ones(16 * kPageSize, 1);
+  ASSERT_TRUE(mem.WriteBytes(0, ones).ok());
+  ASSERT_TRUE(mem.Zero(kPageSize + 10, 3 * kPageSize).ok());  // partial, 2 whole pages, partial
+  EXPECT_EQ(*mem.Read<uint8_t>(kPageSize + 9), 1);
+  EXPECT_EQ(*mem.Read<uint8_t>(kPageSize + 10), 0);
+  EXPECT_EQ(*mem.Read<uint8_t>(3 * kPageSize), 0);
+  EXPECT_EQ(*mem.Read<uint8_t>(4 * kPageSize + 9), 0);
+  EXPECT_EQ(*mem.Read<uint8_t>(4 * kPageSize + 10), 1);
+  ASSERT_TRUE(mem.Zero(8 * kPageSize + 1, 5).ok());  // inside one page
+  EXPECT_EQ(*mem.Read<uint8_t>(8 * kPageSize), 1);
+  EXPECT_EQ(*mem.Read<uint8_t>(8 * kPageSize + 5), 0);
+  EXPECT_EQ(*mem.Read<uint8_t>(8 * kPageSize + 6), 1);
+  EXPECT_FALSE(mem.Zero(15 * kPageSize, 2 * kPageSize).ok());  // runs off the region
+}
+
 TEST(GuestMemory, DiscardZeroesAndFreesPages) {
   GuestMemory mem = MakeTwoRegions();
   std::vector<uint8_t> ones(4 * kPageSize, 1);

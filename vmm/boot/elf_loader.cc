@@ -188,11 +188,7 @@ absl::StatusOr<LoadedKernel> LoadElfKernel(std::span<const uint8_t> elf, memory:
     RETURN_IF_ERROR(mem.WriteBytes(ph.p_paddr, elf.subspan(ph.p_offset, ph.p_filesz)));
     // The tail is bss: it must read as zero even if this memory was used
     // before (a reboot reuses guest RAM).
-    if (ph.p_memsz > ph.p_filesz) {
-      ASSIGN_OR_RETURN(std::span<uint8_t> bss,
-                       mem.Slice(ph.p_paddr + ph.p_filesz, ph.p_memsz - ph.p_filesz));
-      std::memset(bss.data(), 0, bss.size());
-    }
+    if (ph.p_memsz > ph.p_filesz) RETURN_IF_ERROR(mem.Zero(ph.p_paddr + ph.p_filesz, ph.p_memsz - ph.p_filesz));
   }
   LOG_DEBUG("kernel loaded at [0x%x, 0x%x), entry 0x%x", kernel.load_start, kernel.load_end,
             kernel.entry_64);

@@ -17,6 +17,9 @@
 namespace vmm::boot {
 namespace {
 
+// Bytes read from the initrd file per step.
+constexpr uint64_t kChunkBytes = 1 << 20;
+
 // 2.03 is the first protocol version with initrd_addr_max.
 constexpr uint16_t kInitrdAddrMaxProtocol = 0x0203;
 
@@ -86,10 +89,15 @@ absl::StatusOr<InitrdPlacement> LoadInitrd(absl::string_view path, memory::Guest
         name, (size + memory::kMiB - 1) / memory::kMiB, floor, limit));
   }
   uint64_t gpa = AlignDown(limit - size, memory::kPageSize);
-  ASSIGN_OR_RETURN(std::span<uint8_t> dest, mem.Slice(gpa, size));
-  mem.Populate(gpa, size);
-  // Straight into guest RAM: an initramfs can be hundreds of MiB.
-  RETURN_IF_ERROR(ReadAll(fd.get(), dest, name));
+  // In chunks through a small buffer into the memfd (GuestMemory::WriteBytes
+  // takes the bulk path): an initramfs can be hundreds of MiB, and the VMM
+  // itself never needs those pages mapped.
+  std::vector<uint8_t> chunk(std::min<uint64_t>(size, kChunkBytes));
+  for (uint64_t done = 0; done < size; done += chunk.size()) {
+    std::span<uint8_t> piece(chunk.data(), std::min<uint64_t>(chunk.size(), size - done));
+    RETURN_IF_ERROR(ReadAll(fd.get(), piece, name));
+    RETURN_IF_ERROR(mem.WriteBytes(gpa + done, piece));
+  }
   LOG_DEBUG("initrd %s: %u bytes at 0x%x", name, size, gpa);
   return InitrdPlacement{.gpa = gpa, .size = size};
 }
