@@ -1,6 +1,7 @@
 // Receiver: the destination half of a migration, or the reader of a
 // snapshot file. Checks the preamble and the VM's shape before any memory
-// is written, then lands page records straight in guest memory, applies
+// is written, then checks each page record and writes it into guest RAM
+// through the memfd (GuestMemory::WriteBacking), applies
 // zero runs as discards, and finally hands the state tree to the target.
 //
 // Trust boundary: the stream is untrusted. Every header is CRC-checked
