@@ -214,12 +214,12 @@ absl::Status Sender::LiveCheck(std::vector<PageSet>& next) {
 absl::Status Sender::SendSets(const std::vector<PageSet>& sets, bool live) {
   const std::vector<memory::MappedRegion>& regions = source_.memory().Regions();
   const bool track = options_.verify_final_pass;
-  // Live pages go straight from guest memory, unless the dirty log cannot
-  // be trusted to report a page changed under the send (see FORMAT.md):
-  // then from a copy read through the memfd, which is exactly what the
-  // record carries and what the fingerprints describe, and which leaves
-  // the VMM's page tables alone (GuestMemory::ReadBacking).
-  const bool bounce = track && live;
+  // Pages go straight from guest memory, unless the dirty log cannot be
+  // trusted to report a page changed under the send (see FORMAT.md) or the
+  // host asks for it: then from a copy read through the memfd, which is
+  // exactly what the record carries and what the fingerprints describe,
+  // and which leaves the VMM's page tables alone (GuestMemory::ReadBacking).
+  const bool bounce = track || options_.read_through_memfd;
   Batch batch(channel_);
   absl::Status status;
   const uint32_t flags = live ? kFlagLive : 0;
@@ -228,14 +228,16 @@ absl::Status Sender::SendSets(const std::vector<PageSet>& sets, bool live) {
     const memory::MappedRegion& r = regions[i];
     uint64_t k = 0;
     while (k < n) {
-      uint64_t run = k;
+      // Page k opens the run whatever it reads as later: live memory may
+      // change under a second look.
       const bool zero = IsZeroPage(data + k * kPage);
-      while (run < n && IsZeroPage(data + run * kPage) == zero) {
-        if (track) {
-          page_crc_[i][p + run] = zero ? ZeroPageFingerprint() : PageFingerprint(data + run * kPage);
-          known_[i].Set(p + run, p + run + 1);
+      uint64_t run = k + 1;
+      while (run < n && IsZeroPage(data + run * kPage) == zero) ++run;
+      if (track) {
+        for (uint64_t q = k; q < run; ++q) {
+          page_crc_[i][p + q] = zero ? ZeroPageFingerprint() : PageFingerprint(data + q * kPage);
+          known_[i].Set(p + q, p + q + 1);
         }
-        ++run;
       }
       const uint64_t length = (run - k) * kPage;
       if (zero) {

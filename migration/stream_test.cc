@@ -71,7 +71,11 @@ absl::StatusOr<MigrationStats> MigrateOverSocket(TestSource& src, TestTarget& ds
   return stats;
 }
 
-TEST(StreamTest, SnapshotSkipsUnpopulatedAndBalloonedAndRestoresTheRest) {
+// Both ways of reading pages: straight from the mapping (hardware KVM) and
+// through the memfd into a buffer (PVM).
+class SnapshotTest : public ::testing::TestWithParam<bool> {};
+
+TEST_P(SnapshotTest, SkipsUnpopulatedAndBalloonedAndRestoresTheRest) {
   TestSource src;
   src.FillPage(0x0, 0x11);
   src.FillPage(0x5000, 0x22);
@@ -84,7 +88,7 @@ TEST(StreamTest, SnapshotSkipsUnpopulatedAndBalloonedAndRestoresTheRest) {
   {
     auto ch = Channel::CreateFile(path);
     ASSERT_TRUE(ch.ok());
-    Sender sender(src, *ch, {}, nullptr);
+    Sender sender(src, *ch, {.read_through_memfd = GetParam()}, nullptr);
     auto stats = sender.Snapshot();
     ASSERT_TRUE(stats.ok()) << stats.status();
     EXPECT_EQ(stats->phase, "completed");
@@ -108,6 +112,9 @@ TEST(StreamTest, SnapshotSkipsUnpopulatedAndBalloonedAndRestoresTheRest) {
   EXPECT_EQ(dst.loaded_state, Tree("state"));
   std::remove(path.c_str());
 }
+
+INSTANTIATE_TEST_SUITE_P(ReadPaths, SnapshotTest, ::testing::Bool(),
+                         [](const auto& info) { return info.param ? "ThroughMemfd" : "FromMapping"; });
 
 TEST(StreamTest, LiveMigrationSkipsHintedPagesButSendsHintedPagesTheGuestReused) {
   TestSource src;

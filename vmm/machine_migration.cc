@@ -272,6 +272,7 @@ absl::Status Machine::StartMigration(const std::string& destination, const migra
   // per round changed with no log entry, see migration/FORMAT.md); the
   // verified final pass catches them. Hardware KVM does not need it.
   effective.verify_final_pass = kvm_->is_pvm();
+  effective.read_through_memfd = kvm_->is_pvm();
   migration_thread_ = std::thread([this, ch = std::move(*channel), options = effective]() mutable {
     MigrationThread(std::move(ch), options);
   });
@@ -325,7 +326,7 @@ absl::StatusOr<migration::MigrationStats> Machine::Snapshot(const std::string& p
     if (migration_running_) return absl::FailedPreconditionError("a migration is running");
   }
   ASSIGN_OR_RETURN(migration::Channel channel, migration::Channel::CreateFile(path));
-  migration::Sender sender(*this, channel, {}, nullptr);
+  migration::Sender sender(*this, channel, {.read_through_memfd = kvm_->is_pvm()}, nullptr);
   absl::StatusOr<migration::MigrationStats> stats = sender.Snapshot();
   if (!stats.ok()) {
     ::unlink(path.c_str());  // no half-written snapshot left behind
