@@ -64,6 +64,27 @@ absl::StatusOr<addrinfo*> Resolve(const Endpoint& e, bool passive) {
   return result;
 }
 
+// Resolves a TCP endpoint and gives each address in turn a fresh socket
+// and `use` (connect, or bind and listen) until one works; the error names
+// what failed last.
+template <typename Use>
+absl::StatusOr<base::UniqueFd> FirstWorkingAddress(const Endpoint& endpoint, bool passive, const char* what,
+                                                   Use use) {
+  absl::StatusOr<addrinfo*> resolved = Resolve(endpoint, passive);
+  if (!resolved.ok()) return resolved.status();
+  int last_errno = passive ? EADDRNOTAVAIL : ECONNREFUSED;
+  for (addrinfo* ai = *resolved; ai != nullptr; ai = ai->ai_next) {
+    base::UniqueFd fd(::socket(ai->ai_family, ai->ai_socktype | SOCK_CLOEXEC, ai->ai_protocol));
+    if (fd.valid() && use(fd.get(), ai)) {
+      ::freeaddrinfo(*resolved);
+      return fd;
+    }
+    last_errno = errno;
+  }
+  ::freeaddrinfo(*resolved);
+  return absl::ErrnoToStatus(last_errno, absl::StrCat(what, " ", endpoint.ToString()));
+}
+
 }  // namespace
 
 std::string Endpoint::ToString() const {
@@ -113,24 +134,13 @@ absl::StatusOr<Channel> Channel::Connect(const Endpoint& endpoint) {
     }
     return Channel(std::move(fd), endpoint.ToString(), true);
   }
-  absl::StatusOr<addrinfo*> resolved = Resolve(endpoint, false);
-  if (!resolved.ok()) return resolved.status();
-  int last_errno = ECONNREFUSED;
-  for (addrinfo* ai = *resolved; ai != nullptr; ai = ai->ai_next) {
-    base::UniqueFd fd(::socket(ai->ai_family, ai->ai_socktype | SOCK_CLOEXEC, ai->ai_protocol));
-    if (!fd.valid()) {
-      last_errno = errno;
-      continue;
-    }
-    TuneSocket(fd.get(), true);
-    if (::connect(fd.get(), ai->ai_addr, ai->ai_addrlen) == 0) {
-      ::freeaddrinfo(*resolved);
-      return Channel(std::move(fd), endpoint.ToString(), true);
-    }
-    last_errno = errno;
-  }
-  ::freeaddrinfo(*resolved);
-  return absl::ErrnoToStatus(last_errno, absl::StrCat("cannot connect to ", endpoint.ToString()));
+  absl::StatusOr<base::UniqueFd> fd =
+      FirstWorkingAddress(endpoint, false, "cannot connect to", [](int fd, const addrinfo* ai) {
+        TuneSocket(fd, true);
+        return ::connect(fd, ai->ai_addr, ai->ai_addrlen) == 0;
+      });
+  if (!fd.ok()) return fd.status();
+  return Channel(std::move(*fd), endpoint.ToString(), true);
 }
 
 absl::StatusOr<Channel> Channel::CreateFile(const std::string& path) {
@@ -224,26 +234,15 @@ absl::StatusOr<Listener> Listener::Listen(const Endpoint& endpoint) {
     }
     return Listener(std::move(fd), endpoint);
   }
-  absl::StatusOr<addrinfo*> resolved = Resolve(endpoint, true);
-  if (!resolved.ok()) return resolved.status();
-  int last_errno = EADDRNOTAVAIL;
-  for (addrinfo* ai = *resolved; ai != nullptr; ai = ai->ai_next) {
-    base::UniqueFd fd(::socket(ai->ai_family, ai->ai_socktype | SOCK_CLOEXEC, ai->ai_protocol));
-    if (!fd.valid()) {
-      last_errno = errno;
-      continue;
-    }
-    int one = 1;
-    ::setsockopt(fd.get(), SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
-    TuneSocket(fd.get(), true);  // inherited by the accepted socket
-    if (::bind(fd.get(), ai->ai_addr, ai->ai_addrlen) == 0 && ::listen(fd.get(), 1) == 0) {
-      ::freeaddrinfo(*resolved);
-      return Listener(std::move(fd), endpoint);
-    }
-    last_errno = errno;
-  }
-  ::freeaddrinfo(*resolved);
-  return absl::ErrnoToStatus(last_errno, absl::StrCat("cannot listen on ", endpoint.ToString()));
+  absl::StatusOr<base::UniqueFd> fd =
+      FirstWorkingAddress(endpoint, true, "cannot listen on", [](int fd, const addrinfo* ai) {
+        int one = 1;
+        ::setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+        TuneSocket(fd, true);  // inherited by the accepted socket
+        return ::bind(fd, ai->ai_addr, ai->ai_addrlen) == 0 && ::listen(fd, 1) == 0;
+      });
+  if (!fd.ok()) return fd.status();
+  return Listener(std::move(*fd), endpoint);
 }
 
 absl::StatusOr<Channel> Listener::Accept(absl::Duration timeout) {

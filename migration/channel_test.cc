@@ -28,9 +28,16 @@ TEST(EndpointTest, ParsesTcpAndUnixAndRejectsTheRest) {
   }
 }
 
-TEST(ChannelTest, UnixListenerAcceptsAndBytesArriveIntact) {
-  const std::string path = ::testing::TempDir() + "/channel-test-" + std::to_string(::getpid()) + ".sock";
-  auto endpoint = ParseEndpoint("unix:" + path);
+class ListenerTest : public ::testing::TestWithParam<bool> {
+ protected:
+  std::string Where() const {
+    if (GetParam()) return "tcp:127.0.0.1:" + std::to_string(40000 + ::getpid() % 20000);
+    return "unix:" + ::testing::TempDir() + "/channel-test-" + std::to_string(::getpid()) + ".sock";
+  }
+};
+
+TEST_P(ListenerTest, AcceptsAndBytesArriveIntact) {
+  auto endpoint = ParseEndpoint(Where());
   ASSERT_TRUE(endpoint.ok());
   auto listener = Listener::Listen(*endpoint);
   ASSERT_TRUE(listener.ok()) << listener.status();
@@ -53,6 +60,20 @@ TEST(ChannelTest, UnixListenerAcceptsAndBytesArriveIntact) {
   uint8_t extra;
   absl::Status eof = in->ReadExact(&extra, 1);
   EXPECT_NE(eof.message().find("truncated"), std::string::npos) << eof;
+}
+
+INSTANTIATE_TEST_SUITE_P(Transports, ListenerTest, ::testing::Bool(),
+                         [](const auto& info) { return info.param ? "Tcp" : "Unix"; });
+
+TEST(ChannelTest, ListeningOnAnAddressInUseNamesTheEndpoint) {
+  auto endpoint = ParseEndpoint("tcp:127.0.0.1:" + std::to_string(40000 + (::getpid() + 1) % 20000));
+  ASSERT_TRUE(endpoint.ok());
+  auto first = Listener::Listen(*endpoint);
+  ASSERT_TRUE(first.ok()) << first.status();
+  auto second = Listener::Listen(*endpoint);
+  ASSERT_FALSE(second.ok());
+  EXPECT_NE(second.status().message().find("cannot listen on " + endpoint->ToString()), std::string::npos)
+      << second.status();
 }
 
 TEST(ChannelTest, ConnectionRefusedNamesTheEndpoint) {
