@@ -151,7 +151,8 @@ def vmm_migrate(src_sock, dest, hinting, downtime_ms, dest_ns):
     return {"total_ms": out["total_ms"], "downtime_ms": out["downtime_ms"], "sent_mib": out["bytes_sent"] / MIB,
             "wire_mib": wire / MIB, "rounds": out["rounds"],
             "skipped": f"{sk['zero']}/{sk['unpopulated']}/{sk['ballooned']}/{sk['hinted']}",
-            "unlogged": out.get("unlogged_pages", 0), "rescan": out.get("paused_rescan", False)}
+            "unlogged": out.get("unlogged_pages", 0), "rescan": out.get("paused_rescan", False),
+            "parts": out.get("downtime_parts_ms", {})}
 
 
 def run_vmm(args):
@@ -303,6 +304,10 @@ def main():
               f"{'yes' if r['ok'] else 'NO':>3}  {r['skipped']}"
               + (f" (unlogged {r['unlogged']})" if r.get("unlogged") else "")
               + (" (paused re-scan)" if r.get("rescan") else ""))
+    for r in rows:
+        if r.get("parts"):
+            print(f"vmm {r['scenario']} downtime parts (ms): "
+                  + ", ".join(f"{k} {v:.1f}" for k, v in r["parts"].items()))
     ours = {r["scenario"]: r for r in rows if r["vmm"] == "vmm"}
     theirs = {r["scenario"]: r for r in rows if r["vmm"] == "qemu"}
     for name, r in ours.items():

@@ -466,15 +466,24 @@ absl::StatusOr<MigrationStats> Sender::Migrate() {
       hinting_started_ = false;
     }
     stats_.phase = "stop-and-copy";
-    pause_time = absl::Now();
+    MigrationStats::DowntimeParts& parts = stats_.downtime_parts;
+    absl::Time mark = pause_time = absl::Now();
+    auto lap = [&mark](double& part) {
+      const absl::Time now = absl::Now();
+      part = absl::ToDoubleMilliseconds(now - mark);
+      mark = now;
+    };
     source_.PauseGuest();
     paused = true;
+    lap(parts.pause);
     ASSIGN_OR_RETURN(std::vector<PageSet> last, TakeDirty());
     for (size_t i = 0; i < sets.size(); ++i) last[i].Or(sets[i].words());
+    lap(parts.sync);
     ++stats_.round;
     cap_start_ = absl::Now();
     cap_bytes_ = 0;
     RETURN_IF_ERROR(SendSets(last, false));
+    lap(parts.last_pages);
     if (options_.verify_final_pass && live_misses_ > 0) {
       // The dirty tracking is known to miss writes here: re-check every
       // page while paused (see FORMAT.md, "Verified final pass").
@@ -483,11 +492,15 @@ absl::StatusOr<MigrationStats> Sender::Migrate() {
       stats_.paused_rescan = true;
       RETURN_IF_ERROR(SendSets(fix, false));
     }
+    lap(parts.rescan);
     RETURN_IF_ERROR(SendRecord(RecordType::kMemoryEnd, 0, {}));
     ASSIGN_OR_RETURN(std::vector<uint8_t> state, source_.SaveState());
     RETURN_IF_ERROR(SendRecord(RecordType::kState, 0, state));
     RETURN_IF_ERROR(SendRecord(RecordType::kEnd, 0, {}));
-    return WaitForAck();
+    lap(parts.state);
+    absl::Status acked = WaitForAck();
+    lap(parts.ack);
+    return acked;
   }();
   stats_.remaining_bytes = 0;
   if (!st.ok()) {

@@ -46,6 +46,13 @@ struct MigrationStats {
   double expected_downtime_ms = 0;
   double total_ms = 0;
   double downtime_ms = 0;         // source paused -> destination acknowledged
+  // Where the downtime went, in order (ms): stopping the vCPUs, the last
+  // dirty sync, sending the last pages, the paused re-scan (PVM, when
+  // needed), saving and sending the state, and waiting for the destination
+  // to load it, start its vCPUs and acknowledge.
+  struct DowntimeParts {
+    double pause = 0, sync = 0, last_pages = 0, rescan = 0, state = 0, ack = 0;
+  } downtime_parts;
   std::string error;
 };
 

@@ -145,6 +145,12 @@ TEST(StreamTest, LiveMigrationSkipsHintedPagesButSendsHintedPagesTheGuestReused)
   EXPECT_EQ(ByteAt(dst.mem_, 0xa0001), 0);     // hinted and free: never sent
   EXPECT_EQ(ByteAt(dst.mem_, 0x7f001), 0x5a);
   EXPECT_EQ(received->bytes_received, stats->bytes_sent);
+  // The parts of the downtime add up to it (give or take the clock reads).
+  const MigrationStats::DowntimeParts& d = stats->downtime_parts;
+  const double parts = d.pause + d.sync + d.last_pages + d.rescan + d.state + d.ack;
+  EXPECT_GT(parts, 0);
+  EXPECT_LE(parts, stats->downtime_ms + 0.01);
+  EXPECT_GE(parts, stats->downtime_ms * 0.9 - 0.05);
   ASSERT_FALSE(progress.empty());
   EXPECT_EQ(progress.back().phase, "completed");
 }
