@@ -156,6 +156,7 @@ absl::Status Machine::SetDirtyLogging(bool on) {
         memory::WriteTracker::Start(first.host, memory_->TotalSize());
     if (tracker.ok()) {
       write_tracker_ = std::move(*tracker);
+      LOG_INFO("migration: PVM host: guest writes are tracked in the host page tables too (its dirty log misses some)");
     } else {
       LOG_INFO("migration: no host-side write tracking (%s); the final pass re-checks every page",
                std::string(tracker.status().message()));
