@@ -44,6 +44,12 @@ void PageSet::Subtract(const PageSet& other) {
   for (size_t i = 0; i < n; ++i) words_[i] &= ~other.words_[i];
 }
 
+void PageSet::Intersect(const PageSet& other) {
+  const size_t n = std::min(other.words_.size(), words_.size());
+  for (size_t i = 0; i < n; ++i) words_[i] &= other.words_[i];
+  std::fill(words_.begin() + static_cast<ptrdiff_t>(n), words_.end(), 0);
+}
+
 uint64_t PageSet::CountCommon(const PageSet& other) const {
   uint64_t count = 0;
   const size_t n = std::min(other.words_.size(), words_.size());

@@ -27,6 +27,8 @@ class PageSet {
   void Or(std::span<const uint64_t> words);
   // Removes every page that is in `other`.
   void Subtract(const PageSet& other);
+  // Keeps only the pages also in `other`.
+  void Intersect(const PageSet& other);
   // How many pages are in both.
   uint64_t CountCommon(const PageSet& other) const;
   uint64_t Count() const;

@@ -53,6 +53,19 @@ TEST(PageSetTest, SubtractRemovesSkippedPages) {
   EXPECT_EQ(Runs(all), (std::vector<std::pair<uint64_t, uint64_t>>{{0, 10}, {20, 100}}));
 }
 
+TEST(PageSetTest, IntersectKeepsCommonPagesEvenWithAShorterOther) {
+  PageSet hinted(200), populated(200), short_set(70);
+  hinted.Set(0, 150);
+  populated.Set(100, 200);
+  hinted.Intersect(populated);
+  EXPECT_EQ(Runs(hinted), (std::vector<std::pair<uint64_t, uint64_t>>{{100, 150}}));
+  PageSet all(200);
+  all.SetAll();
+  short_set.Set(60, 70);
+  all.Intersect(short_set);  // pages past the shorter set are not in it
+  EXPECT_EQ(Runs(all), (std::vector<std::pair<uint64_t, uint64_t>>{{60, 70}}));
+}
+
 TEST(PageSetTest, HintedPagesReusedAfterHintingAreSentAgain) {
   // The round-1 order: start from all pages, drop hinted ones, then add what
   // KVM logged since logging began; a hinted page the guest wrote since is

@@ -121,69 +121,79 @@ absl::Status Sender::SendHeaderAndShape() {
   return SendRecord(RecordType::kShape, 0, shape);
 }
 
+bool Sender::ScanPages(size_t region, const PageSet& pages,
+                       const std::function<void(size_t, uint64_t, const uint8_t*)>& visit) {
+  const memory::MappedRegion& r = source_.memory().Regions()[region];
+  // Chunks of up to kPagesPerRecord contiguous pages, each read through
+  // the memfd (see GuestMemory::ReadBacking), shared out over the cores:
+  // while paused every core is free, and while live the vCPUs get the rest.
+  std::vector<std::pair<uint64_t, uint64_t>> chunks;
+  pages.ForEachRun([&](uint64_t first, uint64_t end) {
+    for (uint64_t p = first; p < end; p += kPagesPerRecord) chunks.emplace_back(p, std::min(end, p + kPagesPerRecord));
+  });
+  const size_t threads = ScanThreads();
+  std::atomic<bool> read_failed{false};
+  auto scan = [&](size_t t) {
+    std::vector<uint8_t> buffer(kPagesPerRecord * kPage);
+    for (size_t c = t; c < chunks.size() && !read_failed; c += threads) {
+      const auto [first, end] = chunks[c];
+      if (!source_.memory().ReadBacking(r.gpa + first * kPage, {buffer.data(), (end - first) * kPage}).ok()) {
+        read_failed = true;
+        return;
+      }
+      for (uint64_t p = first; p < end; ++p) visit(t, p, buffer.data() + (p - first) * kPage);
+    }
+  };
+  std::vector<std::thread> workers;
+  for (size_t t = 1; t < threads; ++t) workers.emplace_back(scan, t);
+  scan(0);
+  for (std::thread& w : workers) w.join();
+  return !read_failed;
+}
+
+size_t Sender::ScanThreads() { return std::clamp<size_t>(std::thread::hardware_concurrency(), 1, 8); }
+
 void Sender::RecordHintBaseline() {
   const std::vector<memory::MappedRegion>& regions = source_.memory().Regions();
   for (size_t i = 0; i < regions.size() && i < hinted_.size(); ++i) {
+    // A hole reads as zeros; a read fault may fill it with a zero page
+    // later, which is no change.
+    hinted_[i].ForEachRun([&](uint64_t first, uint64_t end) {
+      for (uint64_t p = first; p < end; ++p) page_crc_[i][p] = ZeroPageFingerprint();
+    });
     PageSet populated(regions[i].size / kPage);
     for (auto [first, end] : source_.memory().PopulatedPages(i)) populated.Set(first, end);
-    hinted_[i].ForEachRun([&](uint64_t first, uint64_t end) {
-      for (uint64_t p = first; p < end; ++p) {
-        // A hole reads as zeros; a read fault may fill it with a zero page
-        // later, which is no change.
-        page_crc_[i][p] = populated.Test(p) ? PageFingerprint(regions[i].host + p * kPage) : ZeroPageFingerprint();
-      }
-    });
+    PageSet hinted_populated = hinted_[i];
+    hinted_populated.Intersect(populated);
+    // Each page is visited once, so the threads write disjoint entries. A
+    // page that cannot be read keeps the zero fingerprint and, if it holds
+    // data, shows up as changed later: sent, never lost.
+    (void)ScanPages(i, hinted_populated,
+                    [&](size_t, uint64_t p, const uint8_t* data) { page_crc_[i][p] = PageFingerprint(data); });
   }
 }
 
 std::vector<PageSet> Sender::ChangedPages(const std::vector<PageSet>& exclude) {
   const std::vector<memory::MappedRegion>& regions = source_.memory().Regions();
   std::vector<PageSet> changed_sets;
-  // While paused every core is free for the scan, which is then most of
-  // the downtime; while live the vCPUs get what is left.
-  const size_t threads = std::clamp<size_t>(std::thread::hardware_concurrency(), 1, 8);
   for (size_t i = 0; i < regions.size(); ++i) {
-    const memory::MappedRegion& r = regions[i];
-    // Candidate pages in chunks of up to kPagesPerRecord contiguous pages,
-    // each read through the memfd (see GuestMemory::ReadBacking).
-    std::vector<std::pair<uint64_t, uint64_t>> chunks;
-    PageSet candidates(r.size / kPage);
+    PageSet candidates(regions[i].size / kPage);
     for (auto [first, end] : source_.memory().PopulatedPages(i)) candidates.Set(first, end);
     candidates.Subtract(exclude[i]);
-    candidates.ForEachRun([&](uint64_t first, uint64_t end) {
-      for (uint64_t p = first; p < end; p += kPagesPerRecord) chunks.emplace_back(p, std::min(end, p + kPagesPerRecord));
-    });
-    std::vector<std::vector<uint64_t>> changed(threads);
-    std::atomic<bool> read_failed{false};
-    auto scan = [&](size_t t) {
-      std::vector<uint8_t> buffer(kPagesPerRecord * kPage);
-      for (size_t c = t; c < chunks.size(); c += threads) {
-        const auto [first, end] = chunks[c];
-        if (!source_.memory().ReadBacking(r.gpa + first * kPage, {buffer.data(), (end - first) * kPage}).ok()) {
-          read_failed = true;
-          return;
-        }
-        for (uint64_t p = first; p < end; ++p) {
-          const uint8_t* page = buffer.data() + (p - first) * kPage;
-          const bool hinted = i < hinted_.size() && hinted_[i].Test(p) && !known_[i].Test(p);
-          if (known_[i].Test(p) || hinted) {
-            // The destination holds this fingerprint's content, or the page
-            // is free memory the guest has not touched since it hinted it.
-            if (PageFingerprint(page) != page_crc_[i][p]) changed[t].push_back(p);
-          } else if (!IsZeroPage(page)) {
-            changed[t].push_back(p);  // never sent and not zero: the destination lacks it
-          }
-        }
+    std::vector<std::vector<uint64_t>> changed(ScanThreads());
+    const bool read_all = ScanPages(i, candidates, [&](size_t t, uint64_t p, const uint8_t* page) {
+      const bool hinted = i < hinted_.size() && hinted_[i].Test(p) && !known_[i].Test(p);
+      if (known_[i].Test(p) || hinted) {
+        // The destination holds this fingerprint's content, or the page is
+        // free memory the guest has not touched since it hinted it.
+        if (PageFingerprint(page) != page_crc_[i][p]) changed[t].push_back(p);
+      } else if (!IsZeroPage(page)) {
+        changed[t].push_back(p);  // never sent and not zero: the destination lacks it
       }
-    };
-    std::vector<std::thread> workers;
-    for (size_t t = 1; t < threads; ++t) workers.emplace_back(scan, t);
-    scan(0);
-    for (std::thread& w : workers) w.join();
-    PageSet set(r.size / kPage);
-    // A page that could not be read counts as changed: sending it again is
+    });
+    // Pages that could not be read count as changed: sending them again is
     // always safe.
-    if (read_failed) set = candidates;
+    PageSet set = read_all ? PageSet(regions[i].size / kPage) : candidates;
     for (const std::vector<uint64_t>& pages : changed) {
       for (uint64_t p : pages) set.Set(p, p + 1);
     }

@@ -47,6 +47,12 @@ class Sender {
   // them; then the populated pages, outside `exclude`, whose content the
   // destination lacks (scanned on every core).
   void RecordHintBaseline();
+  // Calls visit(thread, page, bytes) for every page of `pages` in region
+  // `region`, read through the memfd on up to ScanThreads() threads; false
+  // if some chunk could not be read (its pages were not visited).
+  bool ScanPages(size_t region, const PageSet& pages,
+                 const std::function<void(size_t, uint64_t, const uint8_t*)>& visit);
+  static size_t ScanThreads();
   std::vector<PageSet> ChangedPages(const std::vector<PageSet>& exclude);
   // After a round's dirty sync, while the guest runs: changes the next sync
   // explains are ordinary writes; the rest were missed by the dirty

@@ -116,7 +116,12 @@ TEST_P(SnapshotTest, SkipsUnpopulatedAndBalloonedAndRestoresTheRest) {
 INSTANTIATE_TEST_SUITE_P(ReadPaths, SnapshotTest, ::testing::Bool(),
                          [](const auto& info) { return info.param ? "ThroughMemfd" : "FromMapping"; });
 
-TEST(StreamTest, LiveMigrationSkipsHintedPagesButSendsHintedPagesTheGuestReused) {
+// With and without the PVM checks (fingerprints of the hinted pages, a live
+// check after each round): the same pages arrive, and every guest write
+// here is tracked, so the checks find nothing missed.
+class HintedLiveMigrationTest : public ::testing::TestWithParam<bool> {};
+
+TEST_P(HintedLiveMigrationTest, SkipsHintedPagesButSendsHintedPagesTheGuestReused) {
   TestSource src;
   for (memory::Gpa gpa = 0; gpa < (1 << 20); gpa += kPage) src.FillPage(gpa, 0x5a);
   // The guest hints [512 KiB, 1 MiB) free, then reuses one page of it.
@@ -131,7 +136,8 @@ TEST(StreamTest, LiveMigrationSkipsHintedPagesButSendsHintedPagesTheGuestReused)
   absl::StatusOr<ReceiveStats> received;
   std::vector<MigrationStats> progress;
   auto stats = MigrateOverSocket(
-      src, dst, {.downtime_target_ms = 30}, [&](const MigrationStats& s) { progress.push_back(s); }, &received);
+      src, dst, {.downtime_target_ms = 30, .verify_final_pass = GetParam()},
+      [&](const MigrationStats& s) { progress.push_back(s); }, &received);
   ASSERT_TRUE(stats.ok()) << stats.status();
   ASSERT_TRUE(received.ok()) << received.status();
   EXPECT_EQ(stats->phase, "completed");
@@ -153,7 +159,12 @@ TEST(StreamTest, LiveMigrationSkipsHintedPagesButSendsHintedPagesTheGuestReused)
   EXPECT_GE(parts, stats->downtime_ms * 0.9 - 0.05);
   ASSERT_FALSE(progress.empty());
   EXPECT_EQ(progress.back().phase, "completed");
+  EXPECT_EQ(stats->unlogged_pages, 0u);
+  EXPECT_FALSE(stats->paused_rescan);
 }
+
+INSTANTIATE_TEST_SUITE_P(Checks, HintedLiveMigrationTest, ::testing::Bool(),
+                         [](const auto& info) { return info.param ? "PvmChecks" : "Plain"; });
 
 // A host whose dirty log misses some guest writes (PVM): the verified final
 // pass finds the change by CRC and sends it while the guest is paused.
