@@ -44,10 +44,7 @@ std::optional<nlohmann::json> Ctl(const std::string& socket, const std::vector<s
 class BalloonGuestTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    if (std::string why = KvmUnavailableReason(); !why.empty()) {
-      if (InCi()) FAIL() << why;
-      GTEST_SKIP() << why;
-    }
+    REQUIRE_KVM();
     socket_ = ::testing::TempDir() + "/balloon-test-" + std::to_string(::getpid()) + ".sock";
   }
   std::string socket_;

@@ -27,10 +27,7 @@ const absl::Duration kCommandTimeout = absl::Seconds(60);
 class GuestTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    if (std::string why = KvmUnavailableReason(); !why.empty()) {
-      if (InCi()) FAIL() << why;
-      GTEST_SKIP() << why;
-    }
+    REQUIRE_KVM();
     struct stat st;
     ASSERT_EQ(::stat((GuestImageDir() + "/vmlinux").c_str(), &st), 0)
         << "default guest image missing: run guest-images/build.sh";

@@ -36,6 +36,8 @@ TEST(Cli, BadValuesExitTwoWithAClearLine) {
 }
 
 TEST(Cli, CorruptKernelIsRejectedClearly) {
+  // The kernel is parsed into the VM's memory, after KVM is opened.
+  REQUIRE_KVM();
   std::string path = ::testing::TempDir() + "/corrupt-kernel";
   {
     std::ofstream f(path, std::ios::binary);

@@ -23,6 +23,16 @@ bool InCi();
 // Empty when /dev/kvm is usable; otherwise why not (tests fail on it under
 // CI=true and skip elsewhere).
 std::string KvmUnavailableReason();
+// In a test body or SetUp: skips the test where /dev/kvm is unusable, and
+// fails it instead under CI=true (there a missing /dev/kvm is a failure).
+#define REQUIRE_KVM()                                                         \
+  do {                                                                        \
+    if (std::string why = ::tests::KvmUnavailableReason(); !why.empty()) {    \
+      if (::tests::InCi()) FAIL() << why;                                     \
+      GTEST_SKIP() << why;                                                    \
+    }                                                                         \
+  } while (0)
+
 // A /proc/meminfo field in KiB ("MemTotal"), 0 when absent.
 uint64_t MeminfoKib(const std::string& meminfo, const std::string& field);
 

@@ -127,10 +127,7 @@ uint64_t Counter(GuestProcess& vm) {
 class MigrationGuestTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    if (std::string why = KvmUnavailableReason(); !why.empty()) {
-      if (InCi()) FAIL() << why;
-      GTEST_SKIP() << why;
-    }
+    REQUIRE_KVM();
     dir_ = ::testing::TempDir() + "/migration-test-" + std::to_string(::getpid());
     ASSERT_EQ(Shell("mkdir -p " + dir_), 0);
   }
