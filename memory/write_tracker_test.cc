@@ -1,6 +1,7 @@
 #include "memory/write_tracker.h"
 
 #include <sys/mman.h>
+#include <sys/uio.h>
 #include <unistd.h>
 
 #include <cstring>
@@ -80,6 +81,18 @@ TEST_F(WriteTrackerTest, SeesWritesTheKernelMakesThroughTheMapping) {
   ASSERT_EQ(::read(rd.get(), map_.data() + 17 * kPageSize, sizeof(text)), static_cast<ssize_t>(sizeof(text)));
   EXPECT_EQ(std::memcmp(map_.data() + 17 * kPageSize, text, sizeof(text)), 0);
   EXPECT_EQ(Take(), std::vector<uint64_t>{17});
+}
+
+TEST_F(WriteTrackerTest, SeesWritesThroughPinnedPagesLikeKvms) {
+  // KVM writes guest RAM the way process_vm_writev does: it looks the page
+  // up with get_user_pages(FOLL_WRITE) in the VMM's page tables and writes
+  // through the kernel's own mapping. The lookup is what the tracking sees.
+  uint64_t value = 0x1122334455667788;
+  iovec local{&value, sizeof(value)};
+  iovec remote{map_.data() + 41 * kPageSize + 8, sizeof(value)};
+  ASSERT_EQ(::process_vm_writev(::getpid(), &local, 1, &remote, 1, 0), static_cast<ssize_t>(sizeof(value)));
+  EXPECT_EQ(std::memcmp(map_.data() + 41 * kPageSize + 8, &value, sizeof(value)), 0);
+  EXPECT_EQ(Take(), std::vector<uint64_t>{41});
 }
 
 TEST_F(WriteTrackerTest, SubrangeTakeCountsFromItsStartAndRangeIsChecked) {
