@@ -4,6 +4,9 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 if [[ ! -c /dev/kvm ]]; then
+  if [[ -d /sys/module/kvm_pvm ]]; then
+    echo "test: kvm_pvm is loaded but registered no /dev/kvm (kernel log: $(dmesg 2>/dev/null | grep -m1 'kvm-pvm' || echo 'no kvm-pvm line'))" >&2
+  fi
   if [[ "${CI:-}" == "true" ]]; then
     echo "test: /dev/kvm is missing; guest tests cannot run (a failure under CI)" >&2
     exit 1

@@ -17,6 +17,14 @@ absl::StatusOr<Kvm> Kvm::Open(const char* path) {
   if (!fd.valid()) {
     int err = errno;
     if (err == ENOENT) {
+      struct stat st;
+      if (::stat("/sys/module/kvm_pvm", &st) == 0) {
+        // Seen on hosts that are PVM guests themselves: the module is built
+        // in but refuses to bind ("this kernel is itself a kvm-pvm guest").
+        return absl::NotFoundError(absl::StrCat(
+            path, " does not exist although kvm_pvm is loaded: the module did not register it (see the kernel log, "
+                  "e.g. 'kvm-pvm: ... not binding'); this host cannot run guests"));
+      }
       return absl::NotFoundError(absl::StrCat(path, " does not exist: this host has no KVM (load kvm_intel/kvm_amd, or enable nested virtualization)"));
     }
     if (err == EACCES || err == EPERM) {
