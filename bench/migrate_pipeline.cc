@@ -5,7 +5,8 @@
 // in this process, by the real Sender and Receiver. No vCPU writes, so one
 // round plus an empty stop-and-copy. Prints wall time, throughput, CPU time
 // of each side and the sender's figures, with the PVM verification on or off,
-// and optionally with part of the used memory hinted free by the "guest".
+// and optionally with part of the used memory hinted free by the "guest" or
+// a "guest" thread rewriting memory at a given rate while it runs.
 //
 // What it isolates: everything but the guest and the wire between hosts,
 // i.e. the zero check, bounce copy, checksums, fingerprints, socket writes,
@@ -36,6 +37,7 @@ struct Flags {
   uint64_t used = 2ull << 30;
   uint64_t zero = 256ull << 20;
   uint64_t hinted = 0;
+  uint64_t dirty_mib_s = 0;
   std::string transport = "tcp";
   bool verify = true;
 };
@@ -43,7 +45,7 @@ struct Flags {
 void Usage() {
   std::fprintf(stderr,
                "usage: migrate_pipeline [--memory 4G] [--used 2G] [--zero 256M] [--hinted 0] "
-               "[--transport tcp|unix] [--verify=true|false]\n");
+               "[--dirty-mib-s 0] [--transport tcp|unix] [--verify=true|false]\n");
 }
 
 bool ParseFlags(int argc, char** argv, Flags& f) {
@@ -65,6 +67,8 @@ bool ParseFlags(int argc, char** argv, Flags& f) {
       f.zero = *size;
     } else if (arg == "--hinted" && size.ok()) {
       f.hinted = *size;
+    } else if (arg == "--dirty-mib-s" && absl::SimpleAtoi(value, &f.dirty_mib_s)) {
+      // parsed in the condition
     } else if (arg == "--transport" && (value == "tcp" || value == "unix")) {
       f.transport = value;
     } else if (arg == "--verify" && (value == "true" || value == "false")) {
@@ -130,6 +134,12 @@ int main(int argc, char** argv) {
               flags.zero / 1048576.0, flags.memory / 1048576.0,
               absl::ToDoubleMilliseconds(absl::Now() - fill_start));
 
+  // A "guest" rewriting the first quarter of its used memory at the given
+  // rate while the migration runs (every write tracked).
+  if (flags.dirty_mib_s > 0) {
+    const uint64_t pages = std::max<uint64_t>(flags.used / 4 / memory::kPageSize, 1);
+    source.StartWriting(0, pages, std::max<uint64_t>(flags.dirty_mib_s * 256 / 1000, 1));
+  }
   const std::string where = flags.transport == "tcp"
                                 ? "tcp:127.0.0.1:" + std::to_string(20000 + ::getpid() % 20000)
                                 : "unix:/tmp/migrate-pipeline-" + std::to_string(::getpid()) + ".sock";
@@ -169,15 +179,17 @@ int main(int argc, char** argv) {
                  std::string(received.status().message()).c_str());
     return 1;
   }
+  // The source is paused now; the destination must hold exactly its bytes.
   if (std::memcmp(ram, target.mem_.Regions()[0].host, flags.used - flags.hinted) != 0) {
     std::fprintf(stderr, "migrate_pipeline: destination memory differs from the source\n");
     return 1;
   }
   const double mib = stats->bytes_sent / 1048576.0;
   std::printf(
-      "%s verify=%s: %.0f ms total, %.1f ms downtime, %.1f MiB sent (%.0f MiB/s), rounds %u, zero pages %lu, "
+      "%s verify=%s dirty=%lu MiB/s: %.0f ms total, %.1f ms downtime, %.1f MiB sent (%.0f MiB/s), rounds %u, zero pages %lu, "
       "unpopulated %lu, sender CPU %.0f ms, receiver CPU %.0f ms\n",
-      flags.transport.c_str(), flags.verify ? "true" : "false", stats->total_ms, stats->downtime_ms, mib,
+      flags.transport.c_str(), flags.verify ? "true" : "false", static_cast<unsigned long>(flags.dirty_mib_s),
+      stats->total_ms, stats->downtime_ms, mib,
       mib / (stats->total_ms / 1000.0), stats->round, static_cast<unsigned long>(stats->zero_pages),
       static_cast<unsigned long>(stats->skipped_unpopulated), sender_cpu * 1000, receiver_cpu * 1000);
   const migration::MigrationStats::DowntimeParts& d = stats->downtime_parts;

@@ -7,8 +7,11 @@
 #ifndef MIGRATION_PLAIN_VM_H_
 #define MIGRATION_PLAIN_VM_H_
 
+#include <atomic>
+#include <chrono>
 #include <cstdlib>
 #include <functional>
+#include <thread>
 #include <string>
 #include <vector>
 
@@ -42,7 +45,11 @@ class PlainSource : public MigrationSource {
     if (on_sync) on_sync(syncs);
     return mem_.TakeDirtyPages(region);
   }
-  void PauseGuest() override { paused = true; }
+  ~PlainSource() override { StopWriting(); }
+  void PauseGuest() override {
+    StopWriting();  // the "vCPU" stops for good; enough for one migration
+    paused = true;
+  }
   void ResumeGuest() override {
     paused = false;
     ++resumes;
@@ -74,6 +81,24 @@ class PlainSource : public MigrationSource {
     if (!mem_.WriteBytes(gpa, page).ok()) std::abort();  // a broken test or bench, not input
   }
 
+  // A guest that keeps writing until PauseGuest: `per_ms` pages each
+  // millisecond, in a stride over the `pages` pages from `first`, every
+  // write tracked (as a vCPU's is on a host whose dirty log is sound).
+  void StartWriting(memory::Gpa first, uint64_t pages, uint64_t per_ms) {
+    writer_ = std::thread([this, first, pages, per_ms] {
+      uint8_t value = 1;
+      uint64_t n = 0;
+      auto tick = std::chrono::steady_clock::now();
+      while (!stop_writing_.load()) {
+        for (uint64_t k = 0; k < per_ms; ++k, ++n) FillPage(first + (n * 7 % pages) * memory::kPageSize, value++);
+        pages_written_ += per_ms;
+        tick += std::chrono::milliseconds(1);
+        std::this_thread::sleep_until(tick);
+      }
+    });
+  }
+  uint64_t pages_written() const { return pages_written_.load(); }
+
   memory::GuestMemory mem_;
   std::string shape = "shape-1";
   bool logging = false, paused = false, done = false;
@@ -82,6 +107,15 @@ class PlainSource : public MigrationSource {
   uint64_t reports = 0;
   std::vector<GpaRange> ballooned, hints, reuse_after_hint;
   std::function<void(int)> on_sync;  // called with the sync count, before each region's take
+
+ private:
+  void StopWriting() {
+    stop_writing_.store(true);
+    if (writer_.joinable()) writer_.join();
+  }
+  std::atomic<bool> stop_writing_{false};
+  std::atomic<uint64_t> pages_written_{0};
+  std::thread writer_;
 };
 
 class PlainTarget : public MigrationTarget {
