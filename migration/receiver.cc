@@ -115,6 +115,13 @@ absl::StatusOr<ReceiveStats> Receiver::Run() {
       case RecordType::kRoundEnd:
         if (stage != Stage::kMemory) return out_of_order();
         ++stats_.rounds;
+        // Every record before it is in guest memory now; the source waits
+        // for this before it pauses the guest, so the downtime does not
+        // include draining the socket buffers (FORMAT.md, "Round sync").
+        if (channel_.is_socket()) {
+          RecordHeader sync = MakeHeader(RecordType::kRoundSync, 0, h.gpa, 0, 0);
+          RETURN_IF_ERROR(channel_.Write(&sync, sizeof(sync)));
+        }
         break;
       case RecordType::kMemoryEnd: {
         if (stage != Stage::kMemory) return out_of_order();

@@ -394,20 +394,43 @@ absl::StatusOr<std::vector<PageSet>> Sender::TakeDirty() {
   return sets;
 }
 
-absl::Status Sender::WaitForAck() {
+absl::StatusOr<RecordHeader> Sender::ReadAnswer(const char* waiting_for) {
   ASSIGN_OR_RETURN(bool readable, channel_.WaitReadable(absl::Seconds(120)));
-  if (!readable) return absl::DeadlineExceededError("the destination did not acknowledge within 120 s");
+  if (!readable) {
+    return absl::DeadlineExceededError(
+        absl::StrCat("the destination did not answer within 120 s (waiting for its ", waiting_for, ")"));
+  }
   RecordHeader h;
   absl::Status st = channel_.ReadExact(&h, sizeof(h));
   if (!st.ok()) return absl::UnavailableError(absl::StrCat("the destination closed the connection: ", st.message()));
   if (!HeaderCrcOk(h)) return absl::DataLossError("the destination's answer is corrupt");
-  if (h.type == static_cast<uint32_t>(RecordType::kAck)) return absl::OkStatus();
+  if (h.type == static_cast<uint32_t>(RecordType::kAck) || h.type == static_cast<uint32_t>(RecordType::kRoundSync)) {
+    return h;
+  }
   if (h.type == static_cast<uint32_t>(RecordType::kError) && h.length <= kMaxErrorBytes) {
     std::string text(h.length, '\0');
     RETURN_IF_ERROR(channel_.ReadExact(text.data(), text.size()));
     return absl::AbortedError(absl::StrCat("the destination refused the VM: ", text));
   }
   return absl::DataLossError(absl::StrCat("unexpected ", RecordTypeName(h.type), " record from the destination"));
+}
+
+absl::Status Sender::WaitForRoundSync(uint64_t round) {
+  if (!channel_.is_socket()) return absl::OkStatus();
+  while (true) {
+    ASSIGN_OR_RETURN(RecordHeader h, ReadAnswer("round sync"));
+    if (h.type != static_cast<uint32_t>(RecordType::kRoundSync)) {
+      return absl::DataLossError("the destination acknowledged before the memory was sent");
+    }
+    if (h.gpa >= round) return absl::OkStatus();  // earlier rounds' syncs are skipped
+  }
+}
+
+absl::Status Sender::WaitForAck() {
+  while (true) {
+    ASSIGN_OR_RETURN(RecordHeader h, ReadAnswer("acknowledgement"));
+    if (h.type == static_cast<uint32_t>(RecordType::kAck)) return absl::OkStatus();
+  }
 }
 
 absl::StatusOr<MigrationStats> Sender::Migrate() {
@@ -468,6 +491,12 @@ absl::StatusOr<MigrationStats> Sender::Migrate() {
         break;
       }
     }
+    // The destination has everything up to the last round in guest memory
+    // before the guest stops: the downtime then holds only the last pages,
+    // not whatever the socket buffers still held.
+    stats_.phase = "stop-and-copy";
+    Report(true);
+    RETURN_IF_ERROR(WaitForRoundSync(stats_.round));
     // Stop and copy. DONE goes to the guest before the pause, so both the
     // source guest (if this fails) and the destination (through the saved
     // config) let go of the pages they held for hinting.
@@ -475,7 +504,6 @@ absl::StatusOr<MigrationStats> Sender::Migrate() {
       (void)source_.DoneHinting();
       hinting_started_ = false;
     }
-    stats_.phase = "stop-and-copy";
     MigrationStats::DowntimeParts& parts = stats_.downtime_parts;
     absl::Time mark = pause_time = absl::Now();
     auto lap = [&mark](double& part) {

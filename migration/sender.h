@@ -59,6 +59,12 @@ class Sender {
   // tracking. Adds both to `next` (the coming round's pages).
   absl::Status LiveCheck(std::vector<PageSet>& next);
   absl::Status SendRecord(RecordType type, uint64_t gpa, std::span<const uint8_t> payload);
+  // The destination's next answer: ROUND_SYNC or ACK (ERROR becomes the
+  // error, with its text).
+  absl::StatusOr<RecordHeader> ReadAnswer(const char* waiting_for);
+  // Until the destination has processed ROUND_END `round` (sockets only).
+  absl::Status WaitForRoundSync(uint64_t round);
+  // Until ACK, skipping round syncs.
   absl::Status WaitForAck();
   void Report(bool force);
 

@@ -284,7 +284,42 @@ TEST_F(CorruptStreamTest, WrongMagicAndVersionAreNamed) {
   std::vector<uint8_t> version = bytes_;
   version[8] = 7;
   absl::Status st = Receive(version);
-  EXPECT_NE(st.message().find("version 7 is not supported"), std::string::npos) << st;
+  EXPECT_NE(st.message().find("version 7 is not supported (this vmm reads versions 1 to 2)"), std::string::npos)
+      << st;
+  // Version 1 (before ROUND_SYNC) is still read: older snapshots load.
+  std::vector<uint8_t> old = bytes_;
+  old[8] = 1;
+  EXPECT_TRUE(Receive(old).ok());
+}
+
+// The receiver answers each ROUND_END on a socket with ROUND_SYNC for that
+// round, after the records before it are in guest memory.
+TEST(StreamTest, ReceiverAnswersRoundEndWithRoundSyncOnSockets) {
+  int sv[2];
+  ASSERT_EQ(::socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv), 0);
+  Channel out(base::UniqueFd(sv[0]), "source", true), in(base::UniqueFd(sv[1]), "destination", true);
+  TestTarget dst;
+  std::thread receiver_thread([&] { (void)Receiver(dst, in).Run(); });
+  Preamble p = MakePreamble();
+  ASSERT_TRUE(out.Write(&p, sizeof(p)).ok());
+  std::vector<uint8_t> shape = Tree("shape-1");
+  RecordHeader h = MakeHeader(RecordType::kShape, 0, 0, shape.size(), Crc32c(0, shape.data(), shape.size()));
+  ASSERT_TRUE(out.Write(&h, sizeof(h)).ok());
+  ASSERT_TRUE(out.Write(shape.data(), shape.size()).ok());
+  std::vector<uint8_t> page(kPage, 0x3c);
+  h = MakeHeader(RecordType::kPages, kFlagLive, 0x7000, kPage, Crc32c(0, page.data(), page.size()));
+  ASSERT_TRUE(out.Write(&h, sizeof(h)).ok());
+  ASSERT_TRUE(out.Write(page.data(), page.size()).ok());
+  h = MakeHeader(RecordType::kRoundEnd, 0, 5, 0, 0);
+  ASSERT_TRUE(out.Write(&h, sizeof(h)).ok());
+  RecordHeader sync;
+  ASSERT_TRUE(out.ReadExact(&sync, sizeof(sync)).ok());
+  EXPECT_TRUE(HeaderCrcOk(sync));
+  EXPECT_EQ(sync.type, static_cast<uint32_t>(RecordType::kRoundSync));
+  EXPECT_EQ(sync.gpa, 5u);
+  EXPECT_EQ(ByteAt(dst.mem_, 0x7001), 0x3c);  // in guest memory before the sync
+  ::shutdown(sv[0], SHUT_RDWR);               // the receiver ends on the truncated stream
+  receiver_thread.join();
 }
 
 TEST_F(CorruptStreamTest, TruncatedStreamIsNamed) {

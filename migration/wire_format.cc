@@ -32,10 +32,10 @@ absl::Status CheckPreamble(const Preamble& preamble) {
   if (std::memcmp(preamble.magic, kStreamMagic, sizeof(kStreamMagic)) != 0) {
     return absl::InvalidArgumentError("not a vmm migration stream (bad magic)");
   }
-  if (preamble.version != kFormatVersion) {
+  if (preamble.version < kOldestReadableVersion || preamble.version > kFormatVersion) {
     return absl::InvalidArgumentError(absl::StrFormat(
-        "migration stream format version %u is not supported (this vmm reads version %u)", preamble.version,
-        kFormatVersion));
+        "migration stream format version %u is not supported (this vmm reads versions %u to %u)", preamble.version,
+        kOldestReadableVersion, kFormatVersion));
   }
   return absl::OkStatus();
 }
@@ -51,6 +51,7 @@ std::string RecordTypeName(uint32_t type) {
     case RecordType::kEnd: return "end";
     case RecordType::kAck: return "ack";
     case RecordType::kError: return "error";
+    case RecordType::kRoundSync: return "round-sync";
   }
   return absl::StrCat("unknown(", type, ")");
 }

@@ -15,9 +15,12 @@
 namespace migration {
 
 inline constexpr char kStreamMagic[8] = {'V', 'M', 'M', 'S', 'T', 'R', 'M', '\n'};
-// Version 1 is the only one so far. A receiver names the versions it reads
-// in its error, so an old receiver meeting a newer stream says so plainly.
-inline constexpr uint32_t kFormatVersion = 1;
+// Version 2 adds ROUND_SYNC (destination -> source, see FORMAT.md); a
+// version 1 stream (older snapshots) has no live rounds that would need it
+// and is read as before. A receiver names the versions it reads in its
+// error, so an old receiver meeting a newer stream says so plainly.
+inline constexpr uint32_t kFormatVersion = 2;
+inline constexpr uint32_t kOldestReadableVersion = 1;
 
 struct Preamble {
   char magic[8];
@@ -36,6 +39,7 @@ enum class RecordType : uint32_t {
   kEnd = 7,        // the source has sent everything
   kAck = 8,        // destination -> source: state loaded, guest taken over
   kError = 9,      // destination -> source: payload is the error text
+  kRoundSync = 10,  // destination -> source: everything up to ROUND_END gpa is in guest memory
 };
 
 // kPages records sent while the vCPUs ran: the guest may have changed a
