@@ -214,6 +214,17 @@ absl::Status Sender::LiveCheck(std::vector<PageSet>& next) {
     if (count > 0) {
       live_misses_ += count;
       stats_.unlogged_pages += count;
+      // Which pages, to find the writer that bypasses the tracking.
+      std::string first_few;
+      int listed = 0;
+      missed.ForEachRun([&](uint64_t first, uint64_t end) {
+        if (listed++ < 8) {
+          absl::StrAppendFormat(&first_few, " 0x%x+%u", source_.memory().Regions()[i].gpa + first * kPage,
+                                end - first);
+        }
+      });
+      LOG_INFO("migration: round %u: %u pages changed without a dirty-log or write-tracking entry (gpa+pages:%s%s)",
+               stats_.round, count, first_few, listed > 8 ? " ..." : "");
     }
     next[i].Or(explained[i].words());
     next[i].Or(changed[i].words());
