@@ -99,7 +99,8 @@ int main(int argc, char** argv) {
     Usage();
     return 2;
   }
-  const std::vector<memory::RamRegion> layout = {{0, flags.memory}};
+  // The VMM's own layout: above 3 GiB the rest of RAM sits above 4 GiB.
+  const std::vector<memory::RamRegion> layout = memory::RamRegionsForSize(flags.memory);
   migration::PlainSource source(layout);
   migration::PlainTarget target(layout);
   // Distinct non-zero pages, then populated zero pages, as a guest that
@@ -129,13 +130,21 @@ int main(int argc, char** argv) {
   // The last --hinted bytes of the used pages are reported free at once, as
   // a guest that freed them would (they still hold data, so the checks
   // fingerprint them).
-  if (flags.hinted > 0) source.hints = {{flags.used - flags.hinted, flags.hinted}};
+  // Hinted ranges are guest-physical: one per region the range touches.
+  if (flags.hinted > 0) {
+    uint64_t offset = 0;
+    for (const memory::RamRegion& r : layout) {
+      const uint64_t from = std::max(offset, flags.used - flags.hinted), to = std::min(offset + r.size, flags.used);
+      if (from < to) source.hints.push_back({r.gpa + (from - offset), to - from});
+      offset += r.size;
+    }
+  }
   std::printf("filled %.0f MiB used + %.0f MiB zero of %.0f MiB in %.0f ms\n", flags.used / 1048576.0,
               flags.zero / 1048576.0, flags.memory / 1048576.0,
               absl::ToDoubleMilliseconds(absl::Now() - fill_start));
 
-  // A "guest" rewriting the first quarter of its used memory at the given
-  // rate while the migration runs (every write tracked).
+  // A "guest" rewriting the first quarter of its used memory (low RAM) at
+  // the given rate while the migration runs (every write tracked).
   if (flags.dirty_mib_s > 0) {
     const uint64_t pages = std::max<uint64_t>(flags.used / 4 / memory::kPageSize, 1);
     source.StartWriting(0, pages, std::max<uint64_t>(flags.dirty_mib_s * 256 / 1000, 1));
