@@ -85,10 +85,24 @@ absl::StatusOr<std::unique_ptr<WriteTracker>> WriteTracker::Start(uint8_t* base,
   if (::ioctl(tracker->uffd_.get(), UFFDIO_WRITEPROTECT, &wp) != 0) {
     return absl::ErrnoToStatus(errno, "userfaultfd write-protect");
   }
-  // A probe scan: kernels before 6.7 have no PAGEMAP_SCAN (ENOTTY).
-  std::vector<uint64_t> probe(1);
-  absl::Status st = tracker->TakeWritten(base, kPageSize, probe);
-  if (!st.ok()) return absl::UnimplementedError(st.message());
+  // A probe that only looks (no re-protect, so no write is lost): kernels
+  // before 6.7 have no PAGEMAP_SCAN (ENOTTY).
+  PageRegion region;
+  PmScanArg probe{.size = sizeof(PmScanArg),
+                  .flags = 0,
+                  .start = addr,
+                  .end = addr + kPageSize,
+                  .walk_end = 0,
+                  .vec = reinterpret_cast<uint64_t>(&region),
+                  .vec_len = 1,
+                  .max_pages = 0,
+                  .category_inverted = 0,
+                  .category_mask = kPageIsWritten,
+                  .category_anyof_mask = 0,
+                  .return_mask = kPageIsWritten};
+  if (::ioctl(tracker->pagemap_.get(), kPagemapScan, &probe) < 0) {
+    return absl::UnimplementedError(absl::StrFormat("PAGEMAP_SCAN: %s", strerror(errno)));
+  }
   return tracker;
 }
 
