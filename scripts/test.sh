@@ -5,13 +5,18 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 if [[ ! -c /dev/kvm ]]; then
   if [[ -d /sys/module/kvm_pvm ]]; then
-    echo "test: kvm_pvm is loaded but registered no /dev/kvm (kernel log: $(dmesg 2>/dev/null | grep -m1 'kvm-pvm' || echo 'no kvm-pvm line'))" >&2
+    kernel_log=$(dmesg 2>/dev/null || true)
+    pvm_line=$(grep -m1 'kvm-pvm' <<<"$kernel_log" || echo 'no kvm-pvm line in the kernel log')
+    echo "test: kvm_pvm is loaded but registered no /dev/kvm ($pvm_line)" >&2
   fi
+  # Everything else still builds and runs, so the output shows what does
+  # work; every test that needs a VM then fails under CI (a missing
+  # /dev/kvm is a failure there, never a skip) and skips elsewhere.
   if [[ "${CI:-}" == "true" ]]; then
-    echo "test: /dev/kvm is missing; guest tests cannot run (a failure under CI)" >&2
-    exit 1
+    echo "test: /dev/kvm is missing: every test that needs a VM will fail (a failure under CI)" >&2
+  else
+    echo "test: warning: /dev/kvm is missing: tests that need a VM will be skipped" >&2
   fi
-  echo "test: warning: /dev/kvm is missing; guest tests will fail" >&2
 fi
 scripts/build.sh
 tests/fetch-stock-kernel.sh
