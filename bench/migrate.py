@@ -152,6 +152,7 @@ def vmm_migrate(src_sock, dest, hinting, downtime_ms, dest_ns):
             "wire_mib": wire / MIB, "rounds": out["rounds"],
             "skipped": f"{sk['zero']}/{sk['unpopulated']}/{sk['ballooned']}/{sk['hinted']}",
             "unlogged": out.get("unlogged_pages", 0), "rescan": out.get("paused_rescan", False),
+            "bypassed": out.get("bypassed_pages", 0),
             "parts": out.get("downtime_parts_ms", {})}
 
 
@@ -303,7 +304,8 @@ def main():
               f"{r['wire_mib']:9.1f} {r['rounds']:6} {r['used_mib']:9.0f} {r['sent_mib'] / r['used_mib']:9.2f} "
               f"{'yes' if r['ok'] else 'NO':>3}  {r['skipped']}"
               + (f" (unlogged {r['unlogged']})" if r.get("unlogged") else "")
-              + (" (paused re-scan)" if r.get("rescan") else ""))
+              + (" (paused re-scan)" if r.get("rescan") else "")
+              + (f" (bypassed {r['bypassed']})" if r.get("bypassed") else ""))
     for r in rows:
         if r.get("parts"):
             print(f"vmm {r['scenario']} downtime parts (ms): "

@@ -84,9 +84,16 @@ class Sender {
   // the destination holds (`known_` set) or of a hinted page as hinted.
   std::vector<std::vector<uint64_t>> page_crc_;  // PageFingerprint
   std::vector<PageSet> known_;
-  // Writes the live checks caught that the dirty tracking missed; any at
-  // all means the paused re-scan is needed.
+  // True when the live checks found the tracking missing writes only on a
+  // few pages that stay the same (the last check found no new one).
+  bool BypassedPagesAreStable() const;
+
+  // Writes the live checks caught that the dirty tracking missed; per
+  // region, every page such a write ever changed.
   uint64_t live_misses_ = 0;
+  uint32_t live_checks_ = 0;
+  uint64_t new_misses_in_last_check_ = 0;
+  std::vector<PageSet> bypassed_;
 };
 
 }  // namespace migration

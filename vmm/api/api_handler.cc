@@ -90,6 +90,7 @@ json StatsJson(const migration::MigrationStats& s) {
            {"hinted_pages", s.hinted_pages},
            {"unlogged_pages", s.unlogged_pages},
            {"paused_rescan", s.paused_rescan},
+           {"bypassed_pages", s.bypassed_pages},
            {"downtime_parts_ms",
             {{"pause", s.downtime_parts.pause},
              {"sync", s.downtime_parts.sync},
