@@ -60,6 +60,10 @@ struct MachineConfig {
   bool balloon_reporting = true;  // VIRTIO_BALLOON_F_REPORTING
   bool mmio_cmdline = false;   // also describe virtio-mmio devices on the kernel command line
   VirtioNotifyMode virtio_notify = VirtioNotifyMode::kInline;
+  // On PVM hosts, while migrating: also track guest writes in the VMM's
+  // page tables (memory/write_tracker.h). Off leaves the dirty log and the
+  // checks of the verified pass alone.
+  bool migration_write_tracking = true;
   absl::Duration timeout = absl::InfiniteDuration();
   // Instead of booting a kernel: wait for a migration stream on this
   // endpoint (tcp:HOST:PORT or unix:PATH), or load a snapshot file.

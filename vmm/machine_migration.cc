@@ -148,7 +148,7 @@ absl::Status Machine::SetDirtyLogging(bool on) {
   memory_->SetDirtyTracking(on);
   absl::Status st = vm_->SetDirtyLogging(*memory_, on);
   if (!st.ok() && on) memory_->SetDirtyTracking(false);
-  if (st.ok() && on && kvm_->is_pvm()) {
+  if (st.ok() && on && kvm_->is_pvm() && config_.migration_write_tracking) {
     // PVM's dirty log misses some guest writes (see migration/FORMAT.md);
     // the host page tables do not.
     const memory::MappedRegion& first = memory_->Regions().front();

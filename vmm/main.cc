@@ -34,6 +34,9 @@ ABSL_FLAG(bool, balloon_reporting, true, "Offer free page reporting (VIRTIO_BALL
 ABSL_FLAG(std::string, virtio_notify, "inline",
           "Where virtio queue notifications are handled: 'inline' on the vCPU that wrote QueueNotify "
           "(an MMIO exit), or 'thread' (KVM_IOEVENTFD and a device thread)");
+ABSL_FLAG(bool, migration_write_tracking, true,
+          "On PVM hosts, also track guest writes in the VMM's page tables while migrating (userfaultfd "
+          "write-protect; PVM's dirty log misses some writes). Off: rely on the dirty log and the re-checks");
 ABSL_FLAG(bool, mmio_cmdline, false, "Also list virtio-mmio devices as virtio_mmio.device= on the kernel command line");
 ABSL_FLAG(bool, verbose, false, "Log debug messages");
 ABSL_FLAG(std::string, incoming, "",
@@ -134,6 +137,7 @@ int RunCommand(int argc, char** argv, absl::Time process_start) {
       .balloon_reporting = absl::GetFlag(FLAGS_balloon_reporting),
       .mmio_cmdline = absl::GetFlag(FLAGS_mmio_cmdline),
       .virtio_notify = absl::GetFlag(FLAGS_virtio_notify),
+      .migration_write_tracking = absl::GetFlag(FLAGS_migration_write_tracking),
       .incoming = absl::GetFlag(FLAGS_incoming),
       .restore = absl::GetFlag(FLAGS_restore),
       .guest_image_dir = vmm::DefaultGuestImageDir(),

@@ -129,6 +129,7 @@ absl::StatusOr<MachineConfig> BuildMachineConfig(const RunFlags& flags) {
   config.balloon_deflate_on_oom = flags.balloon_deflate_on_oom;
   config.balloon_reporting = flags.balloon_reporting;
   config.mmio_cmdline = flags.mmio_cmdline;
+  config.migration_write_tracking = flags.migration_write_tracking;
   if (flags.virtio_notify == "inline") {
     config.virtio_notify = VirtioNotifyMode::kInline;
   } else if (flags.virtio_notify == "thread") {

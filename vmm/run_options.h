@@ -28,6 +28,7 @@ struct RunFlags {
   bool balloon_reporting = true;
   bool mmio_cmdline = false;
   std::string virtio_notify = "inline";  // or "thread"
+  bool migration_write_tracking = true;
   std::string incoming;      // tcp:HOST:PORT or unix:PATH: receive a migrating guest
   std::string restore;       // a snapshot file to start from
   std::string guest_image_dir;  // where the default image lives

@@ -31,6 +31,7 @@ TEST_F(RunOptionsTest, DefaultsUseTheGuestImage) {
   EXPECT_EQ(config->memory_size, 512ull << 20);
   EXPECT_EQ(config->cpus, 1u);
   EXPECT_EQ(config->timeout, absl::InfiniteDuration());
+  EXPECT_TRUE(config->migration_write_tracking);
 }
 
 TEST_F(RunOptionsTest, ExplicitValues) {
@@ -41,6 +42,7 @@ TEST_F(RunOptionsTest, ExplicitValues) {
   f.cpus = 2;
   f.console = "file:/tmp/x.log";
   f.timeout = "90s";
+  f.migration_write_tracking = false;
   auto config = BuildMachineConfig(f);
   ASSERT_TRUE(config.ok()) << config.status();
   EXPECT_EQ(config->initrd_path, "");
@@ -48,6 +50,7 @@ TEST_F(RunOptionsTest, ExplicitValues) {
   EXPECT_EQ(config->memory_size, 4ull << 30);
   EXPECT_EQ(config->console.output_file, "/tmp/x.log");
   EXPECT_EQ(config->timeout, absl::Seconds(90));
+  EXPECT_FALSE(config->migration_write_tracking);
 }
 
 TEST_F(RunOptionsTest, ClearErrors) {
