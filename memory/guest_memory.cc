@@ -192,16 +192,6 @@ absl::Status GuestMemory::Zero(Gpa gpa, uint64_t length) {
   return absl::OkStatus();
 }
 
-void GuestMemory::Populate(Gpa gpa, uint64_t length) {
-  const MappedRegion* r = FindRegion(gpa, length);
-  if (r == nullptr || length == 0) return;
-  // Whole pages covering the range; they stay inside the region because
-  // regions are page aligned.
-  uint64_t start = (gpa - r->gpa) & ~(kPageSize - 1);
-  uint64_t end = (gpa - r->gpa + length + kPageSize - 1) & ~(kPageSize - 1);
-  ::madvise(r->host + start, end - start, MADV_POPULATE_WRITE);
-}
-
 absl::Status GuestMemory::Discard(Gpa gpa, uint64_t length) {
   if (gpa % kPageSize != 0 || length % kPageSize != 0 || length == 0) {
     return absl::InvalidArgumentError(

@@ -78,10 +78,6 @@ class GuestMemory {
   // are discarded, partial pages at the ends are written.
   absl::Status Zero(Gpa gpa, uint64_t length);
 
-  // Faults [gpa, gpa + length) in with one call (MADV_POPULATE_WRITE),
-  // much cheaper than a page fault per 4 KiB when the VMM is about to fill
-  // a large range (kernel, initrd, incoming migration). Best effort.
-  void Populate(Gpa gpa, uint64_t length);
 
   // Gives [gpa, gpa + length) back to the host with one call; the pages
   // read as zero afterwards. Page-aligned, inside one region.

@@ -85,19 +85,6 @@ TEST(GuestMemory, DiscardZeroesAndFreesPages) {
   EXPECT_EQ(*mem.Read<uint8_t>(0x100000 + kPageSize), 0);
 }
 
-TEST(GuestMemory, PopulateAllocatesOnlyTheRange) {
-  GuestMemory mem = MakeTwoRegions();
-  struct stat st;
-  ASSERT_EQ(fstat(mem.memfd(), &st), 0);
-  EXPECT_EQ(st.st_blocks, 0);
-  mem.Populate(0x100000 + 100, 2 * kPageSize);  // unaligned: three pages
-  ASSERT_EQ(fstat(mem.memfd(), &st), 0);
-  EXPECT_EQ(st.st_blocks * 512, static_cast<blkcnt_t>(3 * kPageSize));
-  mem.Populate(15 * kPageSize, 4 * kPageSize);  // outside: ignored
-  ASSERT_EQ(fstat(mem.memfd(), &st), 0);
-  EXPECT_EQ(st.st_blocks * 512, static_cast<blkcnt_t>(3 * kPageSize));
-}
-
 TEST(GuestMemory, DiscardRejectsUnalignedAndOutside) {
   GuestMemory mem = MakeTwoRegions();
   EXPECT_FALSE(mem.Discard(1, kPageSize).ok());
