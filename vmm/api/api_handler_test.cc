@@ -115,6 +115,9 @@ TEST(ApiHandler, MigrateStartsWithOptionsAndReportsProgress) {
   EXPECT_EQ(Parse(g)["state"], "precopy");
   EXPECT_EQ(Parse(g)["bytes_sent"], 1 << 20);
   EXPECT_TRUE(Parse(g)["skipped_pages"].contains("hinted"));
+  for (const char* key : {"unlogged_pages", "bypassed_pages", "paused_rescan"}) {
+    EXPECT_TRUE(Parse(g).contains(key)) << key;
+  }
   for (const char* part : {"pause", "sync", "last_pages", "rescan", "state", "ack"}) {
     EXPECT_TRUE(Parse(g)["downtime_parts_ms"].contains(part)) << part;
   }
