@@ -202,7 +202,8 @@ int main(int argc, char** argv) {
       mib / (stats->total_ms / 1000.0), stats->round, static_cast<unsigned long>(stats->zero_pages),
       static_cast<unsigned long>(stats->skipped_unpopulated), sender_cpu * 1000, receiver_cpu * 1000);
   const migration::MigrationStats::DowntimeParts& d = stats->downtime_parts;
-  std::printf("downtime parts (ms): pause %.2f, sync %.2f, last pages %.2f, rescan %.2f, state %.2f, ack %.2f\n",
-              d.pause, d.sync, d.last_pages, d.rescan, d.state, d.ack);
+  std::printf("downtime parts (ms): pause %.2f, sync %.2f, last pages %.2f, rescan %.2f, state %.2f, ack %.2f; "
+              "live checks %.0f ms\n",
+              d.pause, d.sync, d.last_pages, d.rescan, d.state, d.ack, stats->check_ms);
   return 0;
 }

@@ -209,6 +209,8 @@ std::vector<PageSet> Sender::ChangedPages(const std::vector<PageSet>& exclude) {
 }
 
 absl::Status Sender::LiveCheck(std::vector<PageSet>& next) {
+  const absl::Time start = absl::Now();
+  absl::Cleanup timed = [&] { stats_.check_ms += absl::ToDoubleMilliseconds(absl::Now() - start); };
   std::vector<PageSet> changed = ChangedPages(next);
   // Tracking marks a page before the write that changes it lands, so any
   // change the scan saw through ordinary tracking is in this sync.
@@ -359,6 +361,7 @@ std::vector<PageSet> Sender::CollectHints() {
       ranges.insert(ranges.end(), more.begin(), more.end());
     }
   }
+  stats_.hint_wait_ms = absl::ToDoubleMilliseconds(absl::Now() - start);
   if (source_.HintReportsCompleted() == before) {
     LOG_INFO("migration: the guest's free page report did not finish (%.0f ms); using what arrived",
              absl::ToDoubleMilliseconds(absl::Now() - start));

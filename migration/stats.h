@@ -47,6 +47,10 @@ struct MigrationStats {
   double expected_downtime_ms = 0;
   double total_ms = 0;
   double downtime_ms = 0;         // source paused -> destination acknowledged
+  // Where the rest of the total time went (ms): waiting for the guest's
+  // free page report, and the PVM checks of the tracking (live).
+  double hint_wait_ms = 0;
+  double check_ms = 0;
   // Where the downtime went, in order (ms): stopping the vCPUs, the last
   // dirty sync, sending the last pages, the paused re-scan (PVM, when
   // needed), saving and sending the state, and waiting for the destination

@@ -161,6 +161,13 @@ TEST_P(HintedLiveMigrationTest, SkipsHintedPagesButSendsHintedPagesTheGuestReuse
   EXPECT_EQ(progress.back().phase, "completed");
   EXPECT_EQ(stats->unlogged_pages, 0u);
   EXPECT_FALSE(stats->paused_rescan);
+  EXPECT_GE(stats->hint_wait_ms, 0);
+  EXPECT_LT(stats->hint_wait_ms, stats->total_ms);
+  if (GetParam()) {
+    EXPECT_GT(stats->check_ms, 0);  // at least one live check ran
+  } else {
+    EXPECT_EQ(stats->check_ms, 0);
+  }
 }
 
 INSTANTIATE_TEST_SUITE_P(Checks, HintedLiveMigrationTest, ::testing::Bool(),

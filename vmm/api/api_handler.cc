@@ -91,6 +91,8 @@ json StatsJson(const migration::MigrationStats& s) {
            {"unlogged_pages", s.unlogged_pages},
            {"paused_rescan", s.paused_rescan},
            {"bypassed_pages", s.bypassed_pages},
+           {"hint_wait_ms", s.hint_wait_ms},
+           {"check_ms", s.check_ms},
            {"downtime_parts_ms",
             {{"pause", s.downtime_parts.pause},
              {"sync", s.downtime_parts.sync},
