@@ -42,6 +42,23 @@ struct PmScanArg {
   uint64_t return_mask;
 };
 constexpr unsigned long kPagemapScan = _IOWR('f', 16, PmScanArg);
+
+// A PAGEMAP_SCAN of [start, end) for written pages into `vec`; with
+// kScanWpMatching it also protects them again.
+PmScanArg WrittenPagesScan(uint64_t start, uint64_t end, PageRegion* vec, uint64_t vec_len, uint64_t flags) {
+  return {.size = sizeof(PmScanArg),
+          .flags = flags,
+          .start = start,
+          .end = end,
+          .walk_end = 0,
+          .vec = reinterpret_cast<uint64_t>(vec),
+          .vec_len = vec_len,
+          .max_pages = 0,
+          .category_inverted = 0,
+          .category_mask = kPageIsWritten,
+          .category_anyof_mask = 0,
+          .return_mask = kPageIsWritten};
+}
 constexpr unsigned long kUserfaultfdIocNew = _IO(0xAA, 0x00);
 
 base::UniqueFd OpenUserfaultfd() {
@@ -88,18 +105,7 @@ absl::StatusOr<std::unique_ptr<WriteTracker>> WriteTracker::Start(uint8_t* base,
   // A probe that only looks (no re-protect, so no write is lost): kernels
   // before 6.7 have no PAGEMAP_SCAN (ENOTTY).
   PageRegion region;
-  PmScanArg probe{.size = sizeof(PmScanArg),
-                  .flags = 0,
-                  .start = addr,
-                  .end = addr + kPageSize,
-                  .walk_end = 0,
-                  .vec = reinterpret_cast<uint64_t>(&region),
-                  .vec_len = 1,
-                  .max_pages = 0,
-                  .category_inverted = 0,
-                  .category_mask = kPageIsWritten,
-                  .category_anyof_mask = 0,
-                  .return_mask = kPageIsWritten};
+  PmScanArg probe = WrittenPagesScan(addr, addr + kPageSize, &region, 1, 0);
   if (::ioctl(tracker->pagemap_.get(), kPagemapScan, &probe) < 0) {
     return absl::UnimplementedError(absl::StrFormat("PAGEMAP_SCAN: %s", strerror(errno)));
   }
@@ -124,18 +130,7 @@ absl::Status WriteTracker::TakeWritten(uint8_t* start, uint64_t size, std::vecto
   PageRegion regions[512];
   uint64_t at = first;
   while (at < end) {
-    PmScanArg arg{.size = sizeof(PmScanArg),
-                  .flags = kScanWpMatching | kScanCheckWpAsync,
-                  .start = at,
-                  .end = end,
-                  .walk_end = 0,
-                  .vec = reinterpret_cast<uint64_t>(regions),
-                  .vec_len = std::size(regions),
-                  .max_pages = 0,
-                  .category_inverted = 0,
-                  .category_mask = kPageIsWritten,
-                  .category_anyof_mask = 0,
-                  .return_mask = kPageIsWritten};
+    PmScanArg arg = WrittenPagesScan(at, end, regions, std::size(regions), kScanWpMatching | kScanCheckWpAsync);
     const int n = ::ioctl(pagemap_.get(), kPagemapScan, &arg);
     if (n < 0) return absl::ErrnoToStatus(errno, "PAGEMAP_SCAN");
     for (int k = 0; k < n; ++k) {

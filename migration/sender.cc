@@ -159,6 +159,12 @@ bool Sender::ScanPages(size_t region, const PageSet& pages,
 
 size_t Sender::ScanThreads() { return std::clamp<size_t>(std::thread::hardware_concurrency(), 1, 8); }
 
+PageSet Sender::PopulatedSet(size_t region) const {
+  PageSet set(source_.memory().Regions()[region].size / kPage);
+  for (auto [first, end] : source_.memory().PopulatedPages(region)) set.Set(first, end);
+  return set;
+}
+
 void Sender::RecordHintBaseline() {
   const std::vector<memory::MappedRegion>& regions = source_.memory().Regions();
   for (size_t i = 0; i < regions.size() && i < hinted_.size(); ++i) {
@@ -167,10 +173,8 @@ void Sender::RecordHintBaseline() {
     hinted_[i].ForEachRun([&](uint64_t first, uint64_t end) {
       for (uint64_t p = first; p < end; ++p) page_crc_[i][p] = ZeroPageFingerprint();
     });
-    PageSet populated(regions[i].size / kPage);
-    for (auto [first, end] : source_.memory().PopulatedPages(i)) populated.Set(first, end);
     PageSet hinted_populated = hinted_[i];
-    hinted_populated.Intersect(populated);
+    hinted_populated.Intersect(PopulatedSet(i));
     // Each page is visited once, so the threads write disjoint entries. A
     // page that cannot be read keeps the zero fingerprint and, if it holds
     // data, shows up as changed later: sent, never lost.
@@ -183,8 +187,7 @@ std::vector<PageSet> Sender::ChangedPages(const std::vector<PageSet>& exclude) {
   const std::vector<memory::MappedRegion>& regions = source_.memory().Regions();
   std::vector<PageSet> changed_sets;
   for (size_t i = 0; i < regions.size(); ++i) {
-    PageSet candidates(regions[i].size / kPage);
-    for (auto [first, end] : source_.memory().PopulatedPages(i)) candidates.Set(first, end);
+    PageSet candidates = PopulatedSet(i);
     candidates.Subtract(exclude[i]);
     std::vector<std::vector<uint64_t>> changed(ScanThreads());
     const bool read_all = ScanPages(i, candidates, [&](size_t t, uint64_t p, const uint8_t* page) {
@@ -394,8 +397,7 @@ std::vector<PageSet> Sender::RoundOneSets(bool use_hints) {
   for (size_t i = 0; i < regions.size(); ++i) {
     const memory::MappedRegion& r = regions[i];
     const uint64_t pages = r.size / kPage;
-    PageSet set(pages);
-    for (auto [first, end] : source_.memory().PopulatedPages(i)) set.Set(first, end);
+    PageSet set = PopulatedSet(i);
     stats_.skipped_unpopulated += pages - set.Count();
     PageSet balloon(pages);
     for (const GpaRange& b : ballooned) {

@@ -47,6 +47,8 @@ class Sender {
   // them; then the populated pages, outside `exclude`, whose content the
   // destination lacks (scanned on every core).
   void RecordHintBaseline();
+  // The pages of region `region` that have storage (never-touched ones do not).
+  PageSet PopulatedSet(size_t region) const;
   // Calls visit(thread, page, bytes) for every page of `pages` in region
   // `region`, read through the memfd on up to ScanThreads() threads; false
   // if some chunk could not be read (its pages were not visited).
