@@ -20,4 +20,6 @@ if [[ ! -c /dev/kvm ]]; then
 fi
 scripts/build.sh
 tests/fetch-stock-kernel.sh
-ctest --test-dir build --output-on-failure -j1 "$@"
+# Two at a time: each guest test keeps one core busy with its emulated guest
+# kernel, and these machines have two.
+ctest --test-dir build --output-on-failure -j2 "$@"

@@ -25,13 +25,12 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/strip.h"
 #include "absl/time/clock.h"
+#include "tests/booted_guest.h"
 #include "tests/guest_process.h"
 
 namespace tests {
 namespace {
 
-constexpr char kReadyMarker[] = "VMM-GUEST-READY";
-const absl::Duration kBootTimeout = absl::Seconds(300);
 constexpr uint64_t kMiB = 1 << 20;
 constexpr uint64_t kGuestRam = 1024 * kMiB;
 
@@ -133,10 +132,14 @@ class MigrationGuestTest : public ::testing::Test {
   }
   void TearDown() override { Shell("rm -rf " + dir_); }
   std::string Path(const std::string& name) const { return dir_ + "/" + name; }
+  // Reporting off: it would hand freed memory back on its own and hide
+  // what hinting saves.
+  const std::vector<std::string> shape_ = {"--memory", "1G", "--balloon-reporting=false"};
   std::vector<std::string> VmArgs(const std::string& socket) const {
-    // Reporting off: it would hand freed memory back on its own and hide
-    // what hinting saves.
-    return {"run", "--memory", "1G", "--api-socket", socket, "--balloon-reporting=false"};
+    std::vector<std::string> args = {"run"};
+    args.insert(args.end(), shape_.begin(), shape_.end());
+    args.insert(args.end(), {"--api-socket", socket});
+    return args;
   }
   std::string dir_;
 };
@@ -147,8 +150,13 @@ TEST_F(MigrationGuestTest, GuestMovesBetweenHostsRunningAndIntactAndSnapshotsRes
 
   // Source on host A: touch 512 MiB and free it, then a checker that keeps
   // 64 MiB with a known pattern and dirties a page every 20 ms.
-  auto source = std::make_unique<GuestProcess>(net.In(net.a()), VmArgs(Path("a.sock")));
-  ASSERT_TRUE(source->WaitFor(kReadyMarker, kBootTimeout)) << source->output() << source->stderr_text();
+  // The source is the shared booted guest, restored (a boot costs minutes).
+  absl::StatusOr<std::string> booted = BootedGuestSnapshot(shape_);
+  ASSERT_TRUE(booted.ok()) << booted.status();
+  std::vector<std::string> source_args = RestoreArgs(shape_, *booted);
+  source_args.insert(source_args.end(), {"--api-socket", Path("a.sock")});
+  auto source = std::make_unique<GuestProcess>(net.In(net.a()), source_args);
+  ASSERT_TRUE(source->RunCommand("true", absl::Seconds(120)).has_value()) << source->output() << source->stderr_text();
   auto touched = source->RunCommand("memtouch 512", absl::Seconds(600));
   ASSERT_TRUE(touched && touched->find("touched 512 MiB") != std::string::npos) << source->output();
   auto started = source->RunCommand("migcheck start 64", absl::Seconds(300));
@@ -230,7 +238,7 @@ TEST_F(MigrationGuestTest, GuestMovesBetweenHostsRunningAndIntactAndSnapshotsRes
   EXPECT_LT(saved.json["bytes_sent"].get<uint64_t>(), kGuestRam / 2) << saved.json.dump();
   ASSERT_TRUE(dest_a->RunCommand("echo after-snapshot", absl::Seconds(60)).has_value());
   {
-    GuestProcess restored({"run", "--memory", "1G", "--balloon-reporting=false", "--restore", snap});
+    GuestProcess restored(RestoreArgs(shape_, snap));
     verified = restored.RunCommand("migcheck verify", absl::Seconds(120));
     ASSERT_TRUE(verified.has_value()) << restored.output() << restored.stderr_text();
     EXPECT_NE(verified->find("migcheck: ok"), std::string::npos) << *verified;
