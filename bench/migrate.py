@@ -152,7 +152,7 @@ def vmm_migrate(src_sock, dest, hinting, downtime_ms, dest_ns):
             "wire_mib": wire / MIB, "rounds": out["rounds"],
             "skipped": f"{sk['zero']}/{sk['unpopulated']}/{sk['ballooned']}/{sk['hinted']}",
             "unlogged": out.get("unlogged_pages", 0), "rescan": out.get("paused_rescan", False),
-            "bypassed": out.get("bypassed_pages", 0),
+            "bypassed": out.get("bypassed_pages", 0), "final_pages": out.get("final_pages", 0),
             "parts": out.get("downtime_parts_ms", {}),
             "hint_wait_ms": out.get("hint_wait_ms", 0), "check_ms": out.get("check_ms", 0)}
 
@@ -311,6 +311,7 @@ def main():
         if r.get("parts"):
             print(f"vmm {r['scenario']} downtime parts (ms): "
                   + ", ".join(f"{k} {v:.1f}" for k, v in r["parts"].items())
+                  + f"; {r['final_pages']} pages sent while paused"
                   + f"; hint wait {r['hint_wait_ms']:.0f} ms, PVM checks {r['check_ms']:.0f} ms")
     ours = {r["scenario"]: r for r in rows if r["vmm"] == "vmm"}
     theirs = {r["scenario"]: r for r in rows if r["vmm"] == "qemu"}

@@ -90,11 +90,13 @@ double ExpectedDowntimeMs(uint64_t remaining_bytes, double rate_bytes_per_s) {
   return static_cast<double>(remaining_bytes) / rate_bytes_per_s * 1000.0;
 }
 
-bool ShouldStopAndCopy(uint64_t remaining_bytes, double rate_bytes_per_s, double downtime_target_ms,
-                       uint32_t rounds_done, uint32_t max_rounds) {
+bool ShouldStopAndCopy(uint64_t remaining_bytes, uint64_t last_round_bytes, double rate_bytes_per_s,
+                       double downtime_target_ms, uint32_t rounds_done, uint32_t max_rounds) {
   if (rounds_done >= max_rounds) return true;
   if (remaining_bytes == 0) return true;
-  return ExpectedDowntimeMs(remaining_bytes, rate_bytes_per_s) <= downtime_target_ms;
+  if (ExpectedDowntimeMs(remaining_bytes, rate_bytes_per_s) > downtime_target_ms) return false;
+  const bool still_halving = remaining_bytes * 2 <= last_round_bytes;
+  return remaining_bytes <= kSmallFinalSetBytes || !still_halving;
 }
 
 }  // namespace migration

@@ -60,7 +60,10 @@ uint64_t ZeroPageFingerprint() {
 // the records of a chunk may point into the chunk's bounce copy.
 class Batch {
  public:
-  explicit Batch(Channel& channel) : channel_(channel) {
+  // `bounce` is the copy space, kept by the caller across batches: filling
+  // fresh memory costs milliseconds per MiB on a PVM host, which must not
+  // be paid again in the paused last round.
+  Batch(Channel& channel, std::vector<uint8_t>& bounce) : channel_(channel), bounce_(bounce) {
     headers_.reserve(kMaxIovecs);
     iov_.reserve(kMaxIovecs);
   }
@@ -86,7 +89,7 @@ class Batch {
   }
   // Room for one chunk's copy, valid until Flush().
   uint8_t* BounceSpace(uint64_t length) {
-    if (bounce_.empty()) bounce_.resize(kBatchBytes + kPagesPerRecord * kPage);
+    if (bounce_.size() < kBatchBytes + kPagesPerRecord * kPage) bounce_.resize(kBatchBytes + kPagesPerRecord * kPage);
     uint8_t* out = bounce_.data() + bounce_used_;
     bounce_used_ += length;
     return out;
@@ -96,7 +99,7 @@ class Batch {
   static constexpr size_t kChunkIovecs = kPagesPerRecord + kPagesPerRecord / 2 + 2;
   static constexpr size_t kMaxIovecs = 1024;  // IOV_MAX
   Channel& channel_;
-  std::vector<uint8_t> bounce_;
+  std::vector<uint8_t>& bounce_;
   uint64_t bounce_used_ = 0;
   std::vector<RecordHeader> headers_;
   std::vector<iovec> iov_;
@@ -267,7 +270,7 @@ absl::Status Sender::SendSets(const std::vector<PageSet>& sets, bool live) {
   // exactly what the record carries and what the fingerprints describe,
   // and which leaves the VMM's page tables alone (GuestMemory::ReadBacking).
   const bool bounce = track || options_.read_through_memfd;
-  Batch batch(channel_);
+  Batch batch(channel_, bounce_buffer_);
   absl::Status status;
   const uint32_t flags = live ? kFlagLive : 0;
   // Records for pages [p, p + n) of region i, whose bytes are at `data`.
@@ -508,6 +511,7 @@ absl::StatusOr<MigrationStats> Sender::Migrate() {
       const uint64_t round_bytes = channel_.bytes_written();
       cap_start_ = round_start;
       cap_bytes_ = 0;
+      const uint64_t round_set_bytes = stats_.remaining_bytes;
       RETURN_IF_ERROR(SendSets(sets, true));
       RETURN_IF_ERROR(SendRecord(RecordType::kRoundEnd, stats_.round, {}));
       const double seconds = absl::ToDoubleSeconds(absl::Now() - round_start);
@@ -529,8 +533,8 @@ absl::StatusOr<MigrationStats> Sender::Migrate() {
       // re-checked while paused); see BypassedPagesAreStable().
       const bool recheck = options_.verify_final_pass && new_misses_in_last_check_ > 0 &&
                            live_checks_ < kMaxLiveChecks && stats_.round < options_.max_rounds;
-      if (!recheck && ShouldStopAndCopy(stats_.remaining_bytes, rate, options_.downtime_target_ms, stats_.round,
-                                        options_.max_rounds)) {
+      if (!recheck && ShouldStopAndCopy(stats_.remaining_bytes, round_set_bytes, rate, options_.downtime_target_ms,
+                                        stats_.round, options_.max_rounds)) {
         break;
       }
     }
@@ -559,6 +563,7 @@ absl::StatusOr<MigrationStats> Sender::Migrate() {
     lap(parts.pause);
     ASSIGN_OR_RETURN(std::vector<PageSet> last, TakeDirty());
     for (size_t i = 0; i < sets.size(); ++i) last[i].Or(sets[i].words());
+    for (const PageSet& s : last) stats_.final_pages += s.Count();
     lap(parts.sync);
     ++stats_.round;
     cap_start_ = absl::Now();

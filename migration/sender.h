@@ -85,6 +85,7 @@ class Sender {
   // verify_final_pass bookkeeping, per region and page: the CRC32C of what
   // the destination holds (`known_` set) or of a hinted page as hinted.
   std::vector<std::vector<uint64_t>> page_crc_;  // PageFingerprint
+  std::vector<uint8_t> bounce_buffer_;           // SendSets' copies, reused every round
   std::vector<PageSet> known_;
   // True when the live checks found the tracking missing writes only on a
   // few pages that stay the same (the last check found no new one).

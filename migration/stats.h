@@ -42,6 +42,7 @@ struct MigrationStats {
   uint64_t unlogged_pages = 0;       // changed without a dirty-log entry, found by the verified pass
   bool paused_rescan = false;        // the verified pass re-checked every page while paused
   uint64_t bypassed_pages = 0;       // pages the tracking misses, sent again while paused instead
+  uint64_t final_pages = 0;          // dirty pages sent while the guest was paused
   uint64_t remaining_bytes = 0;   // dirty at the last sync
   double rate_bytes_per_s = 0;    // of the last full round
   double expected_downtime_ms = 0;

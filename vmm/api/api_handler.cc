@@ -91,6 +91,7 @@ json StatsJson(const migration::MigrationStats& s) {
            {"unlogged_pages", s.unlogged_pages},
            {"paused_rescan", s.paused_rescan},
            {"bypassed_pages", s.bypassed_pages},
+           {"final_pages", s.final_pages},
            {"hint_wait_ms", s.hint_wait_ms},
            {"check_ms", s.check_ms},
            {"downtime_parts_ms",
