@@ -9,9 +9,10 @@ the same way), and prints per VMM:
   - the VMM's own start-up (process start to the first KVM_RUN; vmm only,
     from its log line),
   - CPU time of the VMM process (user + system) for boot + poweroff,
-  - RSS overhead: RSS minus guest RAM pages touched (vmm: from its exit log
-    line; QEMU: VmRSS minus the guest RAM resident, read from smaps at the
-    ready marker),
+  - RSS overhead: memory besides guest RAM (vmm: Pss_Anon + Pss_File from
+    its exit log line, shared libraries included by their share; QEMU:
+    VmRSS minus the guest RAM resident, read from smaps at the ready
+    marker),
 and the ratios vmm/QEMU. Guest-bound wall time is about equal for any VMM
 here (PVM emulates the guest kernel, shared/PLATFORM.md); host-side cost is
 what the VMM controls.

@@ -407,23 +407,27 @@ void Machine::Resume() {
 }
 
 void Machine::LogResourceUse() {
-  // RSS counts the guest pages the VMM's mapping has touched; the memfd's
-  // allocated blocks are exactly those, so the difference is the VMM's own
-  // overhead (bench/boot reads this line).
-  uint64_t rss_kib = 0;
-  std::ifstream status("/proc/self/status");
+  // Guest RAM is the memfd (shmem): its allocated blocks are the guest's
+  // resident pages, whether or not the VMM's mapping ever touched them
+  // (migration and the loader write through the memfd, so RSS misses
+  // those). The VMM's own overhead is its proportional share of everything
+  // else: Pss_Anon + Pss_File (shared libraries count by their share, as a
+  // host running many VMMs pays for them). bench/boot reads this line.
+  uint64_t rss_kib = 0, pss_anon_kib = 0, pss_file_kib = 0;
+  std::ifstream rollup("/proc/self/smaps_rollup");
   std::string line;
-  while (std::getline(status, line)) {
-    if (line.rfind("VmRSS:", 0) == 0) rss_kib = std::strtoull(line.c_str() + 6, nullptr, 10);
+  while (std::getline(rollup, line)) {
+    if (line.rfind("Rss:", 0) == 0) rss_kib = std::strtoull(line.c_str() + 4, nullptr, 10);
+    if (line.rfind("Pss_Anon:", 0) == 0) pss_anon_kib = std::strtoull(line.c_str() + 9, nullptr, 10);
+    if (line.rfind("Pss_File:", 0) == 0) pss_file_kib = std::strtoull(line.c_str() + 9, nullptr, 10);
   }
   struct stat st {};
   ::fstat(memory_->memfd(), &st);
   uint64_t guest_kib = static_cast<uint64_t>(st.st_blocks) * 512 / 1024;
   rusage usage{};
   ::getrusage(RUSAGE_SELF, &usage);
-  LOG_INFO("resources: rss_kib=%u guest_ram_resident_kib=%u vmm_overhead_kib=%d user_ms=%d sys_ms=%d",
-           rss_kib, guest_kib, static_cast<int64_t>(rss_kib) - static_cast<int64_t>(guest_kib),
-           usage.ru_utime.tv_sec * 1000 + usage.ru_utime.tv_usec / 1000,
+  LOG_INFO("resources: rss_kib=%u guest_ram_resident_kib=%u vmm_overhead_kib=%u user_ms=%d sys_ms=%d", rss_kib,
+           guest_kib, pss_anon_kib + pss_file_kib, usage.ru_utime.tv_sec * 1000 + usage.ru_utime.tv_usec / 1000,
            usage.ru_stime.tv_sec * 1000 + usage.ru_stime.tv_usec / 1000);
 }
 
