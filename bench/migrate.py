@@ -316,8 +316,12 @@ def main():
     ours = {r["scenario"]: r for r in rows if r["vmm"] == "vmm"}
     theirs = {r["scenario"]: r for r in rows if r["vmm"] == "qemu"}
     for name, r in ours.items():
-        verdict = "PASS" if r["sent_mib"] <= 1.2 * r["used_mib"] else "FAIL"
-        print(f"goal {name}: bytes sent {r['sent_mib']:.0f} MiB <= 1.2 x used {r['used_mib']:.0f} MiB: {verdict}")
+        if name == "idle-nohint":
+            # The baseline: the freed memory goes over, as it must without hints.
+            print(f"baseline {name}: bytes sent {r['sent_mib']:.0f} MiB (used {r['used_mib']:.0f} MiB)")
+        else:
+            verdict = "PASS" if r["sent_mib"] <= 1.2 * r["used_mib"] else "FAIL"
+            print(f"goal {name}: bytes sent {r['sent_mib']:.0f} MiB <= 1.2 x used {r['used_mib']:.0f} MiB: {verdict}")
         limit = 50 if name == "dirty" else 10
         print(f"goal {name}: downtime {r['downtime_ms']:.1f} ms < {limit} ms: "
               f"{'PASS' if r['downtime_ms'] < limit else 'FAIL'}")
@@ -325,11 +329,16 @@ def main():
             print(f"ratio {name} (like for like): QEMU total time / ours = "
                   f"{theirs[name]['total_ms'] / r['total_ms']:.2f}x, bytes sent QEMU/ours = "
                   f"{theirs[name]['sent_mib'] / max(r['sent_mib'], 1e-9):.2f}x")
-    if "idle-hint" in ours:
+    # Total time against QEMU, for each of our modes: with hints our total
+    # includes waiting for the guest's whole free page report (guest-bound,
+    # see hint wait above); QEMU sends while the report comes in.
+    for mine in ("idle-hint", "idle-nohint"):
+        if mine not in ours:
+            continue
         for peer, need in (("idle-nohint", 4), ("idle-hint", 1.5)):
             if peer in theirs:
-                ratio = theirs[peer]["total_ms"] / max(ours["idle-hint"]["total_ms"], 1e-9)
-                print(f"goal: QEMU {peer} total time / ours with hints = {ratio:.2f}x (>= {need}x: "
+                ratio = theirs[peer]["total_ms"] / max(ours[mine]["total_ms"], 1e-9)
+                print(f"goal: QEMU {peer} total time / ours {mine} = {ratio:.2f}x (>= {need}x: "
                       f"{'PASS' if ratio >= need else 'FAIL'})")
 
 
