@@ -89,7 +89,9 @@ class Batch {
   }
   // Room for one chunk's copy, valid until Flush().
   uint8_t* BounceSpace(uint64_t length) {
-    if (bounce_.size() < kBatchBytes + kPagesPerRecord * kPage) bounce_.resize(kBatchBytes + kPagesPerRecord * kPage);
+    // A batch fills up to kBatchBytes, and one more chunk may start below it.
+    constexpr uint64_t kBounceBytes = kBatchBytes + kPagesPerRecord * kPage;
+    if (bounce_.size() < kBounceBytes) bounce_.resize(kBounceBytes);
     uint8_t* out = bounce_.data() + bounce_used_;
     bounce_used_ += length;
     return out;

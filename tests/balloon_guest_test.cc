@@ -69,9 +69,7 @@ TEST_F(BalloonGuestTest, InflateGivesMemoryBackAndDeflateReturnsIt) {
   const std::vector<std::string> shape = {"--memory", "1G", "--balloon-reporting=false"};
   absl::StatusOr<std::string> snapshot = BootedGuestSnapshot(shape);
   ASSERT_TRUE(snapshot.ok()) << snapshot.status();
-  std::vector<std::string> args = RestoreArgs(shape, *snapshot);
-  args.insert(args.end(), {"--api-socket", socket_});
-  GuestProcess vm(args);
+  GuestProcess vm(RestoreArgs(shape, *snapshot, {"--api-socket", socket_}));
   ASSERT_TRUE(vm.RunCommand("true", absl::Seconds(120)).has_value()) << vm.output() << vm.stderr_text();
 
   auto info = Ctl(socket_, {"balloon"});

@@ -61,10 +61,7 @@ class FileLock {
 absl::Status BootAndSave(const std::vector<std::string>& shape, const std::string& snapshot) {
   const std::string socket = absl::StrCat(snapshot, ".", ::getpid(), ".sock");
   const std::string partial = absl::StrCat(snapshot, ".", ::getpid(), ".partial");
-  std::vector<std::string> args = {"run"};
-  args.insert(args.end(), shape.begin(), shape.end());
-  args.insert(args.end(), {"--api-socket", socket});
-  GuestProcess vm(args);
+  GuestProcess vm(RunArgs(shape, {"--api-socket", socket}));
   if (!vm.WaitFor(kReadyMarker, kBootTimeout)) {
     return absl::DeadlineExceededError(absl::StrCat("the guest to snapshot did not boot: ", vm.stderr_text()));
   }
@@ -100,10 +97,17 @@ absl::StatusOr<std::string> BootedGuestSnapshot(const std::vector<std::string>& 
   return snapshot;
 }
 
-std::vector<std::string> RestoreArgs(const std::vector<std::string>& shape, const std::string& snapshot) {
+std::vector<std::string> RunArgs(const std::vector<std::string>& shape, const std::vector<std::string>& extra) {
   std::vector<std::string> args = {"run"};
   args.insert(args.end(), shape.begin(), shape.end());
-  args.insert(args.end(), {"--restore", snapshot});
+  args.insert(args.end(), extra.begin(), extra.end());
+  return args;
+}
+
+std::vector<std::string> RestoreArgs(const std::vector<std::string>& shape, const std::string& snapshot,
+                                     const std::vector<std::string>& extra) {
+  std::vector<std::string> args = RunArgs(shape, {"--restore", snapshot});
+  args.insert(args.end(), extra.begin(), extra.end());
   return args;
 }
 

@@ -23,9 +23,13 @@ namespace tests {
 // path, or why no guest could be booted and saved.
 absl::StatusOr<std::string> BootedGuestSnapshot(const std::vector<std::string>& shape);
 
-// The `vmm run` arguments that restore that snapshot: {"run", shape...,
-// "--restore", path}; extra host-side flags (an API socket) may follow.
-std::vector<std::string> RestoreArgs(const std::vector<std::string>& shape, const std::string& snapshot);
+// `vmm run` arguments for a VM of `shape`: {"run", shape..., extra...}.
+std::vector<std::string> RunArgs(const std::vector<std::string>& shape, const std::vector<std::string>& extra);
+
+// The `vmm run` arguments that restore that snapshot, with host-side flags
+// (an API socket) in `extra`.
+std::vector<std::string> RestoreArgs(const std::vector<std::string>& shape, const std::string& snapshot,
+                                     const std::vector<std::string>& extra = {});
 
 }  // namespace tests
 

@@ -135,12 +135,7 @@ class MigrationGuestTest : public ::testing::Test {
   // Reporting off: it would hand freed memory back on its own and hide
   // what hinting saves.
   const std::vector<std::string> shape_ = {"--memory", "1G", "--balloon-reporting=false"};
-  std::vector<std::string> VmArgs(const std::string& socket) const {
-    std::vector<std::string> args = {"run"};
-    args.insert(args.end(), shape_.begin(), shape_.end());
-    args.insert(args.end(), {"--api-socket", socket});
-    return args;
-  }
+  std::vector<std::string> VmArgs(const std::string& socket) const { return RunArgs(shape_, {"--api-socket", socket}); }
   std::string dir_;
 };
 
@@ -153,9 +148,8 @@ TEST_F(MigrationGuestTest, GuestMovesBetweenHostsRunningAndIntactAndSnapshotsRes
   // The source is the shared booted guest, restored (a boot costs minutes).
   absl::StatusOr<std::string> booted = BootedGuestSnapshot(shape_);
   ASSERT_TRUE(booted.ok()) << booted.status();
-  std::vector<std::string> source_args = RestoreArgs(shape_, *booted);
-  source_args.insert(source_args.end(), {"--api-socket", Path("a.sock")});
-  auto source = std::make_unique<GuestProcess>(net.In(net.a()), source_args);
+  auto source =
+      std::make_unique<GuestProcess>(net.In(net.a()), RestoreArgs(shape_, *booted, {"--api-socket", Path("a.sock")}));
   ASSERT_TRUE(source->RunCommand("true", absl::Seconds(120)).has_value()) << source->output() << source->stderr_text();
   auto touched = source->RunCommand("memtouch 512", absl::Seconds(600));
   ASSERT_TRUE(touched && touched->find("touched 512 MiB") != std::string::npos) << source->output();
