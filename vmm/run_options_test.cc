@@ -12,7 +12,9 @@ namespace {
 class RunOptionsTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    dir_ = ::testing::TempDir() + "/run_options_test";
+    // Per process: ctest -j2 runs these tests side by side, and each
+    // rewrites the files.
+    dir_ = ::testing::TempDir() + "/run_options_test-" + std::to_string(::getpid());
     ::mkdir(dir_.c_str(), 0755);
     std::ofstream(dir_ + "/vmlinux") << "x";
     std::ofstream(dir_ + "/initramfs.cpio") << "x";
