@@ -211,9 +211,15 @@ def qemu_argv(memory, hint, incoming=None, qsock=None):
     return argv
 
 
-def qemu_migrate(qsock, uri, downtime_ms, dest_ns):
+def qemu_migrate(qsock, uri, downtime_ms, dest_ns, max_bandwidth_mib_s):
     cmd = qmp(qsock)
-    cmd("migrate-set-parameters", **{"downtime-limit": int(downtime_ms)})
+    params = {"downtime-limit": int(downtime_ms)}
+    if max_bandwidth_mib_s:
+        params["max-bandwidth"] = int(max_bandwidth_mib_s * MIB)
+    cmd("migrate-set-parameters", **params)
+    # QEMU caps migration at max-bandwidth, 128 MiB/s unless set: the
+    # figure is printed with its rows so the comparison says what it is.
+    bandwidth = cmd("query-migrate-parameters")["return"].get("max-bandwidth", 0)
     rx0 = rx_bytes(*link_of(dest_ns))
     r = cmd("migrate", uri=uri)
     if "error" in r:
@@ -228,7 +234,8 @@ def qemu_migrate(qsock, uri, downtime_ms, dest_ns):
     ram = info.get("ram", {})
     return {"total_ms": info.get("total-time", 0), "downtime_ms": info.get("downtime", 0),
             "sent_mib": ram.get("transferred", 0) / MIB, "wire_mib": (rx_bytes(*link_of(dest_ns)) - rx0) / MIB,
-            "rounds": ram.get("dirty-sync-count", 0), "skipped": f"dup {ram.get('duplicate', 0)}", "unlogged": None}
+            "rounds": ram.get("dirty-sync-count", 0), "skipped": f"dup {ram.get('duplicate', 0)}", "unlogged": None,
+            "max_bandwidth_mib_s": bandwidth / MIB}
 
 
 def run_qemu(args):
@@ -258,7 +265,7 @@ def run_qemu(args):
                              f"/tmp/bench-migrate-qemu-{name}.log")
                 guests.append(dest)
                 time.sleep(2)
-                row = qemu_migrate(src_sock, uri, args.downtime_ms, dest_ns)
+                row = qemu_migrate(src_sock, uri, args.downtime_ms, dest_ns, args.qemu_max_bandwidth_mib_s)
                 src.stop()
                 check = dest.output_of("migcheck verify" if name == "dirty" else "echo alive", 300)
                 row.update({"vmm": "qemu", "scenario": name, "used_mib": used,
@@ -281,6 +288,8 @@ def main():
     ap.add_argument("--downtime-ms", type=float, default=30)
     ap.add_argument("--scenarios", default="idle-nohint,idle-hint,dirty")
     ap.add_argument("--no-qemu", action="store_true")
+    ap.add_argument("--qemu-max-bandwidth-mib-s", type=float, default=0,
+                    help="QEMU's max-bandwidth for the migration (default: QEMU's own, 128 MiB/s)")
     ap.add_argument("--qemu-only", action="store_true")
     args = ap.parse_args()
     args.scenarios = args.scenarios.split(",")
@@ -307,6 +316,9 @@ def main():
               + (f" (unlogged {r['unlogged']})" if r.get("unlogged") else "")
               + (" (paused re-scan)" if r.get("rescan") else "")
               + (f" (bypassed {r['bypassed']})" if r.get("bypassed") else ""))
+    for r in rows:
+        if r.get("max_bandwidth_mib_s"):
+            print(f"qemu {r['scenario']}: QEMU's max-bandwidth was {r['max_bandwidth_mib_s']:.0f} MiB/s")
     for r in rows:
         if r.get("parts"):
             print(f"vmm {r['scenario']} downtime parts (ms): "

@@ -21,6 +21,7 @@ inline constexpr Gpa kBootParamsAddress = 0x7000;
 inline constexpr Gpa kPml4Address = 0x9000;   // PML4, PDPT and page directories follow
 inline constexpr Gpa kCmdlineAddress = 0x20000;
 inline constexpr uint64_t kCmdlineMaxSize = 0x10000;
+inline constexpr Gpa kSetupDataAddress = 0x30000;  // boot protocol setup_data list (RNG seed)
 inline constexpr Gpa kEbdaStart = 0x9fc00;     // end of usable low RAM
 inline constexpr Gpa kBiosRomStart = 0xe0000;  // ACPI tables live here (RSDP scan area)
 inline constexpr Gpa kBiosRomEnd = 0x100000;

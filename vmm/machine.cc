@@ -4,6 +4,7 @@
 #include <signal.h>
 #include <sys/epoll.h>
 #include <sys/eventfd.h>
+#include <sys/random.h>
 #include <sys/resource.h>
 #include <sys/signalfd.h>
 #include <sys/socket.h>
@@ -16,6 +17,7 @@
 #include <cerrno>
 #include <csignal>
 #include <cstdlib>
+#include <cstring>
 #include <fstream>
 
 #include "absl/strings/str_cat.h"
@@ -37,10 +39,26 @@
 namespace vmm {
 namespace {
 
+// 32 bytes, what the kernel's pool needs to count as fully seeded (256 bits).
+constexpr size_t kBootRngSeedBytes = 32;
+
+// A seed for the guest's RNG from the host's; empty (no seed, the guest
+// gathers entropy itself, slowly under emulation) if the host has none.
+std::vector<uint8_t> BootRngSeed() {
+  std::vector<uint8_t> seed(kBootRngSeedBytes);
+  if (::getrandom(seed.data(), seed.size(), GRND_NONBLOCK) != static_cast<ssize_t>(seed.size())) {
+    LOG_WARNING("no RNG seed for the guest: getrandom: %s", std::strerror(errno));
+    seed.clear();
+  }
+  return seed;
+}
+
 // vCPU threads are kicked out of KVM_RUN with this signal; its handler does
 // nothing, the point is the EINTR (the handler is installed without
 // SA_RESTART).
 constexpr int kKickSignal = SIGUSR1;
+// --profile-guest: samples per vCPU and second, 1000.
+constexpr absl::Duration kProfileInterval = absl::Milliseconds(1);
 
 void InstallKickHandler() {
   struct sigaction action {};
@@ -100,6 +118,9 @@ Machine::~Machine() {
 absl::Status Machine::Build() {
   if (config_.cpus == 0 || config_.cpus > 255) {
     return absl::InvalidArgumentError(absl::StrCat("--cpus must be 1..255, not ", config_.cpus));
+  }
+  if (!config_.profile_guest_path.empty()) {
+    ASSIGN_OR_RETURN(profiler_, GuestProfiler::Create(config_.profile_guest_path, kProfileInterval));
   }
   ASSIGN_OR_RETURN(Kvm kvm, Kvm::Open());
   kvm_.emplace(std::move(kvm));
@@ -233,6 +254,7 @@ absl::Status Machine::LoadGuest() {
                                                       .initrd = initrd,
                                                       .e820 = memory::E820Map(ram),
                                                       .acpi_rsdp_addr = tables.rsdp_gpa,
+                                                      .rng_seed = BootRngSeed(),
                                                   }));
   RETURN_IF_ERROR(WriteIdentityPageTables(*memory_));
   RETURN_IF_ERROR(WriteBootGdt(*memory_));
@@ -295,6 +317,11 @@ MachineOutcome Machine::Run() {
   for (size_t i = 0; i < vcpus_.size(); ++i) {
     vcpu_threads_.emplace_back([this, i] { VcpuLoop(i); });
   }
+  if (profiler_) {
+    std::vector<pthread_t> threads;
+    for (std::thread& t : vcpu_threads_) threads.push_back(t.native_handle());
+    profiler_->Start(std::move(threads), kKickSignal);
+  }
   if (!config_.api_socket.empty()) {
     absl::StatusOr<std::unique_ptr<api::ApiServer>> server = api::ApiServer::Start(config_.api_socket, *this);
     if (server.ok()) {
@@ -350,9 +377,15 @@ MachineOutcome Machine::Run() {
   }
   WaitForMigrationResultFetched();
   api_server_.reset();  // no API request may run into a stopping machine
+  if (profiler_) profiler_->Stop();  // no more signals to threads about to end
   KickVcpus();
   for (std::thread& t : vcpu_threads_) t.join();
   vcpu_threads_.clear();
+  if (profiler_) {
+    LOG_INFO("--profile-guest: %u samples in %s (scripts/profile-guest.py reads them)", profiler_->samples(),
+             config_.profile_guest_path);
+    profiler_.reset();  // writes what is still buffered
+  }
   ::pthread_sigmask(SIG_SETMASK, &previous, nullptr);
   LogResourceUse();
   absl::MutexLock lock(&mu_);
@@ -557,6 +590,7 @@ bool Machine::HandleExit(Vcpu& vcpu, VcpuExit& exit) {
     return true;
   }
   if (std::holds_alternative<InterruptedExit>(exit) || std::holds_alternative<HaltExit>(exit)) {
+    if (profiler_ && std::holds_alternative<InterruptedExit>(exit)) profiler_->Sample(vcpu, *memory_);
     return true;
   }
   if (std::holds_alternative<ShutdownExit>(exit)) {

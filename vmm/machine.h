@@ -39,6 +39,7 @@
 #include "vmm/vcpu.h"
 #include "virtio/mmio_transport.h"
 #include "vmm/acpi/acpi_config.h"
+#include "vmm/guest_profiler.h"
 #include "vmm/vm.h"
 
 namespace vmm {
@@ -69,6 +70,8 @@ struct MachineConfig {
   // endpoint (tcp:HOST:PORT or unix:PATH), or load a snapshot file.
   std::string incoming;
   std::string restore_path;
+  // --profile-guest: sample the guest's RIP into this file (guest_profiler.h).
+  std::string profile_guest_path;
   // When main() started, for the start-up figure logged at the first KVM_RUN.
   absl::Time process_start = absl::Now();
 };
@@ -183,6 +186,7 @@ class Machine : public devices::VmEvents,
   std::vector<base::UniqueFd> irqfds_;
   std::vector<acpi::MmioDevice> virtio_mmio_devices_;  // for ACPI and --mmio-cmdline
   base::UniqueFd wake_fd_;
+  std::unique_ptr<GuestProfiler> profiler_;  // --profile-guest; started with the vCPU threads
   std::unique_ptr<api::ApiServer> api_server_;  // started by Run(), stopped before the vCPUs  // eventfd: wakes Run() when the guest ends
 
   absl::Mutex mu_;

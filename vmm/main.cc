@@ -43,6 +43,9 @@ ABSL_FLAG(std::string, incoming, "",
           "Receive a migrating guest on tcp:HOST:PORT or unix:PATH instead of booting (same --memory, --cpus "
           "and --balloon* flags as the source)");
 ABSL_FLAG(std::string, restore, "", "Start from a snapshot file written by `vmm ctl snapshot` instead of booting");
+ABSL_FLAG(std::string, profile_guest, "",
+          "Developer tool: sample where each vCPU is in the guest, 1000 times a second, into this file "
+          "(scripts/profile-guest.py summarises it)");
 ABSL_FLAG(bool, json, false, "vmm ctl migrate/snapshot: print one JSON object instead of a summary line");
 ABSL_FLAG(double, downtime_ms, 30, "vmm ctl migrate: downtime target in ms");
 ABSL_FLAG(int64_t, max_rounds, 30, "vmm ctl migrate: most pre-copy rounds before stop-and-copy");
@@ -140,6 +143,7 @@ int RunCommand(int argc, char** argv, absl::Time process_start) {
       .migration_write_tracking = absl::GetFlag(FLAGS_migration_write_tracking),
       .incoming = absl::GetFlag(FLAGS_incoming),
       .restore = absl::GetFlag(FLAGS_restore),
+      .profile_guest = absl::GetFlag(FLAGS_profile_guest),
       .guest_image_dir = vmm::DefaultGuestImageDir(),
       .host_memory_bytes = HostMemoryBytes(),
   };

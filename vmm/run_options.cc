@@ -54,6 +54,7 @@ absl::StatusOr<MachineConfig> BuildMachineConfig(const RunFlags& flags) {
   }
   config.incoming = flags.incoming;
   config.restore_path = flags.restore;
+  config.profile_guest_path = flags.profile_guest;
   if (!flags.restore.empty() && ::access(flags.restore.c_str(), R_OK) != 0) {
     return absl::NotFoundError(absl::StrCat("cannot read snapshot ", flags.restore));
   }

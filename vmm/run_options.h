@@ -31,6 +31,7 @@ struct RunFlags {
   bool migration_write_tracking = true;
   std::string incoming;      // tcp:HOST:PORT or unix:PATH: receive a migrating guest
   std::string restore;       // a snapshot file to start from
+  std::string profile_guest;  // a file for guest RIP samples (developer tool)
   std::string guest_image_dir;  // where the default image lives
   uint64_t host_memory_bytes = 0;  // 0: unknown (no upper check)
 };

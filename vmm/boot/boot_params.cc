@@ -7,6 +7,7 @@
 #include <cstring>
 #include <span>
 
+#include "absl/status/statusor.h"
 #include "absl/strings/str_format.h"
 #include "base/status_macros.h"
 #include "vmm/boot/bzimage.h"
@@ -54,6 +55,29 @@ absl::Status WriteCmdline(memory::GuestMemory& mem, const setup_header& hdr,
   return mem.WriteBytes(memory::kCmdlineAddress, bytes);
 }
 
+// struct setup_data without its flexible data[] member.
+struct SetupDataHeader {
+  uint64_t next;
+  uint32_t type;
+  uint32_t len;
+};
+static_assert(sizeof(SetupDataHeader) == offsetof(setup_data, data));
+
+// Returns the value for hdr.setup_data: the list head, or 0 for no list.
+// (setup_data came with protocol 2.09; bzimage.cc accepts 2.12 and later.)
+absl::StatusOr<uint64_t> WriteSetupData(memory::GuestMemory& mem, const std::vector<uint8_t>& rng_seed) {
+  if (rng_seed.size() > kMaxRngSeedBytes) {
+    return absl::InvalidArgumentError(
+        absl::StrFormat("RNG seed of %u bytes; at most %u", rng_seed.size(), kMaxRngSeedBytes));
+  }
+  if (rng_seed.empty()) return 0;
+  const SetupDataHeader entry{
+      .next = 0, .type = SETUP_RNG_SEED, .len = static_cast<uint32_t>(rng_seed.size())};
+  RETURN_IF_ERROR(mem.Write(memory::kSetupDataAddress, entry));
+  RETURN_IF_ERROR(mem.WriteBytes(memory::kSetupDataAddress + sizeof(entry), rng_seed));
+  return memory::kSetupDataAddress;
+}
+
 }  // namespace
 
 absl::Status WriteBootParams(memory::GuestMemory& mem, const BootParamsInput& input) {
@@ -78,8 +102,8 @@ absl::Status WriteBootParams(memory::GuestMemory& mem, const BootParamsInput& in
   // heap_end_ptr are left alone: they only concern the 16-bit setup code,
   // which we never run.
   hdr.loadflags |= LOADED_HIGH;
-  // We pass no setup_data list; a pointer copied from the file would be junk.
-  hdr.setup_data = 0;
+  // Our own list or none: a pointer copied from the file would be junk.
+  ASSIGN_OR_RETURN(hdr.setup_data, WriteSetupData(mem, input.rng_seed));
   hdr.cmd_line_ptr = Low32(memory::kCmdlineAddress);
   params.ext_cmd_line_ptr = High32(memory::kCmdlineAddress);
   if (input.initrd.has_value()) {

@@ -39,12 +39,21 @@ struct BootParamsInput {
   // Guest-physical address of the ACPI RSDP, or 0 to let the kernel scan
   // the BIOS area for it (boot protocol 2.14 field).
   uint64_t acpi_rsdp_addr = 0;
+  // Random bytes for the kernel's entropy pool, passed as a SETUP_RNG_SEED
+  // setup_data entry at memory::kSetupDataAddress. Empty: no entry. A guest kernel that
+  // trusts its boot loader (RANDOM_TRUST_BOOTLOADER) has a ready RNG from
+  // its first instruction instead of hashing until interrupts credit it.
+  std::vector<uint8_t> rng_seed;
 };
 
-// Writes boot_params at memory::kBootParamsAddress and the command line at
-// memory::kCmdlineAddress. InvalidArgument if the command line is too long
-// (for our buffer or for the kernel's cmdline_size) or contains a NUL, or if
-// the e820 map has too many entries.
+// At most this many seed bytes (the entry and the seed share one page).
+inline constexpr size_t kMaxRngSeedBytes = 256;
+
+// Writes boot_params at memory::kBootParamsAddress, the command line at
+// memory::kCmdlineAddress and the setup_data list at memory::kSetupDataAddress.
+// InvalidArgument if the command line is too long (for our buffer or for the
+// kernel's cmdline_size) or contains a NUL, if the e820 map has too many
+// entries, or if the RNG seed is longer than kMaxRngSeedBytes.
 absl::Status WriteBootParams(memory::GuestMemory& mem, const BootParamsInput& input);
 
 }  // namespace vmm::boot

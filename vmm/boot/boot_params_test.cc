@@ -91,6 +91,42 @@ TEST(BootParamsTest, CopiesBzImageHeader) {
   EXPECT_EQ(p.sentinel, 0);
 }
 
+TEST(BootParamsTest, RngSeedIsOneSetupDataEntry) {
+  memory::GuestMemory mem = MakeGuestMemory();
+  BootParamsInput input = BasicInput(mem);
+  for (uint8_t i = 0; i < 32; ++i) input.rng_seed.push_back(static_cast<uint8_t>(0xa0 + i));
+  ASSERT_TRUE(WriteBootParams(mem, input).ok());
+
+  boot_params p = ReadParams(mem);
+  ASSERT_EQ(p.hdr.setup_data, memory::kSetupDataAddress);
+  auto next = mem.Read<uint64_t>(memory::kSetupDataAddress);
+  auto type = mem.Read<uint32_t>(memory::kSetupDataAddress + 8);
+  auto len = mem.Read<uint32_t>(memory::kSetupDataAddress + 12);
+  ASSERT_TRUE(next.ok() && type.ok() && len.ok());
+  EXPECT_EQ(*next, 0u);  // the end of the list
+  EXPECT_EQ(*type, uint32_t{SETUP_RNG_SEED});
+  ASSERT_EQ(*len, 32u);
+  std::vector<uint8_t> data(32);
+  ASSERT_TRUE(mem.ReadBytes(memory::kSetupDataAddress + 16, data).ok());
+  EXPECT_EQ(data, input.rng_seed);
+  // The entry does not reach into the command line's buffer or past its page.
+  EXPECT_LE(memory::kCmdlineAddress + memory::kCmdlineMaxSize, memory::kSetupDataAddress);
+  EXPECT_LE(16 + kMaxRngSeedBytes, memory::kPageSize);
+}
+
+TEST(BootParamsTest, NoSetupDataWithoutSeed) {
+  memory::GuestMemory mem = MakeGuestMemory();
+  ASSERT_TRUE(WriteBootParams(mem, BasicInput(mem)).ok());
+  EXPECT_EQ(ReadParams(mem).hdr.setup_data, 0u);
+}
+
+TEST(BootParamsTest, RejectsOversizedRngSeed) {
+  memory::GuestMemory mem = MakeGuestMemory();
+  BootParamsInput input = BasicInput(mem);
+  input.rng_seed.assign(kMaxRngSeedBytes + 1, 1);
+  EXPECT_EQ(WriteBootParams(mem, input).code(), absl::StatusCode::kInvalidArgument);
+}
+
 TEST(BootParamsTest, HighInitrdUsesExtFields) {
   memory::GuestMemory mem = MakeGuestMemory();
   BootParamsInput input = BasicInput(mem);
