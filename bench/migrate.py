@@ -303,6 +303,8 @@ def main():
                 print(f"vmm run failed: {e}")
         if not args.no_qemu and shutil.which("qemu-system-x86_64"):
             rows += run_qemu(args)
+        elif not args.no_qemu:
+            print("qemu-system-x86_64 is not installed (apt-get install qemu-system-x86): no QEMU rows, no ratios")
     finally:
         netns_down()
     print(f"bench/migrate: {args.memory} guest, {args.touch_mib} MiB touched and freed, "

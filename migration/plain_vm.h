@@ -57,8 +57,7 @@ class PlainSource : public MigrationSource {
   absl::StatusOr<std::vector<uint8_t>> SaveState() override { return PlainTree("state"); }
   std::vector<GpaRange> BalloonedRanges() override { return ballooned; }
   bool CanHint() override { return !hints.empty(); }
-  absl::Status StartHinting(uint32_t id) override {
-    hint_id = id;
+  absl::Status StartHinting() override {
     // The guest answers at once; then, before the sender syncs the dirty
     // log, it reuses the pages in `reuse_after_hint` (writes the log sees).
     ++reports;
@@ -103,7 +102,6 @@ class PlainSource : public MigrationSource {
   std::string shape = "shape-1";
   bool logging = false, paused = false, done = false;
   int resumes = 0, syncs = 0;
-  uint32_t hint_id = 0;
   uint64_t reports = 0;
   std::vector<GpaRange> ballooned, hints, reuse_after_hint;
   std::function<void(int)> on_sync;  // called with the sync count, before each region's take

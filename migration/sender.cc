@@ -31,11 +31,6 @@ constexpr uint64_t kMaxBypassedPages = 1024;
 // A writev batch: about this many bytes (or IOV_MAX iovecs).
 constexpr uint64_t kBatchBytes = 8ull << 20;
 
-// Hint command ids count up from here, so each migration asks under a
-// fresh id (the guest ignores a repeated one) and none collides with the
-// reserved STOP (0) and DONE (1).
-std::atomic<uint32_t> next_hint_id{0x80000000u};
-
 bool IsZeroPage(const uint8_t* page) {
   const auto* words = reinterpret_cast<const uint64_t*>(page);
   uint64_t acc = 0;
@@ -344,8 +339,7 @@ std::vector<PageSet> Sender::CollectHints() {
   stats_.phase = "hinting";
   Report(true);
   const uint64_t before = source_.HintReportsCompleted();
-  const uint32_t id = next_hint_id.fetch_add(1);
-  absl::Status st = source_.StartHinting(id);
+  absl::Status st = source_.StartHinting();
   if (!st.ok()) {
     LOG_INFO("migration: free page hinting not used: %s", std::string(st.message()));
     return hinted;

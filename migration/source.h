@@ -39,7 +39,10 @@ class MigrationSource {
   // Free page hinting (VIRTIO_BALLOON_F_FREE_PAGE_HINT); CanHint() false
   // when the VM has no balloon or the driver did not negotiate it.
   virtual bool CanHint() = 0;
-  virtual absl::Status StartHinting(uint32_t cmd_id) = 0;
+  // Asks the guest for a report under a command id it has not seen yet
+  // (the device picks it: the guest ignores the id of its previous report,
+  // which may come from another host).
+  virtual absl::Status StartHinting() = 0;
   // Increases each time the guest finishes a report (sends STOP).
   virtual uint64_t HintReportsCompleted() = 0;
   virtual absl::Status StopHinting() = 0;

@@ -129,7 +129,7 @@ class Machine : public devices::VmEvents,
   absl::StatusOr<std::vector<uint8_t>> SaveState() override;
   std::vector<migration::GpaRange> BalloonedRanges() override;
   bool CanHint() override;
-  absl::Status StartHinting(uint32_t cmd_id) override;
+  absl::Status StartHinting() override;
   uint64_t HintReportsCompleted() override;
   absl::Status StopHinting() override;
   absl::Status DoneHinting() override;

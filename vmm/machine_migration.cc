@@ -234,7 +234,7 @@ bool Machine::CanHint() {
   return balloon_ && (balloon_transport_->driver_features() & (1ull << VIRTIO_BALLOON_F_FREE_PAGE_HINT)) &&
          (balloon_transport_->status() & VIRTIO_CONFIG_S_DRIVER_OK);
 }
-absl::Status Machine::StartHinting(uint32_t cmd_id) { return balloon_->StartHinting(cmd_id); }
+absl::Status Machine::StartHinting() { return balloon_->StartHinting(balloon_->NextHintCommandId()); }
 uint64_t Machine::HintReportsCompleted() { return balloon_ ? balloon_->hint_reports_completed() : 0; }
 absl::Status Machine::StopHinting() { return balloon_->StopHinting(); }
 absl::Status Machine::DoneHinting() { return balloon_->DoneHinting(); }

@@ -454,6 +454,7 @@ absl::Status Balloon::SetHintCommand(uint32_t cmd_id) {
         return absl::InvalidArgumentError("hint command id must differ from the previous one");
       }
       hinted_.clear();
+      last_hint_cmd_id_ = cmd_id;
     }
     if (cmd_id != config_.free_page_hint_cmd_id) hint_receiving_ = false;
     config_.free_page_hint_cmd_id = cmd_id;
@@ -468,6 +469,13 @@ absl::Status Balloon::StartHinting(uint32_t cmd_id) {
     return absl::InvalidArgumentError(absl::StrFormat("hint command id %u is reserved", cmd_id));
   }
   return SetHintCommand(cmd_id);
+}
+
+uint32_t Balloon::NextHintCommandId() const {
+  constexpr uint32_t kFirstHintCommandId = 0x80000000u;
+  absl::MutexLock lock(&mu_);
+  const uint32_t next = last_hint_cmd_id_ + 1;
+  return last_hint_cmd_id_ == 0 || next <= VIRTIO_BALLOON_CMD_ID_DONE ? kFirstHintCommandId : next;
 }
 
 absl::Status Balloon::StopHinting() { return SetHintCommand(VIRTIO_BALLOON_CMD_ID_STOP); }
@@ -502,6 +510,7 @@ absl::Status Balloon::Save(migration::StateWriter& out) {
   const std::vector<uint64_t>& words = ballooned_.words();
   out.PutBytes("ballooned", {reinterpret_cast<const uint8_t*>(words.data()), words.size() * sizeof(uint64_t)});
   out.PutU32("hint_receiving", hint_receiving_ ? 1 : 0);
+  out.PutU32("last_hint_cmd_id", last_hint_cmd_id_);
   out.PutStruct("counters", counters_);
   return absl::OkStatus();
 }
@@ -517,6 +526,12 @@ absl::Status Balloon::Load(const migration::StateNode& in) {
   ASSIGN_OR_RETURN(std::span<const uint8_t> raw_bitmap, in.Bytes("ballooned"));
   ASSIGN_OR_RETURN(uint32_t hint_receiving, in.U32("hint_receiving"));
   ASSIGN_OR_RETURN(Counters counters, in.Struct<Counters>("counters"));
+  // Absent from streams of VMMs before it was saved: the next id then
+  // starts over, as it did.
+  uint32_t last_hint_cmd_id = 0;
+  if (in.Has("last_hint_cmd_id")) {
+    ASSIGN_OR_RETURN(last_hint_cmd_id, in.U32("last_hint_cmd_id"));
+  }
 
   absl::MutexLock lock(&mu_);
   if ((active != 0) != active_) {
@@ -546,6 +561,7 @@ absl::Status Balloon::Load(const migration::StateNode& in) {
   config_ = config;
   if (stats_head != 0xffffffffu) pending_stats_head_ = static_cast<uint16_t>(stats_head);
   hint_receiving_ = hint_receiving != 0;
+  last_hint_cmd_id_ = last_hint_cmd_id;
   counters_ = counters;
   return absl::OkStatus();
 }

@@ -127,6 +127,12 @@ class Balloon : public virtio::VirtioDevice {
   // distinct from the previous one); StopHinting asks it to stop; DoneHinting
   // lets it reuse the hinted pages.
   absl::Status StartHinting(uint32_t cmd_id);
+  // An id for the next StartHinting: one after the last id started, which
+  // is part of the saved state, so a guest that moved here and reported
+  // under id N on its last host is asked under N+1 (the driver ignores a
+  // command equal to its last active one). Ids count up from 0x80000000
+  // and skip the reserved STOP (0) and DONE (1) when they wrap.
+  uint32_t NextHintCommandId() const;
   absl::Status StopHinting();
   absl::Status DoneHinting();
   // Ranges hinted under the current command since the last call.
@@ -186,6 +192,7 @@ class Balloon : public virtio::VirtioDevice {
   PageBitmap ballooned_ ABSL_GUARDED_BY(mu_);
   bool hint_receiving_ ABSL_GUARDED_BY(mu_) = false;
   uint64_t hint_reports_completed_ ABSL_GUARDED_BY(mu_) = 0;
+  uint32_t last_hint_cmd_id_ ABSL_GUARDED_BY(mu_) = 0;  // 0: none started yet
   std::vector<GpaRange> hinted_ ABSL_GUARDED_BY(mu_);
 };
 

@@ -377,6 +377,29 @@ TEST_F(BalloonTest, ConfigSpace) {
   EXPECT_EQ(balloon_->actual_pages(), 0u);
 }
 
+TEST_F(BalloonTest, HintCommandIdsAreNewToTheGuestAcrossSaveAndRestore) {
+  Activate(kVersion1 | Bit(VIRTIO_BALLOON_F_FREE_PAGE_HINT));
+  EXPECT_EQ(balloon_->NextHintCommandId(), 0x80000000u);
+  ASSERT_TRUE(balloon_->StartHinting(balloon_->NextHintCommandId()).ok());
+  EXPECT_EQ(balloon_->NextHintCommandId(), 0x80000001u);
+  ASSERT_TRUE(balloon_->DoneHinting().ok());
+
+  // The guest remembers 0x80000000 as its last report; a VMM restoring
+  // this state (another process, another host) must not ask under it again.
+  migration::StateWriter w;
+  w.BeginNode("b");
+  ASSERT_TRUE(balloon_->Save(w).ok());
+  w.EndNode();
+  auto saved = migration::StateReader::Parse(*w.Finish());
+  ASSERT_TRUE(saved.ok()) << saved.status();
+  ASSERT_TRUE(balloon_->StartHinting(0xfffffffeu).ok());
+  EXPECT_EQ(balloon_->NextHintCommandId(), 0xffffffffu);
+  ASSERT_TRUE(balloon_->StartHinting(0xffffffffu).ok());
+  EXPECT_EQ(balloon_->NextHintCommandId(), 0x80000000u);  // wraps past STOP and DONE
+  ASSERT_TRUE(balloon_->Load(*saved->Node("b")).ok());
+  EXPECT_EQ(balloon_->NextHintCommandId(), 0x80000001u);
+}
+
 TEST_F(BalloonTest, FreePageHintingIsBookkeepingOnly) {
   const uint64_t features = kVersion1 | Bit(VIRTIO_BALLOON_F_FREE_PAGE_HINT);
   EXPECT_FALSE(balloon_->StartHinting(7).ok());  // not active
