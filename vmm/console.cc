@@ -75,9 +75,11 @@ EscapeFilter::Result EscapeFilter::Feed(const uint8_t* bytes, size_t length) {
 }
 
 void Console::Output(uint8_t byte) {
-  // A closed stdout (EPIPE, SIGPIPE ignored) must not stop the guest.
-  ssize_t unused = ::write(output_fd_, &byte, 1);
-  (void)unused;
+  // A closed stdout (EPIPE, SIGPIPE ignored) must not stop the guest. A
+  // write blocked on a full pipe is interrupted by the vCPU kick signal
+  // (pauses, --profile-guest) before it wrote anything: write it again.
+  while (::write(output_fd_, &byte, 1) < 0 && errno == EINTR) {
+  }
 }
 
 }  // namespace vmm
