@@ -128,7 +128,7 @@ absl::Status Sender::SendHeaderAndShape() {
 }
 
 bool Sender::ScanPages(size_t region, const PageSet& pages,
-                       const std::function<void(size_t, uint64_t, const uint8_t*)>& visit) {
+                       const std::function<void(size_t, uint64_t, const uint8_t*)>& visit, size_t threads) {
   const memory::MappedRegion& r = source_.memory().Regions()[region];
   // Chunks of up to kPagesPerRecord contiguous pages, each read through
   // the memfd (see GuestMemory::ReadBacking), shared out over the cores:
@@ -137,7 +137,7 @@ bool Sender::ScanPages(size_t region, const PageSet& pages,
   pages.ForEachRun([&](uint64_t first, uint64_t end) {
     for (uint64_t p = first; p < end; p += kPagesPerRecord) chunks.emplace_back(p, std::min(end, p + kPagesPerRecord));
   });
-  const size_t threads = ScanThreads();
+  threads = std::max<size_t>(threads, 1);
   std::atomic<bool> read_failed{false};
   auto scan = [&](size_t t) {
     std::vector<uint8_t> buffer(kPagesPerRecord * kPage);
@@ -165,21 +165,23 @@ PageSet Sender::PopulatedSet(size_t region) const {
   return set;
 }
 
-void Sender::RecordHintBaseline() {
+void Sender::RecordHintBaseline(const std::vector<PageSet>& hinted, size_t threads) {
   const std::vector<memory::MappedRegion>& regions = source_.memory().Regions();
-  for (size_t i = 0; i < regions.size() && i < hinted_.size(); ++i) {
+  for (size_t i = 0; i < regions.size() && i < hinted.size() && i < page_crc_.size(); ++i) {
+    if (hinted[i].Count() == 0) continue;
     // A hole reads as zeros; a read fault may fill it with a zero page
     // later, which is no change.
-    hinted_[i].ForEachRun([&](uint64_t first, uint64_t end) {
+    hinted[i].ForEachRun([&](uint64_t first, uint64_t end) {
       for (uint64_t p = first; p < end; ++p) page_crc_[i][p] = ZeroPageFingerprint();
     });
-    PageSet hinted_populated = hinted_[i];
+    PageSet hinted_populated = hinted[i];
     hinted_populated.Intersect(PopulatedSet(i));
     // Each page is visited once, so the threads write disjoint entries. A
     // page that cannot be read keeps the zero fingerprint and, if it holds
     // data, shows up as changed later: sent, never lost.
-    (void)ScanPages(i, hinted_populated,
-                    [&](size_t, uint64_t p, const uint8_t* data) { page_crc_[i][p] = PageFingerprint(data); });
+    (void)ScanPages(
+        i, hinted_populated, [&](size_t, uint64_t p, const uint8_t* data) { page_crc_[i][p] = PageFingerprint(data); },
+        threads);
   }
 }
 
@@ -360,6 +362,8 @@ std::vector<PageSet> Sender::CollectHints() {
     std::vector<GpaRange> more = source_.TakeHintedRanges();
     if (!more.empty()) {
       last_progress = absl::Now();
+      // While the guest is still reporting: this wait is its time anyway.
+      if (options_.verify_final_pass) RecordHintBaseline(HintSets(more), 1);
       ranges.insert(ranges.end(), more.begin(), more.end());
     }
   }
@@ -373,18 +377,27 @@ std::vector<PageSet> Sender::CollectHints() {
   // that log and is sent after all.
   (void)source_.StopHinting();
   std::vector<GpaRange> rest = source_.TakeHintedRanges();
+  if (options_.verify_final_pass) RecordHintBaseline(HintSets(rest), ScanThreads());
   ranges.insert(ranges.end(), rest.begin(), rest.end());
+  hinted = HintSets(ranges);
+  for (const PageSet& s : hinted) stats_.hinted_pages += s.Count();
+  return hinted;
+}
+
+std::vector<PageSet> Sender::HintSets(const std::vector<GpaRange>& ranges) const {
+  const std::vector<memory::MappedRegion>& regions = source_.memory().Regions();
+  std::vector<PageSet> sets;
+  for (const memory::MappedRegion& r : regions) sets.emplace_back(r.size / kPage);
   for (const GpaRange& range : ranges) {
     for (size_t i = 0; i < regions.size(); ++i) {
       const memory::MappedRegion& r = regions[i];
       if (range.first >= r.gpa && range.first < r.end()) {
         const uint64_t first = (range.first - r.gpa) / kPage;
-        hinted[i].Set(first, first + range.second / kPage);
+        sets[i].Set(first, first + range.second / kPage);  // clipped to the region
       }
     }
   }
-  for (const PageSet& s : hinted) stats_.hinted_pages += s.Count();
-  return hinted;
+  return sets;
 }
 
 std::vector<PageSet> Sender::RoundOneSets(bool use_hints) {
@@ -489,7 +502,6 @@ absl::StatusOr<MigrationStats> Sender::Migrate() {
     // the guest dirtied since logging began (that includes hinted pages it
     // has already reused).
     std::vector<PageSet> sets = RoundOneSets(true);
-    if (options_.verify_final_pass) RecordHintBaseline();
     ASSIGN_OR_RETURN(std::vector<PageSet> dirty, TakeDirty());
     for (size_t i = 0; i < sets.size(); ++i) {
       sets[i].Or(dirty[i].words());

@@ -39,21 +39,26 @@ class Sender {
   absl::Status SendHeaderAndShape();
   // Asks the guest for free pages; returns them as per-region sets.
   std::vector<PageSet> CollectHints();
+  // Guest-physical ranges as per-region page sets.
+  std::vector<PageSet> HintSets(const std::vector<GpaRange>& ranges) const;
   // Round 1 per region: populated pages minus ballooned (minus hinted).
   std::vector<PageSet> RoundOneSets(bool use_hints);
   absl::StatusOr<std::vector<PageSet>> TakeDirty();
   absl::Status SendSets(const std::vector<PageSet>& sets, bool live);
-  // verify_final_pass: fingerprints of the hinted pages as the guest left
-  // them; then the populated pages, outside `exclude`, whose content the
-  // destination lacks (scanned on every core).
-  void RecordHintBaseline();
+  // verify_final_pass: fingerprints of the pages in `hinted` as the guest
+  // hinted them, taken while the report still comes in, on `threads`
+  // threads (one: the guest's vCPU is busy reporting); then the populated
+  // pages, outside `exclude`, whose content the destination lacks (scanned
+  // on every core).
+  void RecordHintBaseline(const std::vector<PageSet>& hinted, size_t threads);
   // The pages of region `region` that have storage (never-touched ones do not).
   PageSet PopulatedSet(size_t region) const;
   // Calls visit(thread, page, bytes) for every page of `pages` in region
   // `region`, read through the memfd on up to ScanThreads() threads; false
   // if some chunk could not be read (its pages were not visited).
   bool ScanPages(size_t region, const PageSet& pages,
-                 const std::function<void(size_t, uint64_t, const uint8_t*)>& visit);
+                 const std::function<void(size_t, uint64_t, const uint8_t*)>& visit,
+                 size_t threads = ScanThreads());
   static size_t ScanThreads();
   std::vector<PageSet> ChangedPages(const std::vector<PageSet>& exclude);
   // After a round's dirty sync, while the guest runs: changes the next sync
