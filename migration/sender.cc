@@ -165,9 +165,10 @@ PageSet Sender::PopulatedSet(size_t region) const {
   return set;
 }
 
-void Sender::RecordHintBaseline(const std::vector<PageSet>& hinted, size_t threads) {
+void Sender::RecordHintBaseline(const std::vector<PageSet>& hinted, const std::vector<PageSet>& populated,
+                                size_t threads) {
   const std::vector<memory::MappedRegion>& regions = source_.memory().Regions();
-  for (size_t i = 0; i < regions.size() && i < hinted.size() && i < page_crc_.size(); ++i) {
+  for (size_t i = 0; i < regions.size() && i < hinted.size() && i < populated.size() && i < page_crc_.size(); ++i) {
     if (hinted[i].Count() == 0) continue;
     // A hole reads as zeros; a read fault may fill it with a zero page
     // later, which is no change.
@@ -175,7 +176,7 @@ void Sender::RecordHintBaseline(const std::vector<PageSet>& hinted, size_t threa
       for (uint64_t p = first; p < end; ++p) page_crc_[i][p] = ZeroPageFingerprint();
     });
     PageSet hinted_populated = hinted[i];
-    hinted_populated.Intersect(PopulatedSet(i));
+    hinted_populated.Intersect(populated[i]);
     // Each page is visited once, so the threads write disjoint entries. A
     // page that cannot be read keeps the zero fingerprint and, if it holds
     // data, shows up as changed later: sent, never lost.
@@ -334,19 +335,23 @@ absl::Status Sender::SendSets(const std::vector<PageSet>& sets, bool live) {
 }
 
 std::vector<PageSet> Sender::CollectHints() {
-  const std::vector<memory::MappedRegion>& regions = source_.memory().Regions();
-  std::vector<PageSet> hinted;
-  for (const memory::MappedRegion& r : regions) hinted.emplace_back(r.size / kPage);
-  if (!options_.free_page_hinting || !source_.CanHint()) return hinted;
+  if (!options_.free_page_hinting || !source_.CanHint()) return HintSets({});
   stats_.phase = "hinting";
   Report(true);
   const uint64_t before = source_.HintReportsCompleted();
   absl::Status st = source_.StartHinting();
   if (!st.ok()) {
     LOG_INFO("migration: free page hinting not used: %s", std::string(st.message()));
-    return hinted;
+    return HintSets({});
   }
   hinting_started_ = true;
+  // Which pages have storage, read once: hinted pages outside it keep the
+  // zero fingerprint, which is what they read as (a page the guest fills
+  // later is in the dirty log, or differs at the next check and is sent).
+  std::vector<PageSet> populated;
+  if (options_.verify_final_pass) {
+    for (size_t i = 0; i < source_.memory().Regions().size(); ++i) populated.push_back(PopulatedSet(i));
+  }
   // Wait for the guest's report to finish, but not for a guest too busy to
   // make progress: once blocks flow, a second without one ends the wait.
   const absl::Time start = absl::Now();
@@ -363,7 +368,7 @@ std::vector<PageSet> Sender::CollectHints() {
     if (!more.empty()) {
       last_progress = absl::Now();
       // While the guest is still reporting: this wait is its time anyway.
-      if (options_.verify_final_pass) RecordHintBaseline(HintSets(more), 1);
+      if (options_.verify_final_pass) RecordHintBaseline(HintSets(more), populated, 1);
       ranges.insert(ranges.end(), more.begin(), more.end());
     }
   }
@@ -377,9 +382,9 @@ std::vector<PageSet> Sender::CollectHints() {
   // that log and is sent after all.
   (void)source_.StopHinting();
   std::vector<GpaRange> rest = source_.TakeHintedRanges();
-  if (options_.verify_final_pass) RecordHintBaseline(HintSets(rest), ScanThreads());
+  if (options_.verify_final_pass) RecordHintBaseline(HintSets(rest), populated, ScanThreads());
   ranges.insert(ranges.end(), rest.begin(), rest.end());
-  hinted = HintSets(ranges);
+  std::vector<PageSet> hinted = HintSets(ranges);
   for (const PageSet& s : hinted) stats_.hinted_pages += s.Count();
   return hinted;
 }

@@ -46,11 +46,12 @@ class Sender {
   absl::StatusOr<std::vector<PageSet>> TakeDirty();
   absl::Status SendSets(const std::vector<PageSet>& sets, bool live);
   // verify_final_pass: fingerprints of the pages in `hinted` as the guest
-  // hinted them, taken while the report still comes in, on `threads`
-  // threads (one: the guest's vCPU is busy reporting); then the populated
-  // pages, outside `exclude`, whose content the destination lacks (scanned
-  // on every core).
-  void RecordHintBaseline(const std::vector<PageSet>& hinted, size_t threads);
+  // hinted them (those in `populated` read, the rest zero), taken while the
+  // report still comes in, on `threads` threads (one: the guest's vCPU is
+  // busy reporting); then the populated pages, outside `exclude`, whose
+  // content the destination lacks (scanned on every core).
+  void RecordHintBaseline(const std::vector<PageSet>& hinted, const std::vector<PageSet>& populated,
+                          size_t threads);
   // The pages of region `region` that have storage (never-touched ones do not).
   PageSet PopulatedSet(size_t region) const;
   // Calls visit(thread, page, bytes) for every page of `pages` in region
