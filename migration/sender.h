@@ -1,6 +1,6 @@
 // Sender: the source half of a migration (live pre-copy) or of a snapshot.
 //
-// Live: dirty logging on -> free page hinting -> round 1 (every page except
+// Live: dirty logging on -> free page hinting (report, STOP, DONE) -> round 1 (every page except
 // never-populated, ballooned and hinted ones; zero pages as zero runs) ->
 // rounds of what was dirtied -> once the rest fits the downtime target (or
 // max rounds): pause, last dirty pages, device and vCPU state, end marker,
@@ -61,11 +61,14 @@ class Sender {
                  const std::function<void(size_t, uint64_t, const uint8_t*)>& visit,
                  size_t threads = ScanThreads());
   static size_t ScanThreads();
-  std::vector<PageSet> ChangedPages(const std::vector<PageSet>& exclude);
+  // Populated pages outside `exclude` whose content differs from what the
+  // destination holds (or, for hinted pages, from what was hinted; those
+  // only with `include_hinted`).
+  std::vector<PageSet> ChangedPages(const std::vector<PageSet>& exclude, bool include_hinted);
   // After a round's dirty sync, while the guest runs: changes the next sync
   // explains are ordinary writes; the rest were missed by the dirty
   // tracking. Adds both to `next` (the coming round's pages).
-  absl::Status LiveCheck(std::vector<PageSet>& next);
+  absl::Status LiveCheck(std::vector<PageSet>& next, bool include_hinted);
   absl::Status SendRecord(RecordType type, uint64_t gpa, std::span<const uint8_t> payload);
   // The destination's next answer: ROUND_SYNC or ACK (ERROR becomes the
   // error, with its text).
