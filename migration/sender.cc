@@ -388,15 +388,6 @@ std::vector<PageSet> Sender::CollectHints() {
   (void)source_.StopHinting();
   std::vector<GpaRange> rest = source_.TakeHintedRanges();
   if (options_.verify_final_pass) RecordHintBaseline(HintSets(rest), populated, ScanThreads());
-  // DONE right away rather than at the pause: the guest gets its free
-  // memory back while round 1 goes out, and the pages its give-back writes
-  // (its page allocator's own; ~800 for a 4 GiB guest) go in a live round
-  // instead of the paused one. A hinted page it reuses is written, so it
-  // is tracked (or caught by the checks) and sent; the skip stays safe.
-  // Only after the baseline above: until DONE the guest keeps every
-  // hinted block, so the fingerprints are of pages nobody writes.
-  (void)source_.DoneHinting();
-  hinting_started_ = false;
   ranges.insert(ranges.end(), rest.begin(), rest.end());
   std::vector<PageSet> hinted = HintSets(ranges);
   for (const PageSet& s : hinted) stats_.hinted_pages += s.Count();
@@ -587,8 +578,7 @@ absl::StatusOr<MigrationStats> Sender::Migrate() {
     stats_.phase = "stop-and-copy";
     Report(true);
     RETURN_IF_ERROR(WaitForRoundSync(stats_.round));
-    // Stop and copy. Hinting ended with DONE after the report (CollectHints),
-    // so the destination's saved config lets the guest keep no blocks back.
+    // Stop and copy.
     MigrationStats::DowntimeParts& parts = stats_.downtime_parts;
     absl::Time mark = pause_time = absl::Now();
     auto lap = [&mark](double& part) {
@@ -598,6 +588,16 @@ absl::StatusOr<MigrationStats> Sender::Migrate() {
     };
     source_.PauseGuest();
     paused = true;
+    // DONE while paused, so it is in the saved balloon config and the guest
+    // gives its hint blocks back at the destination (or here, if this
+    // fails). Not earlier: while the guest holds them it cannot reuse the
+    // hinted pages, and giving ~500 blocks back (4 GiB guest) keeps its
+    // emulated vCPU busy, which slowed the live rounds and checks on a
+    // 2-core host, and dirtied pages up to the pause.
+    if (hinting_started_) {
+      (void)source_.DoneHinting();
+      hinting_started_ = false;
+    }
     lap(parts.pause);
     ASSIGN_OR_RETURN(std::vector<PageSet> last, TakeDirty());
     for (size_t i = 0; i < sets.size(); ++i) last[i].Or(sets[i].words());

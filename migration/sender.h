@@ -1,6 +1,6 @@
 // Sender: the source half of a migration (live pre-copy) or of a snapshot.
 //
-// Live: dirty logging on -> free page hinting (report, STOP, DONE) -> round 1 (every page except
+// Live: dirty logging on -> free page hinting (report, STOP) -> round 1 (every page except
 // never-populated, ballooned and hinted ones; zero pages as zero runs) ->
 // rounds of what was dirtied -> once the rest fits the downtime target (or
 // max rounds): pause, last dirty pages, device and vCPU state, end marker,

@@ -123,6 +123,21 @@ uint64_t Counter(GuestProcess& vm) {
   return v;
 }
 
+// The guest's MemFree once it reaches `at_least_mib`, or the last reading
+// after `timeout`. A guest still holding its free page hint blocks (DONE
+// never seen) has almost nothing free.
+uint64_t WaitForMemFreeMib(GuestProcess& vm, uint64_t at_least_mib, absl::Duration timeout) {
+  const absl::Time deadline = absl::Now() + timeout;
+  uint64_t free_mib = 0;
+  do {
+    std::optional<std::string> meminfo = vm.RunCommand("cat /proc/meminfo", absl::Seconds(60));
+    if (meminfo) free_mib = MeminfoKib(*meminfo, "MemFree") / 1024;
+    if (free_mib >= at_least_mib) break;
+    absl::SleepFor(absl::Seconds(1));
+  } while (absl::Now() < deadline);
+  return free_mib;
+}
+
 class MigrationGuestTest : public ::testing::Test {
  protected:
   void SetUp() override {
@@ -206,6 +221,9 @@ TEST_F(MigrationGuestTest, GuestMovesBetweenHostsRunningAndIntactAndSnapshotsRes
   ASSERT_TRUE(verified.has_value()) << dest_a->output() << dest_a->stderr_text();
   EXPECT_NE(verified->find("migcheck: ok"), std::string::npos) << *verified;
   EXPECT_GT(Counter(*dest_a), counter_on_b);
+  // The guest held its free memory in hint blocks until DONE, written while
+  // paused on B: A must deliver it, and the guest give the blocks back.
+  EXPECT_GT(WaitForMemFreeMib(*dest_a, 512, absl::Seconds(60)), 512u) << "hint blocks not given back after the move";
 
   // 3. A destination killed mid-stream: the source keeps running, unchanged.
   // With hints again: this guest already reported under a command id on B,
@@ -225,6 +243,7 @@ TEST_F(MigrationGuestTest, GuestMovesBetweenHostsRunningAndIntactAndSnapshotsRes
   ASSERT_TRUE(failed.is_object()) << slow_migrate.output();
   EXPECT_EQ(failed.value("state", ""), "failed") << failed.dump();
   EXPECT_GT(failed.value("hinted_pages", uint64_t{0}), 256 * kMiB / 4096) << failed.dump();
+  EXPECT_GT(WaitForMemFreeMib(*dest_a, 512, absl::Seconds(60)), 512u) << "hint blocks not given back after the failure";
   auto alive = dest_a->RunCommand("echo still-here", absl::Seconds(60));
   ASSERT_TRUE(alive.has_value()) << dest_a->stderr_text();
   EXPECT_NE(alive->find("still-here"), std::string::npos);

@@ -59,6 +59,10 @@ void MmioTransport::NotifyConfigChange() {
   raise_irq_();
 }
 
+void MmioTransport::RaiseRestoredInterrupt() {
+  if (interrupt_status_.load() != 0) raise_irq_();
+}
+
 void MmioTransport::Read(uint64_t offset, std::span<uint8_t> data) {
   std::memset(data.data(), 0, data.size());
   absl::MutexLock lock(&mu_);

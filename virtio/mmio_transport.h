@@ -64,6 +64,15 @@ class MmioTransport : public memory::BusDevice, public migration::Migratable {
   // raises no interrupt; on error the transport is left reset.
   absl::Status Save(migration::StateWriter& out) override;
   absl::Status Load(const migration::StateNode& in) override;
+  // After every part of a restored VM is loaded (the interrupt controllers
+  // included): raises the interrupt again if the saved interrupt status has
+  // a bit the driver has not acknowledged. An interrupt raised just before
+  // the source saved its state may still have been on its way into the
+  // source's interrupt controller (irqfds inject asynchronously), so the
+  // saved controller state can lack it; without this the driver would wait
+  // for it forever. One the controller did save is then seen twice, which a
+  // virtio-mmio driver takes as a spurious interrupt (status 0, ignored).
+  void RaiseRestoredInterrupt();
 
   // For the VMM and tests.
   uint32_t status() const;

@@ -218,6 +218,9 @@ absl::Status Machine::LoadState(std::span<const uint8_t> state_tree) {
     ASSIGN_OR_RETURN(migration::StateNode node, devices.Child(VirtioNodeName(d.base)));
     RETURN_IF_ERROR(balloon_transport_->Load(node));
   }
+  // Last, after the interrupt controllers: the source writes hinting DONE
+  // while paused, just before it saves its state (migration/FORMAT.md).
+  balloon_transport_->RaiseRestoredInterrupt();
   return absl::OkStatus();
 }
 
