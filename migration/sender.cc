@@ -590,7 +590,7 @@ absl::StatusOr<MigrationStats> Sender::Migrate() {
     paused = true;
     // DONE while paused, so it is in the saved balloon config and the guest
     // gives its hint blocks back at the destination (or here, if this
-    // fails). Not earlier: while the guest holds them it cannot reuse the
+    // fails). Not earlier: while the guest holds them it does not reuse the
     // hinted pages, and giving ~500 blocks back (4 GiB guest) keeps its
     // emulated vCPU busy, which slowed the live rounds and checks on a
     // 2-core host, and dirtied pages up to the pause.
