@@ -154,7 +154,8 @@ def vmm_migrate(src_sock, dest, hinting, downtime_ms, dest_ns):
             "unlogged": out.get("unlogged_pages", 0), "rescan": out.get("paused_rescan", False),
             "bypassed": out.get("bypassed_pages", 0), "final_pages": out.get("final_pages", 0),
             "parts": out.get("downtime_parts_ms", {}),
-            "hint_wait_ms": out.get("hint_wait_ms", 0), "check_ms": out.get("check_ms", 0)}
+            "hint_wait_ms": out.get("hint_wait_ms", 0), "hint_report": out.get("hint_report", ""),
+            "check_ms": out.get("check_ms", 0)}
 
 
 def run_vmm(args):
@@ -326,7 +327,9 @@ def main():
             print(f"vmm {r['scenario']} downtime parts (ms): "
                   + ", ".join(f"{k} {v:.1f}" for k, v in r["parts"].items())
                   + f"; {r['final_pages']} pages sent while paused"
-                  + f"; hint wait {r['hint_wait_ms']:.0f} ms, PVM checks {r['check_ms']:.0f} ms")
+                  + f"; hint wait {r['hint_wait_ms']:.0f} ms"
+                  + (f" ({r['hint_report']})" if r.get("hint_report") else "")
+                  + f", PVM checks {r['check_ms']:.0f} ms")
     ours = {r["scenario"]: r for r in rows if r["vmm"] == "vmm"}
     theirs = {r["scenario"]: r for r in rows if r["vmm"] == "qemu"}
     for name, r in ours.items():

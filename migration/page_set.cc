@@ -33,6 +33,16 @@ void PageSet::Clear(uint64_t first, uint64_t end) {
   }
 }
 
+bool PageSet::AnyIn(uint64_t first, uint64_t end) const {
+  end = std::min(end, pages_);
+  for (uint64_t p = first; p < end;) {
+    uint64_t bit = p % 64, n = std::min<uint64_t>(64 - bit, end - p);
+    if (words_[p / 64] & ((n == 64 ? ~0ull : ((1ull << n) - 1)) << bit)) return true;
+    p += n;
+  }
+  return false;
+}
+
 void PageSet::Or(std::span<const uint64_t> words) {
   const size_t n = std::min(words.size(), words_.size());
   for (size_t i = 0; i < n; ++i) words_[i] |= words[i];

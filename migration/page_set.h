@@ -22,6 +22,8 @@ class PageSet {
   void Set(uint64_t first, uint64_t end);
   void Clear(uint64_t first, uint64_t end);
   bool Test(uint64_t page) const { return page < pages_ && ((words_[page / 64] >> (page % 64)) & 1); }
+  // Whether any page of [first, end) (clipped to the set) is in it.
+  bool AnyIn(uint64_t first, uint64_t end) const;
   // Adds a bitmap in the same layout (KVM_GET_DIRTY_LOG, DirtyBitmap::Take);
   // bits beyond pages() are ignored, a shorter bitmap adds what it has.
   void Or(std::span<const uint64_t> words);

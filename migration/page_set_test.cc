@@ -66,6 +66,21 @@ TEST(PageSetTest, IntersectKeepsCommonPagesEvenWithAShorterOther) {
   EXPECT_EQ(Runs(all), (std::vector<std::pair<uint64_t, uint64_t>>{{60, 70}}));
 }
 
+TEST(PageSetTest, AnyInLooksAtExactlyTheRangeAcrossWords) {
+  PageSet set(200);
+  EXPECT_FALSE(set.AnyIn(0, 200));
+  set.Set(70, 71);
+  EXPECT_TRUE(set.AnyIn(0, 200));
+  EXPECT_TRUE(set.AnyIn(70, 71));
+  EXPECT_TRUE(set.AnyIn(10, 130));
+  EXPECT_FALSE(set.AnyIn(0, 70));
+  EXPECT_FALSE(set.AnyIn(71, 200));
+  EXPECT_FALSE(set.AnyIn(71, 1000));  // clipped, no read past the end
+  set.Set(199, 200);
+  EXPECT_TRUE(set.AnyIn(150, 1000));
+  EXPECT_FALSE(set.AnyIn(200, 1000));
+}
+
 TEST(PageSetTest, HintedPagesReusedAfterHintingAreSentAgain) {
   // The round-1 order: start from all pages, drop hinted ones, then add what
   // KVM logged since logging began; a hinted page the guest wrote since is

@@ -56,21 +56,30 @@ class PlainSource : public MigrationSource {
   }
   absl::StatusOr<std::vector<uint8_t>> SaveState() override { return PlainTree("state"); }
   std::vector<GpaRange> BalloonedRanges() override { return ballooned; }
-  bool CanHint() override { return !hints.empty(); }
+  bool CanHint() override { return !hints.empty() || !hint_batches.empty(); }
   absl::Status StartHinting() override {
-    // The guest answers at once; then, before the sender syncs the dirty
-    // log, it reuses the pages in `reuse_after_hint` (writes the log sees).
-    ++reports;
+    // The guest answers at once (`hints`) or one batch per take
+    // (`hint_batches`); then, before the sender syncs the dirty log, it
+    // reuses the pages in `reuse_after_hint` (writes the log sees).
+    if (hint_batches.empty()) ++reports;
     for (const GpaRange& r : reuse_after_hint) FillPage(r.first, 0x77);
     return absl::OkStatus();
   }
   uint64_t HintReportsCompleted() override { return reports; }
-  absl::Status StopHinting() override { return absl::OkStatus(); }
+  absl::Status StopHinting() override {
+    hint_stopped = true;
+    return absl::OkStatus();
+  }
   absl::Status DoneHinting() override {
     done = true;
     return absl::OkStatus();
   }
-  std::vector<GpaRange> TakeHintedRanges() override { return hints; }
+  std::vector<GpaRange> TakeHintedRanges() override {
+    if (hint_batches.empty()) return hints;
+    if (hint_stopped || hint_batches_sent == hint_batches.size()) return {};
+    if (++hint_batches_sent == hint_batches.size()) ++reports;  // the last batch ends with STOP
+    return hint_batches[hint_batches_sent - 1];
+  }
 
   // A guest write of one page: through GuestMemory, so the dirty bitmap
   // sees it. The first byte holds the page number, the rest `value`.
@@ -104,6 +113,9 @@ class PlainSource : public MigrationSource {
   int resumes = 0, syncs = 0;
   uint64_t reports = 0;
   std::vector<GpaRange> ballooned, hints, reuse_after_hint;
+  std::vector<std::vector<GpaRange>> hint_batches;
+  size_t hint_batches_sent = 0;
+  bool hint_stopped = false;
   std::function<void(int)> on_sync;  // called with the sync count, before each region's take
 
  private:

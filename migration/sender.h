@@ -38,7 +38,13 @@ class Sender {
  private:
   absl::Status SendHeaderAndShape();
   // Asks the guest for free pages; returns them as per-region sets.
-  std::vector<PageSet> CollectHints();
+  // `populated`: the pages that have storage. Hinted pages outside it get
+  // the zero fingerprint, which is what they read as (a page the guest
+  // fills later is in the dirty log, or differs at the next check and is
+  // sent); a long run of them ends the wait (see hint_unpopulated_run_bytes).
+  std::vector<PageSet> CollectHints(const std::vector<PageSet>& populated);
+  // Whether any page of `range` is in `populated` (per-region sets).
+  bool HasStorage(const GpaRange& range, const std::vector<PageSet>& populated) const;
   // Guest-physical ranges as per-region page sets.
   std::vector<PageSet> HintSets(const std::vector<GpaRange>& ranges) const;
   // Round 1 per region: populated pages minus ballooned (minus hinted).

@@ -16,6 +16,11 @@ struct MigrationOptions {
   // How long to wait for the guest's free page report before going on
   // without the rest of it.
   double hint_timeout_ms = 10000;
+  // Stop waiting for the report once this much hinted memory in a row (in
+  // the order the guest sent it) had never been populated: the report has
+  // got past the memory that would otherwise be sent (see CollectHints).
+  // 0: wait for the whole report.
+  uint64_t hint_unpopulated_run_bytes = 128ull << 20;
   // For hosts whose dirty log may miss guest writes (PVM: see FORMAT.md,
   // "Verified final pass"): keep a fingerprint of every page the
   // destination holds, re-check them after every round while the guest
@@ -51,6 +56,10 @@ struct MigrationStats {
   // Where the rest of the total time went (ms): waiting for the guest's
   // free page report, and the PVM checks of the tracking (live).
   double hint_wait_ms = 0;
+  // How the wait for the guest's report ended: "complete" (the guest sent
+  // STOP), "past-populated" (the report had moved on to never-populated
+  // memory, which is not sent anyway), "timed-out", or "" (no hinting).
+  std::string hint_report;
   double check_ms = 0;
   // Where the downtime went, in order (ms): stopping the vCPUs, the last
   // dirty sync, sending the last pages, the paused re-scan (PVM, when

@@ -93,6 +93,7 @@ json StatsJson(const migration::MigrationStats& s) {
            {"bypassed_pages", s.bypassed_pages},
            {"final_pages", s.final_pages},
            {"hint_wait_ms", s.hint_wait_ms},
+           {"hint_report", s.hint_report},
            {"check_ms", s.check_ms},
            {"downtime_parts_ms",
             {{"pause", s.downtime_parts.pause},

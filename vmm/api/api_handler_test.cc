@@ -115,7 +115,8 @@ TEST(ApiHandler, MigrateStartsWithOptionsAndReportsProgress) {
   EXPECT_EQ(Parse(g)["state"], "precopy");
   EXPECT_EQ(Parse(g)["bytes_sent"], 1 << 20);
   EXPECT_TRUE(Parse(g)["skipped_pages"].contains("hinted"));
-  for (const char* key : {"unlogged_pages", "bypassed_pages", "final_pages", "paused_rescan", "hint_wait_ms", "check_ms"}) {
+  for (const char* key : {"unlogged_pages", "bypassed_pages", "final_pages", "paused_rescan", "hint_wait_ms", "hint_report",
+                          "check_ms"}) {
     EXPECT_TRUE(Parse(g).contains(key)) << key;
   }
   for (const char* part : {"pause", "sync", "last_pages", "rescan", "state", "ack"}) {
