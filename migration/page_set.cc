@@ -60,6 +60,13 @@ void PageSet::Intersect(const PageSet& other) {
   std::fill(words_.begin() + static_cast<ptrdiff_t>(n), words_.end(), 0);
 }
 
+PageSet PageSet::Sample64(unsigned offset) const {
+  PageSet sample(pages_);
+  const uint64_t bit = 1ull << (offset % 64);
+  for (size_t i = 0; i < words_.size(); ++i) sample.words_[i] = words_[i] & bit;
+  return sample;
+}
+
 uint64_t PageSet::CountCommon(const PageSet& other) const {
   uint64_t count = 0;
   const size_t n = std::min(other.words_.size(), words_.size());

@@ -31,6 +31,8 @@ class PageSet {
   void Subtract(const PageSet& other);
   // Keeps only the pages also in `other`.
   void Intersect(const PageSet& other);
+  // Only the pages p with p % 64 == `offset` (a 1-in-64 sample).
+  PageSet Sample64(unsigned offset) const;
   // How many pages are in both.
   uint64_t CountCommon(const PageSet& other) const;
   uint64_t Count() const;

@@ -81,6 +81,15 @@ TEST(PageSetTest, AnyInLooksAtExactlyTheRangeAcrossWords) {
   EXPECT_FALSE(set.AnyIn(200, 1000));
 }
 
+TEST(PageSetTest, Sample64KeepsOnePageInEverySixtyFour) {
+  PageSet set(200);
+  set.Set(0, 200);
+  EXPECT_EQ(Runs(set.Sample64(5)), (std::vector<std::pair<uint64_t, uint64_t>>{{5, 6}, {69, 70}, {133, 134}, {197, 198}}));
+  set.Clear(69, 70);
+  EXPECT_EQ(set.Sample64(69).Count(), 3u);  // 5, 133, 197: the offset is taken mod 64
+  EXPECT_EQ(set.Sample64(63).Count(), 3u);  // 63, 127, 191
+}
+
 TEST(PageSetTest, HintedPagesReusedAfterHintingAreSentAgain) {
   // The round-1 order: start from all pages, drop hinted ones, then add what
   // KVM logged since logging began; a hinted page the guest wrote since is

@@ -12,6 +12,7 @@
 #define MIGRATION_SENDER_H_
 
 #include <functional>
+#include <random>
 #include <vector>
 
 #include "absl/status/statusor.h"
@@ -67,14 +68,17 @@ class Sender {
                  const std::function<void(size_t, uint64_t, const uint8_t*)>& visit,
                  size_t threads = ScanThreads());
   static size_t ScanThreads();
+  // Which hinted pages the guest has not written since (free memory it
+  // still holds) a check compares with their hint fingerprints.
+  enum class HintedPages { kNone, kSample, kAll };
   // Populated pages outside `exclude` whose content differs from what the
   // destination holds (or, for hinted pages, from what was hinted; those
-  // only with `include_hinted`).
-  std::vector<PageSet> ChangedPages(const std::vector<PageSet>& exclude, bool include_hinted);
+  // as `hinted` says).
+  std::vector<PageSet> ChangedPages(const std::vector<PageSet>& exclude, HintedPages hinted);
   // After a round's dirty sync, while the guest runs: changes the next sync
   // explains are ordinary writes; the rest were missed by the dirty
   // tracking. Adds both to `next` (the coming round's pages).
-  absl::Status LiveCheck(std::vector<PageSet>& next, bool include_hinted);
+  absl::Status LiveCheck(std::vector<PageSet>& next, HintedPages hinted);
   absl::Status SendRecord(RecordType type, uint64_t gpa, std::span<const uint8_t> payload);
   // The destination's next answer: ROUND_SYNC or ACK (ERROR becomes the
   // error, with its text).
@@ -111,6 +115,9 @@ class Sender {
   uint64_t live_misses_ = 0;
   uint32_t live_checks_ = 0;
   uint64_t new_misses_in_last_check_ = 0;
+  // Which page of every 64 a sampled check of hinted pages reads: a new
+  // one each time, from a seed no guest can know.
+  std::mt19937_64 sample_rng_{std::random_device{}()};
   std::vector<PageSet> bypassed_;
 };
 
