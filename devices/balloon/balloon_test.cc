@@ -424,18 +424,27 @@ TEST_F(BalloonTest, FreePageHintingIsBookkeepingOnly) {
   send_id(7);
   send_block(kFirstDataPfn);
   send_block(kFirstDataPfn + 1024);
+  {
+    // One buffer of several blocks, a descriptor each (the project's guest
+    // batches 8 per buffer): every one is hinted.
+    FakeDriver::Buffer batch[] = {{kHighStartPfn * kPageSize, 4 * static_cast<uint32_t>(kMiB), true},
+                                  {(kHighStartPfn + 1024) * kPageSize, 4 * static_cast<uint32_t>(kMiB), true}};
+    drivers_[2]->AddChain(batch);
+  }
   send_id(VIRTIO_BALLOON_CMD_ID_STOP);
   send_block(kFirstDataPfn + 2048);  // after STOP: ignored
   ASSERT_TRUE(balloon_->ProcessQueue(2).ok());
   EXPECT_FALSE(balloon_->hinting_in_progress());
   EXPECT_EQ(balloon_->TakeHintedRanges(),
             (std::vector<GpaRange>{{kFirstDataPfn * kPageSize, 4 * kMiB},
-                                   {(kFirstDataPfn + 1024) * kPageSize, 4 * kMiB}}));
+                                   {(kFirstDataPfn + 1024) * kPageSize, 4 * kMiB},
+                                   {kHighStartPfn * kPageSize, 4 * kMiB},
+                                   {(kHighStartPfn + 1024) * kPageSize, 4 * kMiB}}));
   EXPECT_TRUE(balloon_->TakeHintedRanges().empty());
-  EXPECT_EQ(balloon_->counters().hinted_ranges, 2u);
+  EXPECT_EQ(balloon_->counters().hinted_ranges, 4u);
   EXPECT_EQ(balloon_->counters().discard_calls, 0u);
   EXPECT_EQ(ByteAtPfn(kFirstDataPfn), 0x5a);  // never discarded
-  EXPECT_EQ(drivers_[2]->UsedIdx(), 6);       // every buffer returned
+  EXPECT_EQ(drivers_[2]->UsedIdx(), 7);       // every buffer returned
 
   // A stale id does not reopen hinting.
   send_id(6);
