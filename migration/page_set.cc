@@ -15,32 +15,38 @@ void PageSet::MaskTail() {
   if (pages_ % 64 != 0 && !words_.empty()) words_.back() &= (1ull << (pages_ % 64)) - 1;
 }
 
-void PageSet::Set(uint64_t first, uint64_t end) {
-  end = std::min(end, pages_);
+namespace {
+
+// Calls fn(word, mask) for each word that pages [first, end) touch, with the
+// bits of those pages in it, until fn returns false; false if one did.
+template <typename Fn>
+bool ForEachWordOf(uint64_t first, uint64_t end, Fn&& fn) {
   for (uint64_t p = first; p < end;) {
-    uint64_t bit = p % 64, n = std::min<uint64_t>(64 - bit, end - p);
-    words_[p / 64] |= (n == 64 ? ~0ull : ((1ull << n) - 1)) << bit;
+    const uint64_t bit = p % 64, n = std::min<uint64_t>(64 - bit, end - p);
+    if (!fn(p / 64, (n == 64 ? ~0ull : ((1ull << n) - 1)) << bit)) return false;
     p += n;
   }
+  return true;
+}
+
+}  // namespace
+
+void PageSet::Set(uint64_t first, uint64_t end) {
+  ForEachWordOf(first, std::min(end, pages_), [&](size_t w, uint64_t mask) {
+    words_[w] |= mask;
+    return true;
+  });
 }
 
 void PageSet::Clear(uint64_t first, uint64_t end) {
-  end = std::min(end, pages_);
-  for (uint64_t p = first; p < end;) {
-    uint64_t bit = p % 64, n = std::min<uint64_t>(64 - bit, end - p);
-    words_[p / 64] &= ~((n == 64 ? ~0ull : ((1ull << n) - 1)) << bit);
-    p += n;
-  }
+  ForEachWordOf(first, std::min(end, pages_), [&](size_t w, uint64_t mask) {
+    words_[w] &= ~mask;
+    return true;
+  });
 }
 
 bool PageSet::AnyIn(uint64_t first, uint64_t end) const {
-  end = std::min(end, pages_);
-  for (uint64_t p = first; p < end;) {
-    uint64_t bit = p % 64, n = std::min<uint64_t>(64 - bit, end - p);
-    if (words_[p / 64] & ((n == 64 ? ~0ull : ((1ull << n) - 1)) << bit)) return true;
-    p += n;
-  }
-  return false;
+  return !ForEachWordOf(first, std::min(end, pages_), [&](size_t w, uint64_t mask) { return (words_[w] & mask) == 0; });
 }
 
 void PageSet::Or(std::span<const uint64_t> words) {

@@ -342,14 +342,14 @@ absl::Status Sender::SendSets(const std::vector<PageSet>& sets, bool live) {
 }
 
 std::vector<PageSet> Sender::CollectHints(const std::vector<PageSet>& populated) {
-  if (!options_.free_page_hinting || !source_.CanHint()) return HintSets({});
+  if (!options_.free_page_hinting || !source_.CanHint()) return RangeSets({});
   stats_.phase = "hinting";
   Report(true);
   const uint64_t before = source_.HintReportsCompleted();
   absl::Status st = source_.StartHinting();
   if (!st.ok()) {
     LOG_INFO("migration: free page hinting not used: %s", std::string(st.message()));
-    return HintSets({});
+    return RangeSets({});
   }
   hinting_started_ = true;
   // Wait for the guest's report to finish, but not for a guest too busy to
@@ -381,7 +381,7 @@ std::vector<PageSet> Sender::CollectHints(const std::vector<PageSet>& populated)
         unpopulated_run = HasStorage(range, populated) ? 0 : unpopulated_run + range.second / kPage;
       }
       // While the guest is still reporting: this wait is its time anyway.
-      if (options_.verify_final_pass) RecordHintBaseline(HintSets(more), populated, 1);
+      if (options_.verify_final_pass) RecordHintBaseline(RangeSets(more), populated, 1);
       ranges.insert(ranges.end(), more.begin(), more.end());
     }
   }
@@ -400,36 +400,33 @@ std::vector<PageSet> Sender::CollectHints(const std::vector<PageSet>& populated)
   // that log and is sent after all.
   (void)source_.StopHinting();
   std::vector<GpaRange> rest = source_.TakeHintedRanges();
-  if (options_.verify_final_pass) RecordHintBaseline(HintSets(rest), populated, ScanThreads());
+  if (options_.verify_final_pass) RecordHintBaseline(RangeSets(rest), populated, ScanThreads());
   ranges.insert(ranges.end(), rest.begin(), rest.end());
-  std::vector<PageSet> hinted = HintSets(ranges);
+  std::vector<PageSet> hinted = RangeSets(ranges);
   for (const PageSet& s : hinted) stats_.hinted_pages += s.Count();
   return hinted;
 }
 
-bool Sender::HasStorage(const GpaRange& range, const std::vector<PageSet>& populated) const {
+std::optional<std::pair<size_t, uint64_t>> Sender::RegionPage(memory::Gpa gpa) const {
   const std::vector<memory::MappedRegion>& regions = source_.memory().Regions();
-  for (size_t i = 0; i < regions.size() && i < populated.size(); ++i) {
-    const memory::MappedRegion& r = regions[i];
-    if (range.first >= r.gpa && range.first < r.end()) {
-      const uint64_t first = (range.first - r.gpa) / kPage;
-      return populated[i].AnyIn(first, first + (range.second + kPage - 1) / kPage);
-    }
+  for (size_t i = 0; i < regions.size(); ++i) {
+    if (gpa >= regions[i].gpa && gpa < regions[i].end()) return std::pair{i, (gpa - regions[i].gpa) / kPage};
   }
-  return false;
+  return std::nullopt;
 }
 
-std::vector<PageSet> Sender::HintSets(const std::vector<GpaRange>& ranges) const {
-  const std::vector<memory::MappedRegion>& regions = source_.memory().Regions();
+bool Sender::HasStorage(const GpaRange& range, const std::vector<PageSet>& populated) const {
+  const auto at = RegionPage(range.first);
+  if (!at || at->first >= populated.size()) return false;
+  return populated[at->first].AnyIn(at->second, at->second + range.second / kPage);
+}
+
+std::vector<PageSet> Sender::RangeSets(const std::vector<GpaRange>& ranges) const {
   std::vector<PageSet> sets;
-  for (const memory::MappedRegion& r : regions) sets.emplace_back(r.size / kPage);
+  for (const memory::MappedRegion& r : source_.memory().Regions()) sets.emplace_back(r.size / kPage);
   for (const GpaRange& range : ranges) {
-    for (size_t i = 0; i < regions.size(); ++i) {
-      const memory::MappedRegion& r = regions[i];
-      if (range.first >= r.gpa && range.first < r.end()) {
-        const uint64_t first = (range.first - r.gpa) / kPage;
-        sets[i].Set(first, first + range.second / kPage);  // clipped to the region
-      }
+    if (const auto at = RegionPage(range.first)) {
+      sets[at->first].Set(at->second, at->second + range.second / kPage);  // clipped to the region
     }
   }
   return sets;
@@ -437,28 +434,19 @@ std::vector<PageSet> Sender::HintSets(const std::vector<GpaRange>& ranges) const
 
 std::vector<PageSet> Sender::RoundOneSets(bool use_hints) {
   // Which pages have storage, read once (logging is on: a page that gets
-  // some later was written, and that write is in the log).
+  // storage later was written, and that write is in the log).
   std::vector<PageSet> populated;
   for (size_t i = 0; i < source_.memory().Regions().size(); ++i) populated.push_back(PopulatedSet(i));
   if (use_hints) hinted_ = CollectHints(populated);
   const std::vector<PageSet>& hinted = hinted_;
   const std::vector<memory::MappedRegion>& regions = source_.memory().Regions();
-  std::vector<GpaRange> ballooned = source_.BalloonedRanges();
+  const std::vector<PageSet> ballooned = RangeSets(source_.BalloonedRanges());
   std::vector<PageSet> sets;
   for (size_t i = 0; i < regions.size(); ++i) {
-    const memory::MappedRegion& r = regions[i];
-    const uint64_t pages = r.size / kPage;
     PageSet set = std::move(populated[i]);
-    stats_.skipped_unpopulated += pages - set.Count();
-    PageSet balloon(pages);
-    for (const GpaRange& b : ballooned) {
-      if (b.first >= r.gpa && b.first < r.end()) {
-        const uint64_t first = (b.first - r.gpa) / kPage;
-        balloon.Set(first, first + b.second / kPage);
-      }
-    }
+    stats_.skipped_unpopulated += regions[i].size / kPage - set.Count();
     uint64_t before = set.Count();
-    set.Subtract(balloon);
+    set.Subtract(ballooned[i]);
     stats_.skipped_ballooned += before - set.Count();
     if (use_hints) {
       before = set.Count();

@@ -12,6 +12,8 @@
 #define MIGRATION_SENDER_H_
 
 #include <functional>
+#include <optional>
+#include <utility>
 #include <random>
 #include <vector>
 
@@ -44,10 +46,12 @@ class Sender {
   // fills later is in the dirty log, or differs at the next check and is
   // sent); a long run of them ends the wait (see hint_unpopulated_run_bytes).
   std::vector<PageSet> CollectHints(const std::vector<PageSet>& populated);
+  // The RAM region holding `gpa` and the page of it there; none outside RAM.
+  std::optional<std::pair<size_t, uint64_t>> RegionPage(memory::Gpa gpa) const;
   // Whether any page of `range` is in `populated` (per-region sets).
   bool HasStorage(const GpaRange& range, const std::vector<PageSet>& populated) const;
-  // Guest-physical ranges as per-region page sets.
-  std::vector<PageSet> HintSets(const std::vector<GpaRange>& ranges) const;
+  // Guest-physical ranges (hinted, ballooned) as per-region page sets.
+  std::vector<PageSet> RangeSets(const std::vector<GpaRange>& ranges) const;
   // Round 1 per region: populated pages minus ballooned (minus hinted).
   std::vector<PageSet> RoundOneSets(bool use_hints);
   absl::StatusOr<std::vector<PageSet>> TakeDirty();
