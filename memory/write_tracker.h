@@ -52,6 +52,14 @@ class WriteTracker {
   absl::Status TakeWritten(uint8_t* start, uint64_t size, std::vector<uint64_t>& bits);
 
  private:
+  // Chunks of a take handed out to threads, and at most this many threads.
+  static constexpr uint64_t kScanChunkBytes = 64ull << 20;
+  static constexpr size_t kMaxScanThreads = 4;
+
+  // One thread's part of a take: [from, to) of the range that starts at
+  // `first` (bit 0 of `bits`).
+  absl::Status ScanWritten(uint64_t first, uint64_t from, uint64_t to, std::vector<uint64_t>& bits);
+
   base::UniqueFd uffd_;
   base::UniqueFd pagemap_;  // /proc/self/pagemap, for PAGEMAP_SCAN
   uint8_t* base_;

@@ -4,6 +4,7 @@
 #include <sys/uio.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cstring>
 #include <vector>
 
@@ -104,6 +105,39 @@ TEST_F(WriteTrackerTest, SubrangeTakeCountsFromItsStartAndRangeIsChecked) {
   EXPECT_EQ(Take(), std::vector<uint64_t>{2});  // the other page is still pending
   std::vector<uint64_t> out;
   EXPECT_TRUE(absl::IsOutOfRange(tracker_->TakeWritten(map_.data() + kPageSize, kPages * kPageSize, out)));
+}
+
+TEST(WriteTrackerLargeRangeTest, ATakeSplitAcrossThreadsReportsEveryWrittenPageOnce) {
+  // Takes of large ranges are split into 64 MiB chunks walked by several
+  // threads: writes on both sides of each chunk border, a run across one and
+  // a page in a short last chunk all come back, each once, and nothing else.
+  constexpr uint64_t kChunkPages = (64ull << 20) / kPageSize;
+  constexpr uint64_t kBigPages = 4 * kChunkPages + 37;
+  base::UniqueFd memfd(::memfd_create("write-tracker-large", MFD_CLOEXEC));
+  ASSERT_TRUE(memfd.valid());
+  ASSERT_EQ(::ftruncate(memfd.get(), kBigPages * kPageSize), 0);
+  auto m = base::ScopedMmap::Map(kBigPages * kPageSize, PROT_READ | PROT_WRITE, MAP_SHARED, memfd.get(), 0);
+  ASSERT_TRUE(m.ok()) << m.status();
+  auto t = WriteTracker::Start(m->data(), kBigPages * kPageSize);
+  if (absl::IsUnimplemented(t.status())) GTEST_SKIP() << t.status();
+  ASSERT_TRUE(t.ok()) << t.status();
+  std::vector<uint64_t> expected;
+  for (uint64_t c = 1; c <= 4; ++c) {
+    expected.push_back(c * kChunkPages - 1);
+    expected.push_back(c * kChunkPages);
+  }
+  for (uint64_t p = 2 * kChunkPages + 100; p < 2 * kChunkPages + 110; ++p) expected.push_back(p);
+  for (uint64_t p = 3 * kChunkPages - 5; p < 3 * kChunkPages + 5; ++p) expected.push_back(p);
+  expected.push_back(kBigPages - 1);
+  std::sort(expected.begin(), expected.end());
+  expected.erase(std::unique(expected.begin(), expected.end()), expected.end());
+  for (uint64_t p : expected) m->data()[p * kPageSize + 1] = 9;
+  std::vector<uint64_t> bits;
+  ASSERT_TRUE((*t)->TakeWritten(m->data(), kBigPages * kPageSize, bits).ok());
+  EXPECT_EQ(Pages(bits), expected);
+  std::vector<uint64_t> again;
+  ASSERT_TRUE((*t)->TakeWritten(m->data(), kBigPages * kPageSize, again).ok());
+  EXPECT_EQ(Pages(again), std::vector<uint64_t>{});
 }
 
 TEST_F(WriteTrackerTest, WritesWorkAfterTrackingEnds) {
