@@ -169,34 +169,48 @@ void Sender::RecordHintBaseline(const std::vector<PageSet>& hinted, const std::v
                                 size_t threads) {
   const std::vector<memory::MappedRegion>& regions = source_.memory().Regions();
   for (size_t i = 0; i < regions.size() && i < hinted.size() && i < populated.size() && i < page_crc_.size(); ++i) {
-    if (hinted[i].Count() == 0) continue;
-    // A hole reads as zeros; a read fault may fill it with a zero page
-    // later, which is no change.
-    hinted[i].ForEachRun([&](uint64_t first, uint64_t end) {
+    // Only the sample has fingerprints (see HeldWithoutFingerprint). A
+    // hole reads as zeros; a read fault may fill it with a zero page later,
+    // which is no change.
+    PageSet sampled = hinted[i].Sample64(hint_sample_);
+    if (sampled.Count() == 0) continue;
+    sampled.ForEachRun([&](uint64_t first, uint64_t end) {
       for (uint64_t p = first; p < end; ++p) page_crc_[i][p] = ZeroPageFingerprint();
     });
-    PageSet hinted_populated = hinted[i];
-    hinted_populated.Intersect(populated[i]);
+    sampled.Intersect(populated[i]);
     // Each page is visited once, so the threads write disjoint entries. A
     // page that cannot be read keeps the zero fingerprint and, if it holds
     // data, shows up as changed later: sent, never lost.
     (void)ScanPages(
-        i, hinted_populated, [&](size_t, uint64_t p, const uint8_t* data) { page_crc_[i][p] = PageFingerprint(data); },
+        i, sampled, [&](size_t, uint64_t p, const uint8_t* data) { page_crc_[i][p] = PageFingerprint(data); },
         threads);
   }
+}
+
+std::vector<PageSet> Sender::HeldWithoutFingerprint() const {
+  std::vector<PageSet> sets;
+  for (size_t i = 0; i < hinted_.size() && i < known_.size(); ++i) {
+    PageSet held = hinted_[i];
+    held.Subtract(known_[i]);
+    held.Subtract(held.Sample64(hint_sample_));
+    held.Intersect(PopulatedSet(i));
+    sets.push_back(std::move(held));
+  }
+  return sets;
 }
 
 std::vector<PageSet> Sender::ChangedPages(const std::vector<PageSet>& exclude, HintedPages hinted_pages) {
   const std::vector<memory::MappedRegion>& regions = source_.memory().Regions();
   std::vector<PageSet> changed_sets;
-  const unsigned sample = static_cast<unsigned>(sample_rng_() % 64);
   for (size_t i = 0; i < regions.size(); ++i) {
     PageSet candidates = PopulatedSet(i);
     candidates.Subtract(exclude[i]);
-    if (hinted_pages != HintedPages::kAll && i < hinted_.size()) {
+    if (i < hinted_.size()) {
+      // Held hinted pages outside the sample have no fingerprint to compare
+      // with; callers that must cover them send them (HeldWithoutFingerprint).
       PageSet held = hinted_[i];
       held.Subtract(known_[i]);
-      if (hinted_pages == HintedPages::kSample) held.Subtract(held.Sample64(sample));
+      if (hinted_pages != HintedPages::kNone) held.Subtract(held.Sample64(hint_sample_));
       candidates.Subtract(held);
     }
     std::vector<std::vector<uint64_t>> changed(ScanThreads());
@@ -259,7 +273,22 @@ absl::Status Sender::LiveCheck(std::vector<PageSet>& next, HintedPages hinted) {
     next[i].Or(explained[i].words());
     next[i].Or(changed[i].words());
   }
+  if (hinted == HintedPages::kAll) AddHeldWithoutFingerprint(next);
   return absl::OkStatus();
+}
+
+void Sender::AddHeldWithoutFingerprint(std::vector<PageSet>& sets) {
+  std::vector<PageSet> held = HeldWithoutFingerprint();
+  uint64_t count = 0;
+  for (size_t i = 0; i < held.size() && i < sets.size(); ++i) {
+    count += held[i].Count();
+    sets[i].Or(held[i].words());
+  }
+  if (count > 0) {
+    LOG_INFO("migration: the tracking missed writes, so the %u hinted pages the guest still holds and no check can "
+             "compare are sent",
+             count);
+  }
 }
 
 bool Sender::BypassedPagesAreStable() const {
@@ -639,6 +668,7 @@ absl::StatusOr<MigrationStats> Sender::Migrate() {
         // paused (see FORMAT.md, "Verified final pass").
         std::vector<PageSet> fix = ChangedPages(last, HintedPages::kAll);
         for (const PageSet& f : fix) stats_.unlogged_pages += f.Count();
+        AddHeldWithoutFingerprint(fix);
         stats_.paused_rescan = true;
         RETURN_IF_ERROR(SendSets(fix, false));
       }
