@@ -148,6 +148,7 @@ absl::Status WriteTracker::TakeWritten(uint8_t* start, uint64_t size, std::vecto
   const auto first = reinterpret_cast<uint64_t>(start);
   const uint64_t pages = size / kPageSize;
   if (bits.size() < (pages + 63) / 64) bits.resize((pages + 63) / 64);
+  if (pages == 0) return absl::OkStatus();
   // The walk reads every present page table entry of the range, ~0.6 ms a
   // GiB of populated memory here, and the take while the guest is paused is
   // part of its downtime. Walks of disjoint ranges run in parallel (the

@@ -169,7 +169,7 @@ void Sender::RecordHintBaseline(const std::vector<PageSet>& hinted, const std::v
                                 size_t threads) {
   const std::vector<memory::MappedRegion>& regions = source_.memory().Regions();
   for (size_t i = 0; i < regions.size() && i < hinted.size() && i < populated.size() && i < page_crc_.size(); ++i) {
-    // Only the sample has fingerprints (see HeldWithoutFingerprint). A
+    // Only the sample has fingerprints (see AddHeldWithoutFingerprint). A
     // hole reads as zeros; a read fault may fill it with a zero page later,
     // which is no change.
     PageSet sampled = hinted[i].Sample64(hint_sample_);
@@ -187,18 +187,6 @@ void Sender::RecordHintBaseline(const std::vector<PageSet>& hinted, const std::v
   }
 }
 
-std::vector<PageSet> Sender::HeldWithoutFingerprint() const {
-  std::vector<PageSet> sets;
-  for (size_t i = 0; i < hinted_.size() && i < known_.size(); ++i) {
-    PageSet held = hinted_[i];
-    held.Subtract(known_[i]);
-    held.Subtract(held.Sample64(hint_sample_));
-    held.Intersect(PopulatedSet(i));
-    sets.push_back(std::move(held));
-  }
-  return sets;
-}
-
 std::vector<PageSet> Sender::ChangedPages(const std::vector<PageSet>& exclude, HintedPages hinted_pages) {
   const std::vector<memory::MappedRegion>& regions = source_.memory().Regions();
   std::vector<PageSet> changed_sets;
@@ -207,7 +195,7 @@ std::vector<PageSet> Sender::ChangedPages(const std::vector<PageSet>& exclude, H
     candidates.Subtract(exclude[i]);
     if (i < hinted_.size()) {
       // Held hinted pages outside the sample have no fingerprint to compare
-      // with; callers that must cover them send them (HeldWithoutFingerprint).
+      // with; callers that must cover them send them (AddHeldWithoutFingerprint).
       PageSet held = hinted_[i];
       held.Subtract(known_[i]);
       if (hinted_pages != HintedPages::kNone) held.Subtract(held.Sample64(hint_sample_));
@@ -278,11 +266,14 @@ absl::Status Sender::LiveCheck(std::vector<PageSet>& next, HintedPages hinted) {
 }
 
 void Sender::AddHeldWithoutFingerprint(std::vector<PageSet>& sets) {
-  std::vector<PageSet> held = HeldWithoutFingerprint();
   uint64_t count = 0;
-  for (size_t i = 0; i < held.size() && i < sets.size(); ++i) {
-    count += held[i].Count();
-    sets[i].Or(held[i].words());
+  for (size_t i = 0; i < hinted_.size() && i < known_.size() && i < sets.size(); ++i) {
+    PageSet held = hinted_[i];
+    held.Subtract(known_[i]);
+    held.Subtract(held.Sample64(hint_sample_));
+    held.Intersect(PopulatedSet(i));
+    count += held.Count();
+    sets[i].Or(held.words());
   }
   if (count > 0) {
     LOG_INFO("migration: the tracking missed writes, so the %u hinted pages the guest still holds and no check can "

@@ -74,14 +74,12 @@ class Sender {
   // Which hinted pages the guest has not written since (free memory it
   // still holds) a check covers: none, the sample (compared with their
   // hint fingerprints), or all (the sample compared, the rest, which have
-  // no fingerprint, sent: see HeldWithoutFingerprint).
+  // no fingerprint, sent: see AddHeldWithoutFingerprint).
   enum class HintedPages { kNone, kSample, kAll };
-  // Populated hinted pages the guest still holds (not written since it
-  // hinted them, as far as the tracking saw) outside the fingerprinted
-  // sample, per region: what a check that must cover every hinted page
-  // cannot compare, so sends.
-  std::vector<PageSet> HeldWithoutFingerprint() const;
-  // ORs HeldWithoutFingerprint() into `sets` (logged when any).
+  // ORs into `sets` (per region) the populated hinted pages the guest still
+  // holds (not written since it hinted them, as far as the tracking saw)
+  // outside the fingerprinted sample: what a check that must cover every
+  // hinted page cannot compare, so sends. Logged when there are any.
   void AddHeldWithoutFingerprint(std::vector<PageSet>& sets);
   // Populated pages outside `exclude` whose content differs from what the
   // destination holds (or, for hinted pages, from what was hinted; those
