@@ -169,7 +169,7 @@ void Sender::RecordHintBaseline(const std::vector<PageSet>& hinted, const std::v
                                 size_t threads) {
   const std::vector<memory::MappedRegion>& regions = source_.memory().Regions();
   for (size_t i = 0; i < regions.size() && i < hinted.size() && i < populated.size() && i < page_crc_.size(); ++i) {
-    // Only the sample has fingerprints (see AddHeldWithoutFingerprint). A
+    // Only the sample has fingerprints (see ChangedPages). A
     // hole reads as zeros; a read fault may fill it with a zero page later,
     // which is no change.
     PageSet sampled = hinted[i].Sample64(hint_sample_);
@@ -187,20 +187,28 @@ void Sender::RecordHintBaseline(const std::vector<PageSet>& hinted, const std::v
   }
 }
 
-std::vector<PageSet> Sender::ChangedPages(const std::vector<PageSet>& exclude, HintedPages hinted_pages) {
+std::vector<PageSet> Sender::ChangedPages(const std::vector<PageSet>& exclude, HintedPages hinted_pages,
+                                          std::vector<PageSet>* unfingerprinted) {
   const std::vector<memory::MappedRegion>& regions = source_.memory().Regions();
   std::vector<PageSet> changed_sets;
+  if (unfingerprinted) unfingerprinted->clear();
   for (size_t i = 0; i < regions.size(); ++i) {
     PageSet candidates = PopulatedSet(i);
     candidates.Subtract(exclude[i]);
+    PageSet not_compared(regions[i].size / kPage);
     if (i < hinted_.size()) {
       // Held hinted pages outside the sample have no fingerprint to compare
-      // with; callers that must cover them send them (AddHeldWithoutFingerprint).
+      // with: with kAll they go to `unfingerprinted`, for the caller to send.
       PageSet held = hinted_[i];
       held.Subtract(known_[i]);
       if (hinted_pages != HintedPages::kNone) held.Subtract(held.Sample64(hint_sample_));
+      if (hinted_pages == HintedPages::kAll) {
+        not_compared = held;
+        not_compared.Intersect(candidates);
+      }
       candidates.Subtract(held);
     }
+    if (unfingerprinted) unfingerprinted->push_back(std::move(not_compared));
     std::vector<std::vector<uint64_t>> changed(ScanThreads());
     const bool read_all = ScanPages(i, candidates, [&](size_t t, uint64_t p, const uint8_t* page) {
       const bool hinted = i < hinted_.size() && hinted_[i].Test(p) && !known_[i].Test(p);
@@ -226,7 +234,8 @@ std::vector<PageSet> Sender::ChangedPages(const std::vector<PageSet>& exclude, H
 absl::Status Sender::LiveCheck(std::vector<PageSet>& next, HintedPages hinted) {
   const absl::Time start = absl::Now();
   absl::Cleanup timed = [&] { stats_.check_ms += absl::ToDoubleMilliseconds(absl::Now() - start); };
-  std::vector<PageSet> changed = ChangedPages(next, hinted);
+  std::vector<PageSet> unfingerprinted;
+  std::vector<PageSet> changed = ChangedPages(next, hinted, &unfingerprinted);
   // Tracking marks a page before the write that changes it lands, so any
   // change the scan saw through ordinary tracking is in this sync.
   ASSIGN_OR_RETURN(std::vector<PageSet> explained, TakeDirty());
@@ -261,19 +270,15 @@ absl::Status Sender::LiveCheck(std::vector<PageSet>& next, HintedPages hinted) {
     next[i].Or(explained[i].words());
     next[i].Or(changed[i].words());
   }
-  if (hinted == HintedPages::kAll) AddHeldWithoutFingerprint(next);
+  AddUnfingerprinted(unfingerprinted, next);
   return absl::OkStatus();
 }
 
-void Sender::AddHeldWithoutFingerprint(std::vector<PageSet>& sets) {
+void Sender::AddUnfingerprinted(const std::vector<PageSet>& unfingerprinted, std::vector<PageSet>& sets) {
   uint64_t count = 0;
-  for (size_t i = 0; i < hinted_.size() && i < known_.size() && i < sets.size(); ++i) {
-    PageSet held = hinted_[i];
-    held.Subtract(known_[i]);
-    held.Subtract(held.Sample64(hint_sample_));
-    held.Intersect(PopulatedSet(i));
-    count += held.Count();
-    sets[i].Or(held.words());
+  for (size_t i = 0; i < unfingerprinted.size() && i < sets.size(); ++i) {
+    count += unfingerprinted[i].Count();
+    sets[i].Or(unfingerprinted[i].words());
   }
   if (count > 0) {
     LOG_INFO("migration: the tracking missed writes, so the %u hinted pages the guest still holds and no check can "
@@ -657,9 +662,10 @@ absl::StatusOr<MigrationStats> Sender::Migrate() {
       } else {
         // The tracking misses writes anywhere: re-check every page while
         // paused (see FORMAT.md, "Verified final pass").
-        std::vector<PageSet> fix = ChangedPages(last, HintedPages::kAll);
+        std::vector<PageSet> unfingerprinted;
+        std::vector<PageSet> fix = ChangedPages(last, HintedPages::kAll, &unfingerprinted);
         for (const PageSet& f : fix) stats_.unlogged_pages += f.Count();
-        AddHeldWithoutFingerprint(fix);
+        AddUnfingerprinted(unfingerprinted, fix);
         stats_.paused_rescan = true;
         RETURN_IF_ERROR(SendSets(fix, false));
       }

@@ -74,17 +74,20 @@ class Sender {
   // Which hinted pages the guest has not written since (free memory it
   // still holds) a check covers: none, the sample (compared with their
   // hint fingerprints), or all (the sample compared, the rest, which have
-  // no fingerprint, sent: see AddHeldWithoutFingerprint).
+  // no fingerprint, sent).
   enum class HintedPages { kNone, kSample, kAll };
-  // ORs into `sets` (per region) the populated hinted pages the guest still
-  // holds (not written since it hinted them, as far as the tracking saw)
-  // outside the fingerprinted sample: what a check that must cover every
-  // hinted page cannot compare, so sends. Logged when there are any.
-  void AddHeldWithoutFingerprint(std::vector<PageSet>& sets);
   // Populated pages outside `exclude` whose content differs from what the
   // destination holds (or, for hinted pages, from what was hinted; those
-  // as `hinted` says).
-  std::vector<PageSet> ChangedPages(const std::vector<PageSet>& exclude, HintedPages hinted);
+  // as `hinted` says). `unfingerprinted`, if given, gets per region the
+  // populated hinted pages outside `exclude` the guest still holds (not
+  // written since it hinted them, as far as the tracking saw) outside the
+  // sample: with kAll, what the check covers but cannot compare (empty
+  // otherwise).
+  std::vector<PageSet> ChangedPages(const std::vector<PageSet>& exclude, HintedPages hinted,
+                                    std::vector<PageSet>* unfingerprinted);
+  // ORs `unfingerprinted` (from ChangedPages) into `sets`, to be sent;
+  // logged when there are any.
+  void AddUnfingerprinted(const std::vector<PageSet>& unfingerprinted, std::vector<PageSet>& sets);
   // After a round's dirty sync, while the guest runs: changes the next sync
   // explains are ordinary writes; the rest were missed by the dirty
   // tracking. Adds both to `next` (the coming round's pages).
