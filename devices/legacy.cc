@@ -105,14 +105,14 @@ void Cmos::Write(uint64_t offset, std::span<const uint8_t> data) {
   if (offset == 0 && !data.empty()) index_ = data[0];
 }
 
-absl::Status AcpiPm::Save(migration::StateWriter& out) {
+absl::Status AcpiPm::Save(state::StateWriter& out) {
   out.PutU32("status", status_.load());
   out.PutU32("enable", enable_.load());
   out.PutU32("control", control_.load());
   return absl::OkStatus();
 }
 
-absl::Status AcpiPm::Load(const migration::StateNode& in) {
+absl::Status AcpiPm::Load(const state::StateNode& in) {
   absl::StatusOr<uint32_t> status = in.U32("status"), enable = in.U32("enable"), control = in.U32("control");
   for (const auto* v : {&status, &enable, &control}) {
     if (!v->ok()) return v->status();
@@ -125,12 +125,12 @@ absl::Status AcpiPm::Load(const migration::StateNode& in) {
   return absl::OkStatus();
 }
 
-absl::Status Cmos::Save(migration::StateWriter& out) {
+absl::Status Cmos::Save(state::StateWriter& out) {
   out.PutU32("index", index_.load());
   return absl::OkStatus();
 }
 
-absl::Status Cmos::Load(const migration::StateNode& in) {
+absl::Status Cmos::Load(const state::StateNode& in) {
   absl::StatusOr<uint32_t> index = in.U32("index");
   if (!index.ok()) return index.status();
   if (*index > 0xff) return absl::DataLossError("saved state: CMOS index out of range");

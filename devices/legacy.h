@@ -14,7 +14,7 @@
 #include <span>
 
 #include "devices/vm_events.h"
-#include "migration/state_tree.h"
+#include "state/migratable.h"
 #include "memory/bus.h"
 
 namespace devices {
@@ -39,7 +39,7 @@ class ResetPort : public memory::BusDevice {
   VmEvents& events_;
 };
 
-class AcpiPm : public memory::BusDevice, public migration::Migratable {
+class AcpiPm : public memory::BusDevice, public state::Migratable {
  public:
   // The same object serves both blocks; `control_offset` is where the
   // control block starts relative to the event block.
@@ -47,8 +47,8 @@ class AcpiPm : public memory::BusDevice, public migration::Migratable {
       : events_(events), control_offset_(control_offset) {}
   void Read(uint64_t offset, std::span<uint8_t> data) override;
   void Write(uint64_t offset, std::span<const uint8_t> data) override;
-  absl::Status Save(migration::StateWriter& out) override;
-  absl::Status Load(const migration::StateNode& in) override;
+  absl::Status Save(state::StateWriter& out) override;
+  absl::Status Load(const state::StateNode& in) override;
 
  private:
   VmEvents& events_;
@@ -68,12 +68,12 @@ class Pvpanic : public memory::BusDevice {
   VmEvents& events_;
 };
 
-class Cmos : public memory::BusDevice, public migration::Migratable {
+class Cmos : public memory::BusDevice, public state::Migratable {
  public:
   void Read(uint64_t offset, std::span<uint8_t> data) override;
   void Write(uint64_t offset, std::span<const uint8_t> data) override;
-  absl::Status Save(migration::StateWriter& out) override;
-  absl::Status Load(const migration::StateNode& in) override;
+  absl::Status Save(state::StateWriter& out) override;
+  absl::Status Load(const state::StateNode& in) override;
 
  private:
   std::atomic<uint8_t> index_{0};

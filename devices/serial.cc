@@ -125,7 +125,7 @@ void Serial::WriteRegister(uint64_t offset, uint8_t value) {
   }
 }
 
-absl::Status Serial::Save(migration::StateWriter& out) {
+absl::Status Serial::Save(state::StateWriter& out) {
   absl::MutexLock lock(&mu_);
   const uint8_t regs[] = {ier_, lcr_, mcr_, scr_, dll_, dlm_, static_cast<uint8_t>(thr_interrupt_pending_)};
   out.PutBytes("regs", regs);
@@ -134,7 +134,7 @@ absl::Status Serial::Save(migration::StateWriter& out) {
   return absl::OkStatus();
 }
 
-absl::Status Serial::Load(const migration::StateNode& in) {
+absl::Status Serial::Load(const state::StateNode& in) {
   absl::StatusOr<std::span<const uint8_t>> regs = in.Bytes("regs", 7);
   if (!regs.ok()) return regs.status();
   absl::StatusOr<std::span<const uint8_t>> rx = in.Bytes("rx");

@@ -14,11 +14,11 @@
 #include "absl/synchronization/mutex.h"
 #include "devices/vm_events.h"
 #include "memory/bus.h"
-#include "migration/state_tree.h"
+#include "state/migratable.h"
 
 namespace devices {
 
-class Serial : public memory::BusDevice, public migration::Migratable {
+class Serial : public memory::BusDevice, public state::Migratable {
  public:
   using OutputSink = std::function<void(uint8_t)>;
   Serial(IrqLine irq, OutputSink output) : irq_(std::move(irq)), output_(std::move(output)) {}
@@ -34,8 +34,8 @@ class Serial : public memory::BusDevice, public migration::Migratable {
 
   // Registers, pending input and the interrupt line; Load drives the line
   // to the restored level.
-  absl::Status Save(migration::StateWriter& out) override;
-  absl::Status Load(const migration::StateNode& in) override;
+  absl::Status Save(state::StateWriter& out) override;
+  absl::Status Load(const state::StateNode& in) override;
 
  private:
   uint8_t ReadRegister(uint64_t offset) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);

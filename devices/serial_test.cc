@@ -85,11 +85,11 @@ TEST_F(SerialFixture, StateRoundTripsAndDrivesTheIrqLine) {
   WriteReg(UART_IER, UART_IER_RDI);
   uint8_t in[] = {'x', 'y'};
   serial.QueueInput(in);
-  migration::StateWriter w;
+  state::StateWriter w;
   w.BeginNode("serial");
   ASSERT_TRUE(serial.Save(w).ok());
   w.EndNode();
-  auto reader = migration::StateReader::Parse(*w.Finish());
+  auto reader = state::StateReader::Parse(*w.Finish());
   ASSERT_TRUE(reader.ok());
 
   std::vector<bool> levels;
@@ -110,12 +110,12 @@ TEST_F(SerialFixture, StateRoundTripsAndDrivesTheIrqLine) {
 }
 
 TEST_F(SerialFixture, MalformedStateIsRefused) {
-  migration::StateWriter w;
+  state::StateWriter w;
   w.BeginNode("serial");
   w.PutBytes("regs", std::vector<uint8_t>{1, 2, 3});  // too short
   w.PutBytes("rx", std::vector<uint8_t>{});
   w.EndNode();
-  auto reader = migration::StateReader::Parse(*w.Finish());
+  auto reader = state::StateReader::Parse(*w.Finish());
   absl::Status st = serial.Load(*reader->Node("serial"));
   EXPECT_FALSE(st.ok());
   EXPECT_NE(st.message().find("regs"), std::string::npos) << st;

@@ -17,13 +17,13 @@
 
 #include "memory/guest_memory.h"
 #include "migration/source.h"
-#include "migration/state_tree.h"
+#include "state/state_tree.h"
 
 namespace migration {
 
 // A state tree with one node "test" holding `value`.
 inline std::vector<uint8_t> PlainTree(const std::string& value) {
-  StateWriter w;
+  state::StateWriter w;
   w.BeginNode("test");
   w.PutString("value", value);
   w.EndNode();
@@ -133,9 +133,9 @@ class PlainTarget : public MigrationTarget {
   explicit PlainTarget(const std::vector<memory::RamRegion>& layout) : mem_(*memory::GuestMemory::Create(layout)) {}
   memory::GuestMemory& memory() override { return mem_; }
   absl::Status CheckShape(std::span<const uint8_t> tree) override {
-    absl::StatusOr<StateReader> r = StateReader::Parse(tree);
+    absl::StatusOr<state::StateReader> r = state::StateReader::Parse(tree);
     if (!r.ok()) return r.status();
-    absl::StatusOr<StateNode> node = r->Node("test");
+    absl::StatusOr<state::StateNode> node = r->Node("test");
     if (!node.ok()) return node.status();
     absl::StatusOr<std::string> v = node->String("value");
     if (!v.ok()) return v.status();

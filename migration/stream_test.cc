@@ -16,7 +16,7 @@
 #include "migration/plain_vm.h"
 #include "migration/receiver.h"
 #include "migration/sender.h"
-#include "migration/state_tree.h"
+#include "state/state_tree.h"
 #include "migration/wire_format.h"
 
 namespace migration {

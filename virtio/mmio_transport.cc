@@ -313,7 +313,7 @@ void MmioTransport::ResetLocked() {
   interrupt_status_.store(0);
 }
 
-absl::Status MmioTransport::Save(migration::StateWriter& out) {
+absl::Status MmioTransport::Save(state::StateWriter& out) {
   absl::MutexLock lock(&mu_);
   out.PutU32("status", status_);
   out.PutU32("device_features_sel", device_features_sel_);
@@ -334,7 +334,7 @@ absl::Status MmioTransport::Save(migration::StateWriter& out) {
   return st;
 }
 
-absl::Status MmioTransport::Load(const migration::StateNode& in) {
+absl::Status MmioTransport::Load(const state::StateNode& in) {
   auto u32 = [&](const char* name) { return in.U32(name); };
   absl::StatusOr<uint32_t> status = u32("status"), dfs = u32("device_features_sel"), drfs = u32("driver_features_sel"),
                            qsel = u32("queue_sel"), isr = u32("interrupt_status"), gen = u32("config_generation");
@@ -347,7 +347,7 @@ absl::Status MmioTransport::Load(const migration::StateNode& in) {
   if (!raw_queues.ok()) return raw_queues.status();
   absl::StatusOr<std::span<const uint8_t>> raw_early = in.Bytes("early_notified");
   if (!raw_early.ok()) return raw_early.status();
-  absl::StatusOr<migration::StateNode> device_node = in.Child("device");
+  absl::StatusOr<state::StateNode> device_node = in.Child("device");
   if (!device_node.ok()) return device_node.status();
 
   absl::MutexLock lock(&mu_);

@@ -31,7 +31,7 @@
 
 namespace virtio {
 
-class MmioTransport : public memory::BusDevice, public migration::Migratable {
+class MmioTransport : public memory::BusDevice, public state::Migratable {
  public:
   // 'virt' in little-endian ASCII.
   static constexpr uint32_t kMagic = 0x74726976;
@@ -62,8 +62,8 @@ class MmioTransport : public memory::BusDevice, public migration::Migratable {
   // in a child node "device". Load validates everything as if a driver had
   // written it, re-activates a live device with the restored queues and
   // raises no interrupt; on error the transport is left reset.
-  absl::Status Save(migration::StateWriter& out) override;
-  absl::Status Load(const migration::StateNode& in) override;
+  absl::Status Save(state::StateWriter& out) override;
+  absl::Status Load(const state::StateNode& in) override;
   // After every part of a restored VM is loaded (the interrupt controllers
   // included): raises the interrupt again if the saved interrupt status has
   // a bit the driver has not acknowledged. An interrupt raised just before

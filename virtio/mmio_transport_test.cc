@@ -57,11 +57,11 @@ class FakeDevice : public VirtioDevice {
     config_change = std::move(callback);
   }
   // Its state is its config bytes.
-  absl::Status Save(migration::StateWriter& out) override {
+  absl::Status Save(state::StateWriter& out) override {
     out.PutBytes("config", config);
     return absl::OkStatus();
   }
-  absl::Status Load(const migration::StateNode& in) override {
+  absl::Status Load(const state::StateNode& in) override {
     absl::StatusOr<std::span<const uint8_t>> bytes = in.Bytes("config", sizeof(config));
     if (!bytes.ok()) return bytes.status();
     std::memcpy(config, bytes->data(), sizeof(config));
@@ -335,11 +335,11 @@ TEST_F(MmioTransportTest, RestoredUnacknowledgedInterruptIsRaisedAgain) {
   DriverOk();
   transport_->NotifyConfigChange();
   auto restore = [&](int& irqs) {
-    migration::StateWriter w;
+    state::StateWriter w;
     w.BeginNode("t");
     EXPECT_TRUE(transport_->Save(w).ok());
     w.EndNode();
-    auto reader = migration::StateReader::Parse(*w.Finish());
+    auto reader = state::StateReader::Parse(*w.Finish());
     auto restored = std::make_unique<MmioTransport>(mem_, std::make_shared<FakeDevice>(), [&irqs] { ++irqs; });
     EXPECT_TRUE(reader.ok() && restored->Load(*reader->Node("t")).ok());
     return restored;

@@ -19,7 +19,7 @@
 
 #include "absl/status/status.h"
 #include "memory/guest_memory.h"
-#include "migration/state_tree.h"
+#include "state/migratable.h"
 #include "virtio/queue.h"
 
 namespace virtio {
@@ -41,7 +41,7 @@ struct ActivateArgs {
 // Migratable: Save/Load the device's own state (not the transport's). The
 // transport calls Load after re-activating the device with the restored
 // queues, so a device restores its ring indices into the queues it got.
-class VirtioDevice : public migration::Migratable {
+class VirtioDevice : public state::Migratable {
  public:
   virtual ~VirtioDevice() = default;
 

@@ -13,7 +13,7 @@
 #include "base/status_macros.h"
 #include "migration/receiver.h"
 #include "migration/sender.h"
-#include "migration/state_tree.h"
+#include "state/state_tree.h"
 #include "vmm/cpuid.h"
 #include "vmm/machine.h"
 #include "vmm/vcpu_state.h"
@@ -74,7 +74,7 @@ absl::Status Machine::ReceiveGuest() {
 }
 
 absl::StatusOr<std::vector<uint8_t>> Machine::SaveShape() {
-  migration::StateWriter w;
+  state::StateWriter w;
   w.BeginNode("shape");
   std::vector<uint64_t> regions;
   for (const memory::MappedRegion& r : memory_->Regions()) {
@@ -96,11 +96,11 @@ absl::StatusOr<std::vector<uint8_t>> Machine::SaveShape() {
 }
 
 absl::Status Machine::CheckShape(std::span<const uint8_t> shape_tree) {
-  ASSIGN_OR_RETURN(migration::StateReader theirs, migration::StateReader::Parse(shape_tree));
+  ASSIGN_OR_RETURN(state::StateReader theirs, state::StateReader::Parse(shape_tree));
   ASSIGN_OR_RETURN(std::vector<uint8_t> own_tree, SaveShape());
-  ASSIGN_OR_RETURN(migration::StateReader ours, migration::StateReader::Parse(own_tree));
-  ASSIGN_OR_RETURN(migration::StateNode t, theirs.Node("shape"));
-  ASSIGN_OR_RETURN(migration::StateNode o, ours.Node("shape"));
+  ASSIGN_OR_RETURN(state::StateReader ours, state::StateReader::Parse(own_tree));
+  ASSIGN_OR_RETURN(state::StateNode t, theirs.Node("shape"));
+  ASSIGN_OR_RETURN(state::StateNode o, ours.Node("shape"));
   ASSIGN_OR_RETURN(uint64_t their_ram, t.U64("ram_bytes"));
   if (their_ram != memory_->TotalSize()) {
     return absl::FailedPreconditionError(absl::StrFormat(
@@ -119,7 +119,7 @@ absl::Status Machine::CheckShape(std::span<const uint8_t> shape_tree) {
         config_.cpus, their_cpus));
   }
   for (const acpi::MmioDevice& d : virtio_mmio_devices_) {
-    absl::StatusOr<migration::StateNode> dev = t.Child(VirtioNodeName(d.base));
+    absl::StatusOr<state::StateNode> dev = t.Child(VirtioNodeName(d.base));
     if (!dev.ok()) {
       return absl::FailedPreconditionError(absl::StrFormat(
           "VM shape mismatch: this VM has a virtio device at 0x%x that the source lacks (--balloon)", d.base));
@@ -181,7 +181,7 @@ absl::StatusOr<std::vector<uint8_t>> Machine::SaveState() {
   if (saveable_msrs_.empty()) {
     ASSIGN_OR_RETURN(saveable_msrs_, SaveableMsrs(*kvm_, *vcpus_[0]));
   }
-  migration::StateWriter w;
+  state::StateWriter w;
   RETURN_IF_ERROR(SaveVmState(*vm_, w));
   for (const std::unique_ptr<Vcpu>& vcpu : vcpus_) RETURN_IF_ERROR(SaveVcpuState(*vcpu, saveable_msrs_, w));
   w.BeginNode("devices");
@@ -204,18 +204,18 @@ absl::StatusOr<std::vector<uint8_t>> Machine::SaveState() {
 }
 
 absl::Status Machine::LoadState(std::span<const uint8_t> state_tree) {
-  ASSIGN_OR_RETURN(migration::StateReader in, migration::StateReader::Parse(state_tree));
+  ASSIGN_OR_RETURN(state::StateReader in, state::StateReader::Parse(state_tree));
   RETURN_IF_ERROR(LoadVmState(*vm_, in));
   for (const std::unique_ptr<Vcpu>& vcpu : vcpus_) RETURN_IF_ERROR(LoadVcpuState(*vcpu, in));
-  ASSIGN_OR_RETURN(migration::StateNode devices, in.Node("devices"));
-  ASSIGN_OR_RETURN(migration::StateNode serial, devices.Child("serial"));
+  ASSIGN_OR_RETURN(state::StateNode devices, in.Node("devices"));
+  ASSIGN_OR_RETURN(state::StateNode serial, devices.Child("serial"));
   RETURN_IF_ERROR(serial_->Load(serial));
-  ASSIGN_OR_RETURN(migration::StateNode cmos, devices.Child("cmos"));
+  ASSIGN_OR_RETURN(state::StateNode cmos, devices.Child("cmos"));
   RETURN_IF_ERROR(cmos_->Load(cmos));
-  ASSIGN_OR_RETURN(migration::StateNode pm, devices.Child("pm"));
+  ASSIGN_OR_RETURN(state::StateNode pm, devices.Child("pm"));
   RETURN_IF_ERROR(pm_->Load(pm));
   for (const acpi::MmioDevice& d : virtio_mmio_devices_) {
-    ASSIGN_OR_RETURN(migration::StateNode node, devices.Child(VirtioNodeName(d.base)));
+    ASSIGN_OR_RETURN(state::StateNode node, devices.Child(VirtioNodeName(d.base)));
     RETURN_IF_ERROR(balloon_transport_->Load(node));
   }
   // Last, after the interrupt controllers: the source writes hinting DONE

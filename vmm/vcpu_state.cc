@@ -24,7 +24,7 @@ std::optional<T> TryGet(const Vcpu& vcpu, unsigned long request, const char* nam
 }
 
 template <typename T>
-absl::Status Put(Vcpu& vcpu, const migration::StateNode& node, const char* property, unsigned long request,
+absl::Status Put(Vcpu& vcpu, const state::StateNode& node, const char* property, unsigned long request,
                  const char* name, bool optional = false) {
   if (optional && !node.Has(property)) return absl::OkStatus();
   ASSIGN_OR_RETURN(T value, node.Struct<T>(property));
@@ -43,7 +43,7 @@ absl::StatusOr<std::vector<uint32_t>> SaveableMsrs(const Kvm& kvm, const Vcpu& v
   return readable;
 }
 
-absl::Status SaveVcpuState(const Vcpu& vcpu, std::span<const uint32_t> msrs, migration::StateWriter& out) {
+absl::Status SaveVcpuState(const Vcpu& vcpu, std::span<const uint32_t> msrs, state::StateWriter& out) {
   out.BeginNode(absl::StrFormat("vcpu@%u", vcpu.id()));
   // MP state first: reading it makes KVM deliver a pending INIT or SIPI,
   // which rewrites the registers; read after it, they match what the vCPU
@@ -79,8 +79,8 @@ absl::Status SaveVcpuState(const Vcpu& vcpu, std::span<const uint32_t> msrs, mig
   return absl::OkStatus();
 }
 
-absl::Status LoadVcpuState(Vcpu& vcpu, const migration::StateReader& in) {
-  ASSIGN_OR_RETURN(migration::StateNode node, in.Node(absl::StrFormat("vcpu@%u", vcpu.id())));
+absl::Status LoadVcpuState(Vcpu& vcpu, const state::StateReader& in) {
+  ASSIGN_OR_RETURN(state::StateNode node, in.Node(absl::StrFormat("vcpu@%u", vcpu.id())));
   // The order KVM needs: general and FPU registers, then the special
   // registers (CR0/CR4/EFER gate which MSRs and LAPIC modes are valid),
   // MSRs (the TSC among them), MP state, the LAPIC (its base came with the

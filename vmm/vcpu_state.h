@@ -14,7 +14,7 @@
 #include <vector>
 
 #include "absl/status/statusor.h"
-#include "migration/state_tree.h"
+#include "state/state_tree.h"
 #include "vmm/kvm.h"
 #include "vmm/vcpu.h"
 
@@ -24,8 +24,8 @@ namespace vmm {
 // listed ones fail on a given host; KVM_GET_MSRS stops at the first).
 absl::StatusOr<std::vector<uint32_t>> SaveableMsrs(const Kvm& kvm, const Vcpu& vcpu);
 
-absl::Status SaveVcpuState(const Vcpu& vcpu, std::span<const uint32_t> msrs, migration::StateWriter& out);
-absl::Status LoadVcpuState(Vcpu& vcpu, const migration::StateReader& in);
+absl::Status SaveVcpuState(const Vcpu& vcpu, std::span<const uint32_t> msrs, state::StateWriter& out);
+absl::Status LoadVcpuState(Vcpu& vcpu, const state::StateReader& in);
 
 }  // namespace vmm
 

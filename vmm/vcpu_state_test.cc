@@ -71,12 +71,12 @@ TEST(VcpuStateTest, SavedStateLoadsIntoAnotherVmIdentically) {
   auto msrs = SaveableMsrs(*kvm, *a.vcpu);
   ASSERT_TRUE(msrs.ok()) << msrs.status();
   EXPECT_GT(msrs->size(), 10u);
-  migration::StateWriter w;
+  state::StateWriter w;
   ASSERT_TRUE(SaveVmState(*a.vm, w).ok());
   ASSERT_TRUE(SaveVcpuState(*a.vcpu, *msrs, w).ok());
   auto blob = w.Finish();
   ASSERT_TRUE(blob.ok()) << blob.status();
-  auto reader = migration::StateReader::Parse(*blob);
+  auto reader = state::StateReader::Parse(*blob);
   ASSERT_TRUE(reader.ok());
 
   ASSERT_TRUE(LoadVmState(*b.vm, *reader).ok());
@@ -112,13 +112,13 @@ TEST(VcpuStateTest, MalformedStateIsRefusedNamingThePiece) {
   ASSERT_TRUE(kvm.ok());
   TestVm b;
   MakeVm(*kvm, b);
-  migration::StateWriter w;
+  state::StateWriter w;
   w.BeginNode("vcpu@0");
   w.PutBytes("regs", std::vector<uint8_t>(10, 0));  // a truncated kvm_regs
   w.EndNode();
   w.BeginNode("vm");
   w.EndNode();
-  auto reader = migration::StateReader::Parse(*w.Finish());
+  auto reader = state::StateReader::Parse(*w.Finish());
   ASSERT_TRUE(reader.ok());
   absl::Status st = LoadVcpuState(*b.vcpu, *reader);
   EXPECT_FALSE(st.ok());

@@ -15,7 +15,7 @@ constexpr struct {
 
 }  // namespace
 
-absl::Status SaveVmState(const Vm& vm, migration::StateWriter& out) {
+absl::Status SaveVmState(const Vm& vm, state::StateWriter& out) {
   out.BeginNode("vm");
   for (const auto& chip : kChips) {
     kvm_irqchip state{};
@@ -33,8 +33,8 @@ absl::Status SaveVmState(const Vm& vm, migration::StateWriter& out) {
   return absl::OkStatus();
 }
 
-absl::Status LoadVmState(Vm& vm, const migration::StateReader& in) {
-  ASSIGN_OR_RETURN(migration::StateNode node, in.Node("vm"));
+absl::Status LoadVmState(Vm& vm, const state::StateReader& in) {
+  ASSIGN_OR_RETURN(state::StateNode node, in.Node("vm"));
   for (const auto& chip : kChips) {
     ASSIGN_OR_RETURN(kvm_irqchip state, node.Struct<kvm_irqchip>(chip.name));
     state.chip_id = chip.id;  // what the bytes claim does not choose the chip

@@ -6,13 +6,13 @@
 #define VMM_VM_STATE_H_
 
 #include "absl/status/status.h"
-#include "migration/state_tree.h"
+#include "state/state_tree.h"
 #include "vmm/vm.h"
 
 namespace vmm {
 
-absl::Status SaveVmState(const Vm& vm, migration::StateWriter& out);
-absl::Status LoadVmState(Vm& vm, const migration::StateReader& in);
+absl::Status SaveVmState(const Vm& vm, state::StateWriter& out);
+absl::Status LoadVmState(Vm& vm, const state::StateReader& in);
 
 }  // namespace vmm
 

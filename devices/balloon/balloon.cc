@@ -497,7 +497,7 @@ uint64_t Balloon::hint_reports_completed() const {
   return hint_reports_completed_;
 }
 
-absl::Status Balloon::Save(migration::StateWriter& out) {
+absl::Status Balloon::Save(state::StateWriter& out) {
   absl::MutexLock lock(&mu_);
   out.PutStruct("config", config_);
   out.PutU32("active", active_ ? 1 : 0);
@@ -515,7 +515,7 @@ absl::Status Balloon::Save(migration::StateWriter& out) {
   return absl::OkStatus();
 }
 
-absl::Status Balloon::Load(const migration::StateNode& in) {
+absl::Status Balloon::Load(const state::StateNode& in) {
   auto fail = [](const std::string& what) { return absl::DataLossError("saved balloon state: " + what); };
   ASSIGN_OR_RETURN(virtio_balloon_config config, in.Struct<virtio_balloon_config>("config"));
   ASSIGN_OR_RETURN(uint32_t active, in.U32("active"));

@@ -142,10 +142,10 @@ class Balloon : public virtio::VirtioDevice {
   // Free page reports the guest has finished (STOP after the current id).
   uint64_t hint_reports_completed() const;
 
-  // migration::Migratable (via VirtioDevice): config, negotiated features,
+  // state::Migratable (via VirtioDevice): config, negotiated features,
   // ring indices of the active queues, the ballooned-page bitmap, counters.
-  absl::Status Save(migration::StateWriter& out) override;
-  absl::Status Load(const migration::StateNode& in) override;
+  absl::Status Save(state::StateWriter& out) override;
+  absl::Status Load(const state::StateNode& in) override;
 
  private:
   absl::Status HandlePfnQueue(virtio::Queue& queue, bool inflate)

@@ -386,11 +386,11 @@ TEST_F(BalloonTest, HintCommandIdsAreNewToTheGuestAcrossSaveAndRestore) {
 
   // The guest remembers 0x80000000 as its last report; a VMM restoring
   // this state (another process, another host) must not ask under it again.
-  migration::StateWriter w;
+  state::StateWriter w;
   w.BeginNode("b");
   ASSERT_TRUE(balloon_->Save(w).ok());
   w.EndNode();
-  auto saved = migration::StateReader::Parse(*w.Finish());
+  auto saved = state::StateReader::Parse(*w.Finish());
   ASSERT_TRUE(saved.ok()) << saved.status();
   ASSERT_TRUE(balloon_->StartHinting(0xfffffffeu).ok());
   EXPECT_EQ(balloon_->NextHintCommandId(), 0xffffffffu);
@@ -613,11 +613,11 @@ TEST_F(BalloonTest, TransportAndBalloonStateRoundTrip) {
   write(transport, VIRTIO_MMIO_QUEUE_NOTIFY, 0);
   ASSERT_EQ(balloon->ballooned_pages(), 16u);
 
-  migration::StateWriter w;
+  state::StateWriter w;
   w.BeginNode("t");
   ASSERT_TRUE(transport.Save(w).ok());
   w.EndNode();
-  auto reader = migration::StateReader::Parse(*w.Finish());
+  auto reader = state::StateReader::Parse(*w.Finish());
   ASSERT_TRUE(reader.ok());
 
   auto balloon2 = std::make_shared<Balloon>(mem_);
@@ -641,11 +641,11 @@ TEST_F(BalloonTest, TransportAndBalloonStateRoundTrip) {
 TEST_F(BalloonTest, TransportStateWithoutDeviceNodeIsRefusedAndLeavesItReset) {
   auto balloon = std::make_shared<Balloon>(mem_);
   virtio::MmioTransport transport(mem_, balloon, [] {});
-  migration::StateWriter w;
+  state::StateWriter w;
   w.BeginNode("t");
   w.PutU32("status", 0xf);
   w.EndNode();
-  auto reader = migration::StateReader::Parse(*w.Finish());
+  auto reader = state::StateReader::Parse(*w.Finish());
   EXPECT_FALSE(transport.Load(*reader->Node("t")).ok());
   EXPECT_EQ(transport.status(), 0u);
 }

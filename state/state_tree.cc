@@ -1,11 +1,11 @@
-#include "migration/state_tree.h"
+#include "state/state_tree.h"
 
 #include <libfdt.h>
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
 
-namespace migration {
+namespace state {
 namespace {
 
 constexpr size_t kInitialSize = 64 * 1024;
@@ -165,4 +165,4 @@ absl::StatusOr<std::string> StateNode::String(absl::string_view name) const {
   return std::string(reinterpret_cast<const char*>(bytes->data()), bytes->size());
 }
 
-}  // namespace migration
+}  // namespace state

@@ -1,10 +1,10 @@
-#include "migration/state_tree.h"
+#include "state/state_tree.h"
 
 #include <libfdt.h>
 
 #include "gtest/gtest.h"
 
-namespace migration {
+namespace state {
 namespace {
 
 struct Pair {
@@ -108,4 +108,4 @@ TEST(StateTreeTest, CorruptOrTruncatedBlobsAreRefused) {
 }
 
 }  // namespace
-}  // namespace migration
+}  // namespace state

@@ -1,4 +1,4 @@
-// migration::StateWriter / StateReader: the saved state of a VM as one
+// state::StateWriter / StateReader: the saved state of a VM as one
 // flattened device tree (libfdt). Each stateful part owns one node (a vCPU,
 // the irqchip, the UART, a virtio-mmio transport, ...) and stores its fields
 // as properties: fixed-width little-endian integers or raw byte blobs (KVM
@@ -10,8 +10,8 @@
 // a short or oversized blob is an error naming the node and the property,
 // never an over-read. Loaders must still check the *values* they restore
 // (indices, addresses, lengths) as they would guest input.
-#ifndef MIGRATION_STATE_TREE_H_
-#define MIGRATION_STATE_TREE_H_
+#ifndef STATE_STATE_TREE_H_
+#define STATE_STATE_TREE_H_
 
 #include <cstdint>
 #include <cstring>
@@ -24,7 +24,7 @@
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 
-namespace migration {
+namespace state {
 
 class StateWriter {
  public:
@@ -107,18 +107,6 @@ class StateNode {
   std::string path_;
 };
 
-// Implemented by every stateful part of the VM. The owner (the machine)
-// opens a node named for the part and calls Save, which writes the part's
-// properties (and child nodes, if it has parts of its own); Load gets the
-// same node back and restores it, rejecting values that could not have come
-// from a running device. Both run with the vCPUs paused.
-class Migratable {
- public:
-  virtual ~Migratable() = default;
-  virtual absl::Status Save(StateWriter& out) = 0;
-  virtual absl::Status Load(const StateNode& in) = 0;
-};
+}  // namespace state
 
-}  // namespace migration
-
-#endif  // MIGRATION_STATE_TREE_H_
+#endif  // STATE_STATE_TREE_H_
