@@ -10,7 +10,7 @@
 #include <optional>
 
 #include "absl/synchronization/mutex.h"
-#include "virtio/fake_driver.h"
+#include "virtio/testing/fake_driver.h"
 #include "virtio/virtio_ring_uapi.h"
 
 namespace virtio {

@@ -4,7 +4,7 @@
 
 #include <gtest/gtest.h>
 
-#include "virtio/fake_driver.h"
+#include "virtio/testing/fake_driver.h"
 
 namespace virtio {
 namespace {

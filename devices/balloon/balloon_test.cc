@@ -13,7 +13,7 @@
 #include <random>
 #include <vector>
 
-#include "virtio/fake_driver.h"
+#include "virtio/testing/fake_driver.h"
 #include "virtio/mmio_transport.h"
 #include "virtio/virtio_ring_uapi.h"
 

@@ -6,7 +6,7 @@
 #include <cstring>
 
 #include "vmm/boot/bzimage.h"
-#include "vmm/boot/test_images.h"
+#include "vmm/boot/testing/test_images.h"
 
 namespace vmm::boot {
 namespace {

@@ -2,7 +2,7 @@
 
 #include <gtest/gtest.h>
 
-#include "vmm/boot/test_images.h"
+#include "vmm/boot/testing/test_images.h"
 
 namespace vmm::boot {
 namespace {

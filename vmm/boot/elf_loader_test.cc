@@ -5,7 +5,7 @@
 
 #include <cstring>
 
-#include "vmm/boot/test_images.h"
+#include "vmm/boot/testing/test_images.h"
 
 namespace vmm::boot {
 namespace {

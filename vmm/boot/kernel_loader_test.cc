@@ -7,7 +7,7 @@
 #include "vmm/boot/boot_params.h"
 #include "vmm/boot/bzimage.h"
 #include "vmm/boot/initrd.h"
-#include "vmm/boot/test_images.h"
+#include "vmm/boot/testing/test_images.h"
 
 namespace vmm::boot {
 namespace {

@@ -1,4 +1,4 @@
-#include "vmm/boot/test_images.h"
+#include "vmm/boot/testing/test_images.h"
 
 #include <elf.h>
 #include <lz4.h>

@@ -1,4 +1,4 @@
-#include "virtio/fake_driver.h"
+#include "virtio/testing/fake_driver.h"
 
 #include "virtio/virtio_ring_uapi.h"
 

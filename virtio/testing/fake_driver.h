@@ -2,8 +2,8 @@
 // lays out the descriptor table, avail and used rings in a test GuestMemory
 // and offers chains the way a Linux driver would; raw writers let tests
 // build malformed rings on purpose.
-#ifndef VIRTIO_FAKE_DRIVER_H_
-#define VIRTIO_FAKE_DRIVER_H_
+#ifndef VIRTIO_TESTING_FAKE_DRIVER_H_
+#define VIRTIO_TESTING_FAKE_DRIVER_H_
 
 #include <cstdint>
 #include <span>
@@ -69,4 +69,4 @@ class FakeDriver {
 
 }  // namespace virtio
 
-#endif  // VIRTIO_FAKE_DRIVER_H_
+#endif  // VIRTIO_TESTING_FAKE_DRIVER_H_

@@ -1,7 +1,7 @@
 // Test helpers: a scratch directory, the compressors the kernel build uses,
 // and synthetic ELF kernels and bzImages small enough to build per test.
-#ifndef VMM_BOOT_TEST_IMAGES_H_
-#define VMM_BOOT_TEST_IMAGES_H_
+#ifndef VMM_BOOT_TESTING_TEST_IMAGES_H_
+#define VMM_BOOT_TESTING_TEST_IMAGES_H_
 
 #include <asm/bootparam.h>
 
@@ -73,4 +73,4 @@ memory::GuestMemory MakeGuestMemory(uint64_t size = 64ull << 20);
 
 }  // namespace vmm::boot::testing
 
-#endif  // VMM_BOOT_TEST_IMAGES_H_
+#endif  // VMM_BOOT_TESTING_TEST_IMAGES_H_
