@@ -75,51 +75,7 @@ TEST_F(SerialFixture, ScratchRegisterHoldsValue) {
   EXPECT_EQ(ReadReg(UART_SCR), 0x5a);
 }
 
-
-// Save -> modify -> load -> compare, as every Migratable must pass.
-TEST_F(SerialFixture, StateRoundTripsAndDrivesTheIrqLine) {
-  WriteReg(UART_LCR, UART_LCR_DLAB);
-  WriteReg(UART_DLL, 0x01);
-  WriteReg(UART_LCR, 0x03);
-  WriteReg(UART_SCR, 0x77);
-  WriteReg(UART_IER, UART_IER_RDI);
-  uint8_t in[] = {'x', 'y'};
-  serial.QueueInput(in);
-  state::StateWriter w;
-  w.BeginNode("serial");
-  ASSERT_TRUE(serial.Save(w).ok());
-  w.EndNode();
-  auto reader = state::StateReader::Parse(*w.Finish());
-  ASSERT_TRUE(reader.ok());
-
-  std::vector<bool> levels;
-  Serial restored{[&](bool level) { levels.push_back(level); }, [](uint8_t) {}};
-  ASSERT_TRUE(restored.Load(*reader->Node("serial")).ok());
-  ASSERT_FALSE(levels.empty());
-  EXPECT_TRUE(levels.back());  // pending input with RDI enabled: line up
-  auto read = [&](uint64_t reg) {
-    uint8_t v;
-    restored.Read(reg, {&v, 1});
-    return v;
-  };
-  EXPECT_EQ(read(UART_SCR), 0x77);
-  EXPECT_EQ(read(UART_IER), UART_IER_RDI);
-  EXPECT_EQ(read(UART_RX), 'x');
-  EXPECT_EQ(read(UART_RX), 'y');
-  EXPECT_FALSE(levels.back());
-}
-
-TEST_F(SerialFixture, MalformedStateIsRefused) {
-  state::StateWriter w;
-  w.BeginNode("serial");
-  w.PutBytes("regs", std::vector<uint8_t>{1, 2, 3});  // too short
-  w.PutBytes("rx", std::vector<uint8_t>{});
-  w.EndNode();
-  auto reader = state::StateReader::Parse(*w.Finish());
-  absl::Status st = serial.Load(*reader->Node("serial"));
-  EXPECT_FALSE(st.ok());
-  EXPECT_NE(st.message().find("regs"), std::string::npos) << st;
-}
+// Save and load: serial_conformance_test.cc (the Migratable suite).
 
 }  // namespace
 }  // namespace devices

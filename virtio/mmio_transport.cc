@@ -386,7 +386,6 @@ absl::Status MmioTransport::Load(const state::StateNode& in) {
   driver_features_sel_ = *drfs;
   driver_features_ = *features;
   queue_sel_ = *qsel;
-  config_generation_.store(*gen);
   const bool live = (status_ & VIRTIO_CONFIG_S_DRIVER_OK) && !(status_ & VIRTIO_CONFIG_S_NEEDS_RESET);
   if (live) {
     std::vector<Queue> queues = queues_;
@@ -403,6 +402,9 @@ absl::Status MmioTransport::Load(const state::StateNode& in) {
     early_notified_ = std::move(early);
   }
   if (absl::Status st = device_->Load(*device_node); !st.ok()) return fail(std::string(st.message()));
+  // Last, with the interrupt status: a reset (the failure path) keeps the
+  // generation, so an earlier store would outlive a refused load.
+  config_generation_.store(*gen);
   interrupt_status_.store(*isr);
   return absl::OkStatus();
 }
