@@ -119,7 +119,7 @@ TEST_F(BalloonGuestTest, InflateGivesMemoryBackAndDeflateReturnsIt) {
   auto restored = vm.RunCommand("cat /proc/meminfo", absl::Seconds(60));
   ASSERT_TRUE(restored.has_value());
   EXPECT_EQ(MeminfoKib(*restored, "MemTotal"), MeminfoKib(*before, "MemTotal"));
-  // Page faults are emulated here (minutes per GiB): a modest touch shows
+  // Page faults are emulated here, so touching is slow: a modest touch shows
   // the returned memory is usable; MemTotal above shows it is all back.
   auto again = vm.RunCommand("memtouch 320", absl::Seconds(600));
   ASSERT_TRUE(again.has_value());

@@ -27,8 +27,8 @@ namespace tests {
 namespace {
 
 constexpr char kReadyMarker[] = "VMM-GUEST-READY";
-// A 512 MiB boot took 112-130 s on a PVM host in December 2026 (QEMU the
-// same), and ctest runs two guest tests side by side.
+// A boot takes minutes on a PVM host (the guest kernel is emulated;
+// shared/PLATFORM.md), and ctest runs two guest tests side by side.
 const absl::Duration kBootTimeout = absl::Seconds(600);
 const absl::Duration kCommandTimeout = absl::Seconds(60);
 
