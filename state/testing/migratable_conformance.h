@@ -117,6 +117,11 @@ class MigratableConformance : public ::testing::Test {
     Case::Change(*instance);
     return instance;
   }
+  // The saved tree of an instance after Change.
+  static std::vector<uint8_t> SavedChanged() {
+    std::unique_ptr<Instance> source = Changed();
+    return SaveTree(Case::Part(*source));
+  }
   static Observed ObserveFresh() {
     std::unique_ptr<Instance> fresh = Case::Make();
     return Case::Observe(*fresh);
@@ -150,11 +155,11 @@ TYPED_TEST_P(MigratableConformance, ChangesAreObservable) {
 
 TYPED_TEST_P(MigratableConformance, LoadedCopySavesTheSameBytes) {
   using Case = TypeParam;
-  std::unique_ptr<typename Case::Instance> source = this->Changed();
-  const std::vector<uint8_t> saved = SaveTree(Case::Part(*source));
+  const std::vector<uint8_t> saved = this->SavedChanged();
   ASSERT_FALSE(saved.empty());
   std::unique_ptr<typename Case::Instance> copy = Case::Make();
-  ASSERT_TRUE(LoadTree(Case::Part(*copy), saved).ok());
+  const absl::Status loaded = LoadTree(Case::Part(*copy), saved);
+  ASSERT_TRUE(loaded.ok()) << loaded;
   EXPECT_TRUE(SaveTree(Case::Part(*copy)) == saved) << "a loaded copy saves a different tree";
 }
 
@@ -167,7 +172,8 @@ TYPED_TEST_P(MigratableConformance, FreshLoadShowsTheSavedStateNotLaterChanges) 
   ASSERT_FALSE(saved.empty());
   Case::ChangeAgain(*source);
   std::unique_ptr<typename Case::Instance> copy = Case::Make();
-  ASSERT_TRUE(LoadTree(Case::Part(*copy), saved).ok());
+  const absl::Status loaded = LoadTree(Case::Part(*copy), saved);
+  ASSERT_TRUE(loaded.ok()) << loaded;
   // What the source showed at the save, from an instance driven alike.
   std::unique_ptr<typename Case::Instance> at_save = this->Changed();
   const std::string differences = Differences(Case::Observe(*copy), Case::Observe(*at_save));
@@ -176,8 +182,7 @@ TYPED_TEST_P(MigratableConformance, FreshLoadShowsTheSavedStateNotLaterChanges) 
 
 TYPED_TEST_P(MigratableConformance, MissingPropertyOrNodeIsRefused) {
   using Case = TypeParam;
-  std::unique_ptr<typename Case::Instance> source = this->Changed();
-  const std::vector<uint8_t> saved = SaveTree(Case::Part(*source));
+  const std::vector<uint8_t> saved = this->SavedChanged();
   ASSERT_FALSE(saved.empty());
   absl::StatusOr<std::vector<TreeProperty>> properties = PropertiesUnder(saved, kPartPath);
   ASSERT_TRUE(properties.ok()) << properties.status();
@@ -199,8 +204,7 @@ TYPED_TEST_P(MigratableConformance, MissingPropertyOrNodeIsRefused) {
 
 TYPED_TEST_P(MigratableConformance, WrongSizedPropertyIsRefused) {
   using Case = TypeParam;
-  std::unique_ptr<typename Case::Instance> source = this->Changed();
-  const std::vector<uint8_t> saved = SaveTree(Case::Part(*source));
+  const std::vector<uint8_t> saved = this->SavedChanged();
   ASSERT_FALSE(saved.empty());
   absl::StatusOr<std::vector<TreeProperty>> properties = PropertiesUnder(saved, kPartPath);
   ASSERT_TRUE(properties.ok()) << properties.status();
