@@ -9,7 +9,8 @@
 //
 // Knows nothing of KVM: the participants call Checkpoint() between runs, and
 // Pause() takes the function that makes them get there soon (for vCPUs, a
-// kick out of KVM_RUN). Tests run it with plain std::threads.
+// kick out of KVM_RUN). Tests run it with plain std::threads. No guest
+// input reaches it: only the VMM's own threads call in.
 #ifndef VMM_PAUSE_BARRIER_H_
 #define VMM_PAUSE_BARRIER_H_
 
