@@ -181,7 +181,7 @@ absl::Status DeviceManager::CheckShape(const state::StateNode& theirs) const {
     absl::StatusOr<uint32_t> type = extra->U32("device_type");
     return absl::FailedPreconditionError(absl::StrFormat(
         "VM shape mismatch: the source has a virtio device (type %d) at 0x%x that this VM lacks; start it with "
-        "the source's device flags (--balloon=false drops the balloon)",
+        "the source's device flags (e.g. without --balloon=false)",
         type.ok() ? static_cast<int>(*type) : -1, next));
   }
   return absl::OkStatus();
