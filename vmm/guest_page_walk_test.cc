@@ -3,7 +3,7 @@
 #include <gtest/gtest.h>
 
 #include "memory/layout.h"
-#include "vmm/x86_cpu_setup.h"
+#include "vmm/kvm/x86_cpu_setup.h"
 
 namespace vmm {
 namespace {

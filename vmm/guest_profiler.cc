@@ -13,7 +13,7 @@
 #include "absl/strings/str_format.h"
 #include "base/logging.h"
 #include "vmm/guest_page_walk.h"
-#include "vmm/vcpu.h"
+#include "vmm/kvm/vcpu.h"
 
 namespace vmm {
 namespace {

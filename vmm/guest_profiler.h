@@ -3,7 +3,7 @@
 // On PVM the guest kernel is emulated instruction by instruction, so a loop
 // that costs nothing on hardware can dominate a boot or a device protocol.
 // This finds such loops: a timer thread kicks every vCPU thread out of
-// KVM_RUN (the same signal Machine uses to pause them), and the vCPU thread,
+// KVM_RUN (the same signal VcpuRunner uses to pause them), and the vCPU thread,
 // seeing the interrupted run, records where the guest was. One line per
 // sample:
 //   <host ms> <vcpu> <rip> [<kernel text addresses found on the stack>...]

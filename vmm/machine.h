@@ -1,15 +1,18 @@
-// Machine: the composition root. Owns guest memory, the KVM VM and its
-// vCPU threads, the buses and devices, and the console; runs the guest until
-// it powers off, panics, crashes, times out or the user stops it.
+// Machine: the composition root, the VM's lifecycle. Creates guest memory,
+// the KVM VM, the devices (DeviceManager) and the vCPUs (boot/x86_boot, or
+// empty ones for an incoming guest), runs the vCPU threads (VcpuRunner) and
+// the console/signal loop until the guest powers off, panics, crashes,
+// times out, migrates away or the user stops it; serves the control API
+// and starts migrations (machine_migration.cc).
 //
-// Threads: one per vCPU (KVM_RUN loop, device work runs inline on the vCPU
-// that exited), and the caller's thread, which runs the console/signal loop
-// in Run(). Pause() parks every vCPU at a barrier.
+// Threads: one per vCPU (VcpuRunner), the migration thread while one runs,
+// the API server's, and the caller's, which runs the console/signal loop in
+// Run().
 #ifndef VMM_MACHINE_H_
 #define VMM_MACHINE_H_
 
-#include <cstdint>
 #include <atomic>
+#include <cstdint>
 #include <memory>
 #include <optional>
 #include <span>
@@ -22,31 +25,25 @@
 #include "absl/time/time.h"
 #include "base/unique_fd.h"
 #include "devices/balloon/balloon.h"
-#include "devices/legacy.h"
+#include "devices/vm_events.h"
+#include "memory/guest_memory.h"
+#include "memory/write_tracker.h"
 #include "migration/channel.h"
 #include "migration/source.h"
 #include "migration/stats.h"
-#include "devices/serial.h"
-#include "devices/vm_events.h"
-#include "memory/bus.h"
-#include "memory/guest_memory.h"
-#include "memory/write_tracker.h"
+#include "virtio/mmio_transport.h"
 #include "vmm/api/api_server.h"
 #include "vmm/api/control.h"
 #include "vmm/console.h"
-#include "vmm/kvm.h"
-#include "vmm/notify_worker.h"
-#include "vmm/vcpu.h"
-#include "virtio/mmio_transport.h"
-#include "vmm/acpi/acpi_config.h"
-#include "vmm/guest_profiler.h"
-#include "vmm/vm.h"
+#include "vmm/device_manager.h"
+#include "vmm/kvm/kvm.h"
+#include "vmm/kvm/vm.h"
+#include "vmm/vcpu_runner.h"
 
 namespace vmm {
 
-// Where virtio queue notifications are handled; see AddVirtioDevices.
-enum class VirtioNotifyMode { kInline, kDeviceThread };
-
+// A VM as `vmm run` was asked for it; run_options.cc validates every field
+// that comes from the command line.
 struct MachineConfig {
   std::string kernel_path;
   std::string initrd_path;  // empty: none
@@ -55,12 +52,8 @@ struct MachineConfig {
   uint32_t cpus = 1;
   ConsoleConfig console;
   std::string api_socket;  // empty: no control API
-  bool balloon = true;
-  uint64_t balloon_size = 0;   // bytes taken from the guest at boot
-  bool balloon_deflate_on_oom = false;
-  bool balloon_reporting = true;  // VIRTIO_BALLOON_F_REPORTING
+  DeviceConfig devices;
   bool mmio_cmdline = false;   // also describe virtio-mmio devices on the kernel command line
-  VirtioNotifyMode virtio_notify = VirtioNotifyMode::kInline;
   // On PVM hosts, while migrating: also track guest writes in the VMM's
   // page tables (memory/write_tracker.h). Off leaves the dirty log and the
   // checks of the verified pass alone.
@@ -102,8 +95,9 @@ class Machine : public devices::VmEvents,
   MachineOutcome Run();
   int signal_number() const { return signal_number_; }
 
-  void Pause();
-  void Resume();
+  // Counted: the guest runs again once every Pause has had its Resume.
+  void Pause() { runner_->Pause(); }
+  void Resume() { runner_->Resume(); }
 
   // devices::VmEvents
   void PowerOff() override { End(MachineOutcome::kPoweredOff); }
@@ -139,29 +133,21 @@ class Machine : public devices::VmEvents,
 
  private:
   explicit Machine(const MachineConfig& config) : config_(config) {}
-  absl::Status Build();
-  absl::Status LoadGuest();
-  // vCPUs with their CPUID, for a guest whose state arrives by migration.
-  absl::Status CreateVcpusForIncoming();
+  absl::Status Build(std::unique_ptr<GuestProfiler> profiler);
+  // --incoming: listens for the source before the vCPUs exist.
+  absl::Status ListenForIncoming();
   // Receives the guest (--incoming/--restore) before the vCPUs start.
   absl::Status ReceiveGuest();
   void MigrationThread(migration::Channel channel, migration::MigrationOptions options);
   // After a successful migration, keeps the API up briefly so `vmm ctl
   // migrate` can read the final figures.
   void WaitForMigrationResultFetched();
-  absl::Status SetUpVcpu(Vcpu& vcpu, const std::vector<kvm_cpuid_entry2>& cpuid,
-                         const std::vector<kvm_msr_entry>& msrs, uint64_t entry,
-                         uint64_t boot_params);
-  absl::Status AddLegacyDevices();
-  absl::Status AddVirtioDevices();
-  void VcpuLoop(size_t index);
-  // False when the vCPU must stop.
-  bool HandleExit(Vcpu& vcpu, VcpuExit& exit);
-  void ReportInternalError(Vcpu& vcpu, const InternalErrorExit& exit);
-  void LogResourceUse();
+  // Serves the console, the termination signals and --timeout until the
+  // guest ends.
+  void ServeUntilEnded();
   void End(MachineOutcome outcome);
-  void KickVcpus();
   bool Ended();
+  bool receives_guest() const { return !config_.incoming.empty() || !config_.restore_path.empty(); }
 
   MachineConfig config_;
   std::optional<Kvm> kvm_;
@@ -170,29 +156,17 @@ class Machine : public devices::VmEvents,
   // the dirty log misses there (memory/write_tracker.h).
   std::unique_ptr<memory::WriteTracker> write_tracker_;
   std::optional<Vm> vm_;
-  std::vector<std::unique_ptr<Vcpu>> vcpus_;
-  std::vector<std::thread> vcpu_threads_;
-  memory::Bus pio_bus_{"port I/O"};
-  memory::Bus mmio_bus_{"MMIO"};
   std::unique_ptr<Console> console_;
-  std::shared_ptr<devices::Serial> serial_;
-  std::shared_ptr<devices::Cmos> cmos_;
-  std::shared_ptr<devices::AcpiPm> pm_;
+  std::unique_ptr<DeviceManager> devices_;
+  // The balloon (null without one), for the API and the hinting methods.
   std::shared_ptr<devices::Balloon> balloon_;
   std::shared_ptr<virtio::MmioTransport> balloon_transport_;
-  // kDeviceThread only; declared after the transports it calls into, so it
-  // stops first.
-  std::unique_ptr<NotifyWorker> notify_worker_;
-  std::vector<base::UniqueFd> irqfds_;
-  std::vector<acpi::MmioDevice> virtio_mmio_devices_;  // for ACPI and --mmio-cmdline
-  base::UniqueFd wake_fd_;
-  std::unique_ptr<GuestProfiler> profiler_;  // --profile-guest; started with the vCPU threads
-  std::unique_ptr<api::ApiServer> api_server_;  // started by Run(), stopped before the vCPUs  // eventfd: wakes Run() when the guest ends
+  std::unique_ptr<VcpuRunner> runner_;  // after the devices its threads call into
+  base::UniqueFd wake_fd_;  // eventfd: wakes Run() when the guest ends
+  std::unique_ptr<api::ApiServer> api_server_;  // started by Run(), stopped before the vCPUs
 
   absl::Mutex mu_;
   std::optional<MachineOutcome> outcome_ ABSL_GUARDED_BY(mu_);
-  bool pause_requested_ ABSL_GUARDED_BY(mu_) = false;
-  size_t paused_vcpus_ ABSL_GUARDED_BY(mu_) = 0;
   int signal_number_ = 0;
 
   // Migration, source side: one at a time, on its own thread.

@@ -1,5 +1,6 @@
 // Machine's side of migration and snapshots: the MigrationSource and
-// MigrationTarget interfaces over KVM, guest memory and the devices, the
+// MigrationTarget interfaces over KVM, guest memory and the devices (whose
+// state and shape the DeviceManager saves and checks, part by part), the
 // VM's shape, the migrate/snapshot API calls and receiving an incoming VM.
 #include <sys/socket.h>
 #include <linux/virtio_balloon.h>
@@ -14,34 +15,18 @@
 #include "migration/receiver.h"
 #include "migration/sender.h"
 #include "state/state_tree.h"
-#include "vmm/cpuid.h"
 #include "vmm/machine.h"
-#include "vmm/vcpu_state.h"
-#include "vmm/vm_state.h"
+#include "vmm/kvm/vcpu_state.h"
+#include "vmm/kvm/vm_state.h"
 
 namespace vmm {
-namespace {
 
-std::string VirtioNodeName(uint64_t base) { return absl::StrFormat("virtio-mmio@%x", base); }
-
-}  // namespace
-
-absl::Status Machine::CreateVcpusForIncoming() {
-  ASSIGN_OR_RETURN(std::vector<kvm_cpuid_entry2> supported, kvm_->SupportedCpuid());
-  for (uint32_t id = 0; id < config_.cpus; ++id) {
-    ASSIGN_OR_RETURN(Vcpu vcpu, Vcpu::Create(*kvm_, *vm_, id));
-    vcpus_.push_back(std::make_unique<Vcpu>(std::move(vcpu)));
-    // The same CPUID the source computed for this host kind; everything
-    // else arrives in the saved state.
-    RETURN_IF_ERROR(vcpus_.back()->SetCpuid(AdjustCpuid(
-        supported, {.vcpu_id = id, .vcpu_count = config_.cpus, .pvm_host = kvm_->is_pvm()})));
-  }
-  if (!config_.incoming.empty()) {
-    ASSIGN_OR_RETURN(migration::Endpoint endpoint, migration::ParseEndpoint(config_.incoming));
-    ASSIGN_OR_RETURN(migration::Listener listener, migration::Listener::Listen(endpoint));
-    listener_.emplace(std::move(listener));
-    LOG_INFO("migration: waiting for the source on %s", endpoint.ToString());
-  }
+absl::Status Machine::ListenForIncoming() {
+  if (config_.incoming.empty()) return absl::OkStatus();
+  ASSIGN_OR_RETURN(migration::Endpoint endpoint, migration::ParseEndpoint(config_.incoming));
+  ASSIGN_OR_RETURN(migration::Listener listener, migration::Listener::Listen(endpoint));
+  listener_.emplace(std::move(listener));
+  LOG_INFO("migration: waiting for the source on %s", endpoint.ToString());
   return absl::OkStatus();
 }
 
@@ -84,13 +69,7 @@ absl::StatusOr<std::vector<uint8_t>> Machine::SaveShape() {
   w.PutBytes("ram", {reinterpret_cast<const uint8_t*>(regions.data()), regions.size() * sizeof(uint64_t)});
   w.PutU64("ram_bytes", memory_->TotalSize());
   w.PutU32("vcpus", config_.cpus);
-  for (const acpi::MmioDevice& d : virtio_mmio_devices_) {
-    w.BeginNode(VirtioNodeName(d.base));
-    w.PutU32("irq", d.irq);
-    w.PutU32("device_type", balloon_transport_->device().device_type());
-    w.PutU64("device_features", balloon_transport_->device().device_features());
-    w.EndNode();
-  }
+  devices_->SaveShape(w);
   w.EndNode();
   return w.Finish();
 }
@@ -118,28 +97,7 @@ absl::Status Machine::CheckShape(std::span<const uint8_t> shape_tree) {
         "VM shape mismatch: the source has %u vCPUs, this VM %u (start it with --cpus %u)", their_cpus,
         config_.cpus, their_cpus));
   }
-  for (const acpi::MmioDevice& d : virtio_mmio_devices_) {
-    absl::StatusOr<state::StateNode> dev = t.Child(VirtioNodeName(d.base));
-    if (!dev.ok()) {
-      return absl::FailedPreconditionError(absl::StrFormat(
-          "VM shape mismatch: this VM has a virtio device at 0x%x that the source lacks (--balloon)", d.base));
-    }
-    ASSIGN_OR_RETURN(uint64_t features, dev->U64("device_features"));
-    ASSIGN_OR_RETURN(uint32_t type, dev->U32("device_type"));
-    if (type != balloon_transport_->device().device_type() ||
-        features != balloon_transport_->device().device_features()) {
-      return absl::FailedPreconditionError(absl::StrFormat(
-          "VM shape mismatch: the virtio device at 0x%x differs (source type %u features 0x%x, here type %u "
-          "features 0x%x); start this VM with the same --balloon-* flags",
-          d.base, type, features, balloon_transport_->device().device_type(),
-          balloon_transport_->device().device_features()));
-    }
-  }
-  if (virtio_mmio_devices_.empty() && t.Child(VirtioNodeName(memory::kVirtioMmioBase)).ok()) {
-    return absl::FailedPreconditionError(
-        "VM shape mismatch: the source has a balloon device and this VM has none (drop --balloon=false)");
-  }
-  return absl::OkStatus();
+  return devices_->CheckShape(t);
 }
 
 absl::Status Machine::SetDirtyLogging(bool on) {
@@ -178,50 +136,22 @@ absl::StatusOr<std::vector<uint64_t>> Machine::TakeDirtyPages(size_t region) {
 }
 
 absl::StatusOr<std::vector<uint8_t>> Machine::SaveState() {
+  const std::vector<std::unique_ptr<Vcpu>>& vcpus = runner_->vcpus();
   if (saveable_msrs_.empty()) {
-    ASSIGN_OR_RETURN(saveable_msrs_, SaveableMsrs(*kvm_, *vcpus_[0]));
+    ASSIGN_OR_RETURN(saveable_msrs_, SaveableMsrs(*kvm_, *vcpus[0]));
   }
   state::StateWriter w;
   RETURN_IF_ERROR(SaveVmState(*vm_, w));
-  for (const std::unique_ptr<Vcpu>& vcpu : vcpus_) RETURN_IF_ERROR(SaveVcpuState(*vcpu, saveable_msrs_, w));
-  w.BeginNode("devices");
-  w.BeginNode("serial");
-  RETURN_IF_ERROR(serial_->Save(w));
-  w.EndNode();
-  w.BeginNode("cmos");
-  RETURN_IF_ERROR(cmos_->Save(w));
-  w.EndNode();
-  w.BeginNode("pm");
-  RETURN_IF_ERROR(pm_->Save(w));
-  w.EndNode();
-  for (const acpi::MmioDevice& d : virtio_mmio_devices_) {
-    w.BeginNode(VirtioNodeName(d.base));
-    RETURN_IF_ERROR(balloon_transport_->Save(w));
-    w.EndNode();
-  }
-  w.EndNode();
+  for (const std::unique_ptr<Vcpu>& vcpu : vcpus) RETURN_IF_ERROR(SaveVcpuState(*vcpu, saveable_msrs_, w));
+  RETURN_IF_ERROR(devices_->SaveState(w));
   return w.Finish();
 }
 
 absl::Status Machine::LoadState(std::span<const uint8_t> state_tree) {
   ASSIGN_OR_RETURN(state::StateReader in, state::StateReader::Parse(state_tree));
   RETURN_IF_ERROR(LoadVmState(*vm_, in));
-  for (const std::unique_ptr<Vcpu>& vcpu : vcpus_) RETURN_IF_ERROR(LoadVcpuState(*vcpu, in));
-  ASSIGN_OR_RETURN(state::StateNode devices, in.Node("devices"));
-  ASSIGN_OR_RETURN(state::StateNode serial, devices.Child("serial"));
-  RETURN_IF_ERROR(serial_->Load(serial));
-  ASSIGN_OR_RETURN(state::StateNode cmos, devices.Child("cmos"));
-  RETURN_IF_ERROR(cmos_->Load(cmos));
-  ASSIGN_OR_RETURN(state::StateNode pm, devices.Child("pm"));
-  RETURN_IF_ERROR(pm_->Load(pm));
-  for (const acpi::MmioDevice& d : virtio_mmio_devices_) {
-    ASSIGN_OR_RETURN(state::StateNode node, devices.Child(VirtioNodeName(d.base)));
-    RETURN_IF_ERROR(balloon_transport_->Load(node));
-  }
-  // Last, after the interrupt controllers: the source writes hinting DONE
-  // while paused, just before it saves its state (migration/FORMAT.md).
-  balloon_transport_->RaiseRestoredInterrupt();
-  return absl::OkStatus();
+  for (const std::unique_ptr<Vcpu>& vcpu : runner_->vcpus()) RETURN_IF_ERROR(LoadVcpuState(*vcpu, in));
+  return devices_->LoadState(in);
 }
 
 std::vector<migration::GpaRange> Machine::BalloonedRanges() {
@@ -272,9 +202,9 @@ absl::Status Machine::StartMigration(const std::string& destination, const migra
   if (migration_thread_.joinable()) migration_thread_.join();  // the previous, finished one
   migration_socket_.store(channel->fd());
   migration::MigrationOptions effective = options;
-  // PVM's dirty log misses some guest writes (measured: hundreds of pages
-  // per round changed with no log entry, see migration/FORMAT.md); the
-  // verified final pass catches them. Hardware KVM does not need it.
+  // PVM's dirty log misses some guest writes (pages changed with no log
+  // entry, see migration/FORMAT.md); the verified final pass catches them.
+  // Hardware KVM does not need it.
   effective.verify_final_pass = kvm_->is_pvm();
   effective.read_through_memfd = kvm_->is_pvm();
   migration_thread_ = std::thread([this, ch = std::move(*channel), options = effective]() mutable {

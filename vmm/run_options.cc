@@ -103,8 +103,9 @@ absl::StatusOr<MachineConfig> BuildMachineConfig(const RunFlags& flags) {
   }
   config.memory_size = *memory;
 
-  if (flags.cpus < 1 || flags.cpus > 255) {
-    return absl::InvalidArgumentError(absl::StrCat("--cpus must be between 1 and 255, not ", flags.cpus));
+  if (flags.cpus < 1 || flags.cpus > kMaxCpus) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("--cpus must be between 1 and ", kMaxCpus, ", not ", flags.cpus));
   }
   config.cpus = static_cast<uint32_t>(flags.cpus);
 
@@ -126,15 +127,15 @@ absl::StatusOr<MachineConfig> BuildMachineConfig(const RunFlags& flags) {
     config.timeout = timeout;
   }
   config.api_socket = flags.api_socket;
-  config.balloon = flags.balloon;
-  config.balloon_deflate_on_oom = flags.balloon_deflate_on_oom;
-  config.balloon_reporting = flags.balloon_reporting;
+  config.devices.balloon = flags.balloon;
+  config.devices.balloon_deflate_on_oom = flags.balloon_deflate_on_oom;
+  config.devices.balloon_reporting = flags.balloon_reporting;
   config.mmio_cmdline = flags.mmio_cmdline;
   config.migration_write_tracking = flags.migration_write_tracking;
   if (flags.virtio_notify == "inline") {
-    config.virtio_notify = VirtioNotifyMode::kInline;
+    config.devices.virtio_notify = VirtioNotifyMode::kInline;
   } else if (flags.virtio_notify == "thread") {
-    config.virtio_notify = VirtioNotifyMode::kDeviceThread;
+    config.devices.virtio_notify = VirtioNotifyMode::kDeviceThread;
   } else {
     return absl::InvalidArgumentError(
         absl::StrCat("--virtio-notify must be 'inline' or 'thread', not '", flags.virtio_notify, "'"));
@@ -143,14 +144,17 @@ absl::StatusOr<MachineConfig> BuildMachineConfig(const RunFlags& flags) {
   if (!balloon.ok()) {
     return absl::InvalidArgumentError(absl::StrCat("--balloon-size: ", balloon.status().message()));
   }
-  if (*balloon >= config.memory_size || *balloon % (1ull << 20) != 0) {
-    return absl::InvalidArgumentError(absl::StrCat("--balloon-size ", flags.balloon_size,
-                                                   " must be whole MiB and below --memory ", flags.memory));
+  if (*balloon % (1ull << 20) != 0) {
+    return absl::InvalidArgumentError(absl::StrCat("--balloon-size ", flags.balloon_size, " must be whole MiB"));
+  }
+  if (*balloon >= config.memory_size) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("--balloon-size ", flags.balloon_size, " must be below --memory ", flags.memory));
   }
   if (*balloon > 0 && !flags.balloon) {
     return absl::InvalidArgumentError("--balloon-size needs the balloon (--balloon)");
   }
-  config.balloon_size = *balloon;
+  config.devices.balloon_size = *balloon;
   return config;
 }
 

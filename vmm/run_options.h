@@ -1,6 +1,8 @@
 // Turns the `vmm run` flags (as strings, the way the user typed them) into a
-// MachineConfig, with one clear error per bad value. Kept apart from the
-// Abseil flag definitions so it is unit-tested directly.
+// MachineConfig, with one clear error per bad value. This is the one place
+// the command line is validated: Machine and the devices take the config as
+// checked here. Kept apart from the Abseil flag definitions so it is
+// unit-tested directly.
 #ifndef VMM_RUN_OPTIONS_H_
 #define VMM_RUN_OPTIONS_H_
 
@@ -37,6 +39,8 @@ struct RunFlags {
 };
 
 inline constexpr uint64_t kMinGuestMemory = 64ull << 20;
+// xAPIC IDs are 8 bits and 255 is the broadcast ID.
+inline constexpr int64_t kMaxCpus = 255;
 
 absl::StatusOr<MachineConfig> BuildMachineConfig(const RunFlags& flags);
 

@@ -55,6 +55,23 @@ TEST_F(RunOptionsTest, ExplicitValues) {
   EXPECT_FALSE(config->migration_write_tracking);
 }
 
+TEST_F(RunOptionsTest, DeviceFlags) {
+  RunFlags f = Defaults();
+  f.balloon_size = "128M";
+  f.balloon_deflate_on_oom = true;
+  f.balloon_reporting = false;
+  f.virtio_notify = "thread";
+  auto config = BuildMachineConfig(f);
+  ASSERT_TRUE(config.ok()) << config.status();
+  EXPECT_TRUE(config->devices.balloon);
+  EXPECT_EQ(config->devices.balloon_size, 128ull << 20);
+  EXPECT_TRUE(config->devices.balloon_deflate_on_oom);
+  EXPECT_FALSE(config->devices.balloon_reporting);
+  EXPECT_EQ(config->devices.virtio_notify, VirtioNotifyMode::kDeviceThread);
+  f.virtio_notify = "elsewhere";
+  EXPECT_FALSE(BuildMachineConfig(f).ok());
+}
+
 TEST_F(RunOptionsTest, ClearErrors) {
   auto expect_error = [&](RunFlags f, const std::string& fragment) {
     auto config = BuildMachineConfig(f);
@@ -77,6 +94,22 @@ TEST_F(RunOptionsTest, ClearErrors) {
   f = Defaults();
   f.cpus = 0;
   expect_error(f, "--cpus");
+  f = Defaults();
+  f.cpus = 256;
+  expect_error(f, "--cpus must be between 1 and 255, not 256");
+  f = Defaults();
+  f.balloon_size = "lots";
+  expect_error(f, "--balloon-size");
+  f = Defaults();
+  f.balloon_size = "1536K";
+  expect_error(f, "--balloon-size 1536K must be whole MiB");
+  f = Defaults();
+  f.balloon_size = "512M";
+  expect_error(f, "--balloon-size 512M must be below --memory 512M");
+  f = Defaults();
+  f.balloon = false;
+  f.balloon_size = "64M";
+  expect_error(f, "needs the balloon");
   f = Defaults();
   f.console = "tcp:1";
   expect_error(f, "--console");

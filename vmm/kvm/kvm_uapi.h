@@ -6,8 +6,8 @@
 // the ioctl numbers (which encode sizeof) come out wrong (EINVAL). These
 // fixed-capacity structs have the kernel's layout, and the ioctl numbers
 // are rebuilt from the C header sizes.
-#ifndef VMM_KVM_UAPI_H_
-#define VMM_KVM_UAPI_H_
+#ifndef VMM_KVM_KVM_UAPI_H_
+#define VMM_KVM_KVM_UAPI_H_
 
 #include <linux/kvm.h>
 
@@ -64,4 +64,4 @@ inline constexpr unsigned long kKvmSetXsave = _IOW(KVMIO, 0xa5, KvmXsave);
 
 }  // namespace vmm
 
-#endif  // VMM_KVM_UAPI_H_
+#endif  // VMM_KVM_KVM_UAPI_H_

@@ -1,4 +1,4 @@
-#include "vmm/cpuid.h"
+#include "vmm/kvm/cpuid.h"
 
 namespace vmm {
 namespace {

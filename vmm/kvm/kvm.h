@@ -1,8 +1,8 @@
 // Kvm: the /dev/kvm system fd. Capability checks, the host's supported
 // CPUID and MSR lists, and whether this host's KVM is PVM (a software
 // hypervisor whose guest-kernel emulator lacks some instructions).
-#ifndef VMM_KVM_H_
-#define VMM_KVM_H_
+#ifndef VMM_KVM_KVM_H_
+#define VMM_KVM_KVM_H_
 
 #include <linux/kvm.h>
 
@@ -34,4 +34,4 @@ class Kvm {
 
 }  // namespace vmm
 
-#endif  // VMM_KVM_H_
+#endif  // VMM_KVM_KVM_H_

@@ -1,4 +1,4 @@
-#include "vmm/kvm.h"
+#include "vmm/kvm/kvm.h"
 
 #include <fcntl.h>
 #include <sys/ioctl.h>
@@ -8,7 +8,7 @@
 #include <memory>
 
 #include "absl/strings/str_cat.h"
-#include "vmm/kvm_uapi.h"
+#include "vmm/kvm/kvm_uapi.h"
 
 namespace vmm {
 

@@ -2,8 +2,8 @@
 // topology, hypervisor bit) and, on a PVM host, with the features its
 // guest-kernel emulator cannot execute removed (shared/PLATFORM.md).
 // Pure functions, so the policy is unit-tested without /dev/kvm.
-#ifndef VMM_CPUID_H_
-#define VMM_CPUID_H_
+#ifndef VMM_KVM_CPUID_H_
+#define VMM_KVM_CPUID_H_
 
 #include <linux/kvm.h>
 
@@ -28,4 +28,4 @@ inline constexpr const char* kPvmKernelOptions =
 
 }  // namespace vmm
 
-#endif  // VMM_CPUID_H_
+#endif  // VMM_KVM_CPUID_H_

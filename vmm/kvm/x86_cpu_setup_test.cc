@@ -1,4 +1,4 @@
-#include "vmm/x86_cpu_setup.h"
+#include "vmm/kvm/x86_cpu_setup.h"
 
 #include <gtest/gtest.h>
 

@@ -1,8 +1,8 @@
 // Vcpu: one KVM vCPU fd and its shared kvm_run page. Run() turns each
-// KVM_RUN return into a VcpuExit the machine dispatches; the register
+// KVM_RUN return into a VcpuExit VcpuRunner dispatches; the register
 // accessors wrap the state ioctls (used at boot and, later, by migration).
-#ifndef VMM_VCPU_H_
-#define VMM_VCPU_H_
+#ifndef VMM_KVM_VCPU_H_
+#define VMM_KVM_VCPU_H_
 
 #include <linux/kvm.h>
 
@@ -14,8 +14,8 @@
 #include "absl/status/statusor.h"
 #include "base/scoped_mmap.h"
 #include "base/unique_fd.h"
-#include "vmm/kvm.h"
-#include "vmm/vm.h"
+#include "vmm/kvm/kvm.h"
+#include "vmm/kvm/vm.h"
 
 namespace vmm {
 
@@ -87,4 +87,4 @@ class Vcpu {
 
 }  // namespace vmm
 
-#endif  // VMM_VCPU_H_
+#endif  // VMM_KVM_VCPU_H_

@@ -1,4 +1,4 @@
-#include "vmm/vm_state.h"
+#include "vmm/kvm/vm_state.h"
 
 #include <linux/kvm.h>
 

@@ -1,4 +1,4 @@
-#include "vmm/vcpu_state.h"
+#include "vmm/kvm/vcpu_state.h"
 
 #include <linux/kvm.h>
 
@@ -7,7 +7,7 @@
 
 #include "absl/strings/str_format.h"
 #include "base/status_macros.h"
-#include "vmm/kvm_uapi.h"
+#include "vmm/kvm/kvm_uapi.h"
 
 namespace vmm {
 namespace {

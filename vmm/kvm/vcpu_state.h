@@ -6,8 +6,8 @@
 // size-checked (StateNode::Struct), the MSR list is bounded and each entry
 // must be an MSR this KVM lists; KVM itself rejects register values a vCPU
 // could not hold (the ioctl error is returned, naming the piece).
-#ifndef VMM_VCPU_STATE_H_
-#define VMM_VCPU_STATE_H_
+#ifndef VMM_KVM_VCPU_STATE_H_
+#define VMM_KVM_VCPU_STATE_H_
 
 #include <cstdint>
 #include <span>
@@ -15,8 +15,8 @@
 
 #include "absl/status/statusor.h"
 #include "state/state_tree.h"
-#include "vmm/kvm.h"
-#include "vmm/vcpu.h"
+#include "vmm/kvm/kvm.h"
+#include "vmm/kvm/vcpu.h"
 
 namespace vmm {
 
@@ -29,4 +29,4 @@ absl::Status LoadVcpuState(Vcpu& vcpu, const state::StateReader& in);
 
 }  // namespace vmm
 
-#endif  // VMM_VCPU_STATE_H_
+#endif  // VMM_KVM_VCPU_STATE_H_

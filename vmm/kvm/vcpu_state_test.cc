@@ -1,7 +1,7 @@
 // vCPU and VM state through the real /dev/kvm: state set on one VM, saved,
 // loaded into a second VM, must read back the same (the conformance check
 // every Migratable passes: save -> load elsewhere -> compare).
-#include "vmm/vcpu_state.h"
+#include "vmm/kvm/vcpu_state.h"
 
 #include <unistd.h>
 
@@ -10,9 +10,9 @@
 
 #include "gtest/gtest.h"
 #include "memory/layout.h"
-#include "vmm/cpuid.h"
-#include "vmm/vm_state.h"
-#include "vmm/x86_cpu_setup.h"
+#include "vmm/kvm/cpuid.h"
+#include "vmm/kvm/vm_state.h"
+#include "vmm/kvm/x86_cpu_setup.h"
 
 namespace vmm {
 namespace {

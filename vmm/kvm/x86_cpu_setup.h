@@ -2,8 +2,8 @@
 // (boot protocol, "64-bit boot protocol"): long mode, identity-mapped page
 // tables, flat GDT, RSI = boot_params. Builders here are pure (they write
 // guest memory or return structs) so tests can check every bit.
-#ifndef VMM_X86_CPU_SETUP_H_
-#define VMM_X86_CPU_SETUP_H_
+#ifndef VMM_KVM_X86_CPU_SETUP_H_
+#define VMM_KVM_X86_CPU_SETUP_H_
 
 #include <linux/kvm.h>
 
@@ -35,4 +35,4 @@ kvm_lapic_state ConfigureLapicLints(kvm_lapic_state lapic);
 
 }  // namespace vmm
 
-#endif  // VMM_X86_CPU_SETUP_H_
+#endif  // VMM_KVM_X86_CPU_SETUP_H_

@@ -1,4 +1,4 @@
-#include "vmm/vcpu.h"
+#include "vmm/kvm/vcpu.h"
 
 #include <sys/ioctl.h>
 #include <sys/mman.h>
@@ -8,7 +8,7 @@
 
 #include "absl/strings/str_format.h"
 #include "base/status_macros.h"
-#include "vmm/kvm_uapi.h"
+#include "vmm/kvm/kvm_uapi.h"
 
 namespace vmm {
 namespace {

@@ -1,4 +1,4 @@
-#include "vmm/vm.h"
+#include "vmm/kvm/vm.h"
 
 #include <sys/eventfd.h>
 #include <sys/ioctl.h>

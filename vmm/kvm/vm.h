@@ -1,7 +1,7 @@
 // Vm: one KVM virtual machine fd. Memory slots, the in-kernel interrupt
 // controllers and timer, and interrupt injection.
-#ifndef VMM_VM_H_
-#define VMM_VM_H_
+#ifndef VMM_KVM_VM_H_
+#define VMM_KVM_VM_H_
 
 #include <cstdint>
 #include <vector>
@@ -9,7 +9,7 @@
 #include "absl/status/statusor.h"
 #include "base/unique_fd.h"
 #include "memory/guest_memory.h"
-#include "vmm/kvm.h"
+#include "vmm/kvm/kvm.h"
 
 namespace vmm {
 
@@ -47,4 +47,4 @@ class Vm {
 
 }  // namespace vmm
 
-#endif  // VMM_VM_H_
+#endif  // VMM_KVM_VM_H_

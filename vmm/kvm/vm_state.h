@@ -2,12 +2,12 @@
 // tree with the PIC pair and IOAPIC (KVM_GET_IRQCHIP), the PIT
 // (KVM_GET_PIT2) and kvm-clock (KVM_GET_CLOCK). Loaded structs are
 // size-checked; the irqchip ids are fixed here, never taken from the tree.
-#ifndef VMM_VM_STATE_H_
-#define VMM_VM_STATE_H_
+#ifndef VMM_KVM_VM_STATE_H_
+#define VMM_KVM_VM_STATE_H_
 
 #include "absl/status/status.h"
 #include "state/state_tree.h"
-#include "vmm/vm.h"
+#include "vmm/kvm/vm.h"
 
 namespace vmm {
 
@@ -16,4 +16,4 @@ absl::Status LoadVmState(Vm& vm, const state::StateReader& in);
 
 }  // namespace vmm
 
-#endif  // VMM_VM_STATE_H_
+#endif  // VMM_KVM_VM_STATE_H_
