@@ -2,7 +2,6 @@
 // MigrationTarget interfaces over KVM, guest memory and the devices, the
 // VM's shape, the migrate/snapshot API calls and receiving an incoming VM.
 #include <sys/socket.h>
-#include <linux/virtio_balloon.h>
 
 #include <algorithm>
 
@@ -222,30 +221,6 @@ absl::Status Machine::LoadState(std::span<const uint8_t> state_tree) {
   // while paused, just before it saves its state (migration/FORMAT.md).
   balloon_transport_->RaiseRestoredInterrupt();
   return absl::OkStatus();
-}
-
-std::vector<migration::GpaRange> Machine::BalloonedRanges() {
-  std::vector<migration::GpaRange> out;
-  if (!balloon_) return out;
-  for (const devices::PfnRange& r : balloon_->BalloonedRanges()) {
-    out.emplace_back(r.first_pfn * memory::kPageSize, r.count * memory::kPageSize);
-  }
-  return out;
-}
-
-bool Machine::CanHint() {
-  return balloon_ && (balloon_transport_->driver_features() & (1ull << VIRTIO_BALLOON_F_FREE_PAGE_HINT)) &&
-         (balloon_transport_->status() & VIRTIO_CONFIG_S_DRIVER_OK);
-}
-absl::Status Machine::StartHinting() { return balloon_->StartHinting(balloon_->NextHintCommandId()); }
-uint64_t Machine::HintReportsCompleted() { return balloon_ ? balloon_->hint_reports_completed() : 0; }
-absl::Status Machine::StopHinting() { return balloon_->StopHinting(); }
-absl::Status Machine::DoneHinting() { return balloon_->DoneHinting(); }
-std::vector<migration::GpaRange> Machine::TakeHintedRanges() {
-  std::vector<migration::GpaRange> out;
-  if (!balloon_) return out;
-  for (const devices::GpaRange& r : balloon_->TakeHintedRanges()) out.emplace_back(r.gpa, r.length);
-  return out;
 }
 
 absl::Status Machine::StartMigration(const std::string& destination, const migration::MigrationOptions& options) {
