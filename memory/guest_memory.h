@@ -89,7 +89,7 @@ class GuestMemory {
   // pwrite), not through the VMM's mapping: the kernel copies through its
   // own mapping and the VMM's page tables are left alone. A page first
   // touched through the mapping costs a fault (and on hosts that shadow
-  // page tables, like PVM's, several microseconds); pages the VMM only moves
+  // page tables, like PVM's, a costly one); pages the VMM only moves
   // in bulk (migration) need none. Checked like ReadBytes/WriteBytes;
   // WriteBacking marks dirty pages like WriteBytes.
   absl::Status ReadBacking(Gpa gpa, std::span<uint8_t> out) const;
