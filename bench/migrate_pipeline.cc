@@ -26,7 +26,7 @@
 #include "absl/time/clock.h"
 #include "base/size_parse.h"
 #include "migration/channel.h"
-#include "migration/plain_vm.h"
+#include "migration/testing/plain_vm.h"
 #include "migration/receiver.h"
 #include "migration/sender.h"
 
@@ -134,9 +134,9 @@ int main(int argc, char** argv) {
   if (flags.hinted > 0) {
     uint64_t offset = 0;
     for (const memory::RamRegion& r : layout) {
-      const uint64_t from = std::max(offset, flags.used - flags.hinted), to = std::min(offset + r.size, flags.used);
-      if (from < to) source.hints.push_back({r.gpa + (from - offset), to - from});
-      offset += r.size;
+      const uint64_t from = std::max(offset, flags.used - flags.hinted), to = std::min(offset + r.length, flags.used);
+      if (from < to) source.hints.push_back({r.start + (from - offset), to - from});
+      offset += r.length;
     }
   }
   std::printf("filled %.0f MiB used + %.0f MiB zero of %.0f MiB in %.0f ms\n", flags.used / 1048576.0,

@@ -33,11 +33,11 @@ absl::Status WholeTransfer(uint64_t size, const char* what, Step step) {
 absl::StatusOr<GuestMemory> GuestMemory::Create(const std::vector<RamRegion>& regions) {
   uint64_t total = 0;
   for (const RamRegion& r : regions) {
-    if (r.size == 0 || r.size % kPageSize != 0 || r.gpa % kPageSize != 0) {
+    if (r.length == 0 || r.length % kPageSize != 0 || r.start % kPageSize != 0) {
       return absl::InvalidArgumentError(
-          absl::StrFormat("RAM region at 0x%x of 0x%x bytes is not page aligned", r.gpa, r.size));
+          absl::StrFormat("RAM region at 0x%x of 0x%x bytes is not page aligned", r.start, r.length));
     }
-    total += r.size;
+    total += r.length;
   }
   if (total == 0) return absl::InvalidArgumentError("guest memory size is zero");
 
@@ -57,8 +57,8 @@ absl::StatusOr<GuestMemory> GuestMemory::Create(const std::vector<RamRegion>& re
   std::vector<MappedRegion> mapped;
   uint64_t offset = 0;
   for (const RamRegion& r : regions) {
-    mapped.push_back({r.gpa, r.size, mapping->data() + offset, offset});
-    offset += r.size;
+    mapped.push_back({r.start, r.length, mapping->data() + offset, offset});
+    offset += r.length;
   }
   return GuestMemory(std::move(memfd), std::move(*mapping), std::move(mapped), total);
 }
@@ -113,12 +113,28 @@ std::vector<std::pair<uint64_t, uint64_t>> GuestMemory::PopulatedPages(size_t re
   return runs;
 }
 
-const MappedRegion* GuestMemory::FindRegion(Gpa gpa, uint64_t length) const {
-  for (const MappedRegion& r : regions_) {
-    // Written so that no sum can overflow: gpa - r.gpa < r.size first.
-    if (gpa >= r.gpa && gpa - r.gpa < r.size && length <= r.size - (gpa - r.gpa)) return &r;
+std::optional<size_t> GuestMemory::RegionIndexOf(Gpa gpa) const {
+  for (size_t i = 0; i < regions_.size(); ++i) {
+    if (regions_[i].range().Contains(gpa)) return i;
   }
-  return nullptr;
+  return std::nullopt;
+}
+
+std::vector<RegionPiece> GuestMemory::RegionPieces(GpaRange range) const {
+  std::vector<RegionPiece> pieces;
+  for (size_t i = 0; i < regions_.size(); ++i) {
+    const GpaRange piece = range.Overlap(regions_[i].range());
+    if (!piece.empty()) pieces.push_back({i, (piece.start - regions_[i].gpa) / kPageSize, piece});
+  }
+  return pieces;
+}
+
+const MappedRegion* GuestMemory::FindRegion(Gpa gpa, uint64_t length) const {
+  const std::optional<size_t> index = RegionIndexOf(gpa);
+  if (!index) return nullptr;
+  const MappedRegion& r = regions_[*index];
+  // No sum can overflow: gpa - r.gpa < r.size.
+  return length <= r.size - (gpa - r.gpa) ? &r : nullptr;
 }
 
 absl::StatusOr<std::span<uint8_t>> GuestMemory::Slice(Gpa gpa, uint64_t length) const {

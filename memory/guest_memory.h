@@ -11,6 +11,7 @@
 #include <cstdint>
 #include <cstring>
 #include <memory>
+#include <optional>
 #include <utility>
 #include <span>
 #include <type_traits>
@@ -24,12 +25,25 @@
 
 namespace memory {
 
+// A RAM region and where its bytes live on the host.
 struct MappedRegion {
   Gpa gpa;
   uint64_t size;
   uint8_t* host;         // inside the one mapping
   uint64_t memfd_offset;  // where this region's bytes live in the memfd
   Gpa end() const { return gpa + size; }
+  GpaRange range() const { return {gpa, size}; }
+};
+
+// A piece of a guest-physical range inside one RAM region: pages
+// [first_page, first_page + pages) of region `region` (indices into
+// GuestMemory::Regions()), the piece itself as `range`.
+struct RegionPiece {
+  size_t region;
+  uint64_t first_page;
+  GpaRange range;
+  // Whole pages only: a page partly in the piece is left out.
+  uint64_t pages() const { return range.length / kPageSize; }
 };
 
 class GuestMemory {
@@ -42,6 +56,13 @@ class GuestMemory {
   const std::vector<MappedRegion>& Regions() const { return regions_; }
   uint64_t TotalSize() const { return total_size_; }
   int memfd() const { return memfd_.get(); }
+
+  // The region lookup everyone uses (the accessors below, the balloon, the
+  // migrator): the index of the region holding `gpa`, none outside RAM.
+  std::optional<size_t> RegionIndexOf(Gpa gpa) const;
+  // The parts of `range` that are RAM, one per region it overlaps, in
+  // address order (none for a range wholly outside RAM).
+  std::vector<RegionPiece> RegionPieces(GpaRange range) const;
 
   // A host view of [gpa, gpa + length), which must lie in one region.
   absl::StatusOr<std::span<uint8_t>> Slice(Gpa gpa, uint64_t length) const;
@@ -68,7 +89,7 @@ class GuestMemory {
   // pwrite), not through the VMM's mapping: the kernel copies through its
   // own mapping and the VMM's page tables are left alone. A page first
   // touched through the mapping costs a fault (and on hosts that shadow
-  // page tables, like PVM's, several microseconds); pages the VMM only moves
+  // page tables, like PVM's, a costly one); pages the VMM only moves
   // in bulk (migration) need none. Checked like ReadBytes/WriteBytes;
   // WriteBacking marks dirty pages like WriteBytes.
   absl::Status ReadBacking(Gpa gpa, std::span<uint8_t> out) const;

@@ -30,6 +30,60 @@ TEST(GuestMemory, RejectsAccessOutsideOrAcrossRegions) {
   EXPECT_TRUE(mem.Slice(0x100000, 16 * kPageSize).ok());
 }
 
+TEST(GuestMemory, RegionIndexOfAtRegionBorders) {
+  GuestMemory mem = MakeTwoRegions();
+  EXPECT_EQ(mem.RegionIndexOf(0), 0u);
+  EXPECT_EQ(mem.RegionIndexOf(16 * kPageSize - 1), 0u);  // last byte of region 0
+  EXPECT_EQ(mem.RegionIndexOf(16 * kPageSize), std::nullopt);  // first byte after it
+  EXPECT_EQ(mem.RegionIndexOf(0x100000 - 1), std::nullopt);
+  EXPECT_EQ(mem.RegionIndexOf(0x100000), 1u);
+  EXPECT_EQ(mem.RegionIndexOf(0x100000 + 16 * kPageSize - 1), 1u);
+  EXPECT_EQ(mem.RegionIndexOf(0x100000 + 16 * kPageSize), std::nullopt);
+  EXPECT_EQ(mem.RegionIndexOf(~0ull), std::nullopt);
+}
+
+TEST(GuestMemory, RegionPiecesSplitAtRegionBordersAndDropTheGap) {
+  GuestMemory mem = MakeTwoRegions();
+  // From the last two pages of region 0, across the gap, into the first
+  // three pages of region 1.
+  std::vector<RegionPiece> pieces = mem.RegionPieces({14 * kPageSize, 0x100000 + 3 * kPageSize - 14 * kPageSize});
+  ASSERT_EQ(pieces.size(), 2u);
+  EXPECT_EQ(pieces[0].region, 0u);
+  EXPECT_EQ(pieces[0].first_page, 14u);
+  EXPECT_EQ(pieces[0].range, (GpaRange{14 * kPageSize, 2 * kPageSize}));
+  EXPECT_EQ(pieces[0].pages(), 2u);
+  EXPECT_EQ(pieces[1].region, 1u);
+  EXPECT_EQ(pieces[1].first_page, 0u);
+  EXPECT_EQ(pieces[1].range, (GpaRange{0x100000, 3 * kPageSize}));
+  // Exactly one region; wholly in the gap; empty; one that would wrap.
+  pieces = mem.RegionPieces({0x100000 + kPageSize, 15 * kPageSize});
+  ASSERT_EQ(pieces.size(), 1u);
+  EXPECT_EQ(pieces[0].first_page, 1u);
+  EXPECT_EQ(pieces[0].pages(), 15u);
+  EXPECT_TRUE(mem.RegionPieces({16 * kPageSize, 0x100000 - 16 * kPageSize}).empty());
+  EXPECT_TRUE(mem.RegionPieces({0, 0}).empty());
+  pieces = mem.RegionPieces({0x100000 + 15 * kPageSize, ~0ull});
+  ASSERT_EQ(pieces.size(), 1u);
+  EXPECT_EQ(pieces[0].range, (GpaRange{0x100000 + 15 * kPageSize, kPageSize}));
+}
+
+TEST(GpaRange, ContainsAndOverlapAtTheEnds) {
+  const GpaRange r{0x1000, 0x2000};
+  EXPECT_EQ(r.end(), 0x3000u);
+  EXPECT_FALSE(r.Contains(0xfff));
+  EXPECT_TRUE(r.Contains(0x1000));
+  EXPECT_TRUE(r.Contains(0x2fff));
+  EXPECT_FALSE(r.Contains(0x3000));
+  EXPECT_FALSE((GpaRange{0x1000, 0}).Contains(0x1000));
+  EXPECT_EQ(r.Overlap({0x2000, 0x5000}), (GpaRange{0x2000, 0x1000}));
+  EXPECT_EQ(r.Overlap({0, 0x1000}), GpaRange{});  // adjacent: nothing shared
+  EXPECT_TRUE(r.Overlap({0x3000, 0x1000}).empty());
+  EXPECT_EQ(r.Overlap({0, ~0ull}), r);
+  // A range that would wrap past 2^64 is cut at the top, not wrapped to 0.
+  EXPECT_EQ((GpaRange{~0ull - 0xfff, 0x2000}).Overlap({0, ~0ull}), (GpaRange{~0ull - 0xfff, 0xfff}));
+  EXPECT_TRUE((GpaRange{~0ull - 0xfff, 0x2000}).Overlap({0, 0x1000}).empty());
+}
+
 TEST(GuestMemory, BackingCopiesMatchTheMappingAndAreChecked) {
   GuestMemory mem = MakeTwoRegions();
   std::vector<uint8_t> data(2 * kPageSize);

@@ -15,14 +15,14 @@ std::vector<RamRegion> RamRegionsForSize(uint64_t ram_size) {
 std::vector<E820Entry> E820Map(const std::vector<RamRegion>& ram) {
   std::vector<E820Entry> map;
   for (const RamRegion& region : ram) {
-    if (region.gpa == 0) {
+    if (region.start == 0) {
       map.push_back({0, kEbdaStart, E820Type::kRam});
       map.push_back({kEbdaStart, kHighMemoryStart - kEbdaStart, E820Type::kReserved});
-      if (region.size > kHighMemoryStart) {
-        map.push_back({kHighMemoryStart, region.size - kHighMemoryStart, E820Type::kRam});
+      if (region.length > kHighMemoryStart) {
+        map.push_back({kHighMemoryStart, region.length - kHighMemoryStart, E820Type::kRam});
       }
     } else {
-      map.push_back({region.gpa, region.size, E820Type::kRam});
+      map.push_back({region.start, region.length, E820Type::kRam});
     }
   }
   return map;

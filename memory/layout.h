@@ -7,9 +7,9 @@
 #include <cstdint>
 #include <vector>
 
-namespace memory {
+#include "memory/gpa_range.h"
 
-using Gpa = uint64_t;
+namespace memory {
 
 inline constexpr uint64_t kPageSize = 4096;
 inline constexpr uint64_t kMiB = 1ull << 20;
@@ -39,11 +39,8 @@ inline constexpr Gpa kTssAddress = 0xfffbd000;        // KVM_SET_TSS_ADDR (3 pag
 inline constexpr Gpa kIdentityMapAddress = 0xfffbc000;  // KVM_SET_IDENTITY_MAP_ADDR
 inline constexpr Gpa kLapicAddress = 0xfee00000;
 
-struct RamRegion {
-  Gpa gpa;
-  uint64_t size;
-  Gpa end() const { return gpa + size; }
-};
+// Where RAM lies in the guest-physical space: one range per region.
+using RamRegion = GpaRange;
 
 // RAM regions for a guest of `ram_size` bytes (a multiple of kPageSize):
 // [0, min(size, hole start)) and, for the rest, [4 GiB, ...).

@@ -8,16 +8,16 @@ namespace {
 TEST(Layout, SmallGuestHasOneLowRegion) {
   auto regions = RamRegionsForSize(512 * kMiB);
   ASSERT_EQ(regions.size(), 1u);
-  EXPECT_EQ(regions[0].gpa, 0u);
-  EXPECT_EQ(regions[0].size, 512 * kMiB);
+  EXPECT_EQ(regions[0].start, 0u);
+  EXPECT_EQ(regions[0].length, 512 * kMiB);
 }
 
 TEST(Layout, LargeGuestSplitsAroundTheHole) {
   auto regions = RamRegionsForSize(3584 * kMiB);
   ASSERT_EQ(regions.size(), 2u);
   EXPECT_EQ(regions[0].end(), kMmioHoleStart);
-  EXPECT_EQ(regions[1].gpa, 4 * kGiB);
-  EXPECT_EQ(regions[0].size + regions[1].size, 3584 * kMiB);
+  EXPECT_EQ(regions[1].start, 4 * kGiB);
+  EXPECT_EQ(regions[0].length + regions[1].length, 3584 * kMiB);
 }
 
 TEST(Layout, ExactlyHoleSizedGuestHasNoHighRegion) {

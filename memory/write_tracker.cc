@@ -149,9 +149,9 @@ absl::Status WriteTracker::TakeWritten(uint8_t* start, uint64_t size, std::vecto
   const uint64_t pages = size / kPageSize;
   if (bits.size() < (pages + 63) / 64) bits.resize((pages + 63) / 64);
   if (pages == 0) return absl::OkStatus();
-  // The walk reads every present page table entry of the range, ~0.6 ms a
-  // GiB of populated memory here, and the take while the guest is paused is
-  // part of its downtime. Walks of disjoint ranges run in parallel (the
+  // The walk reads every present page table entry of the range, so its
+  // cost grows with populated memory, and the take while the guest is
+  // paused is part of its downtime. Walks of disjoint ranges run in parallel (the
   // mmap lock is shared), so chunks go out to the cores the paused vCPUs
   // leave idle. A chunk is a multiple of 64 pages: each thread ORs into
   // words of `bits` no other thread touches.

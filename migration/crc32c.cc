@@ -72,6 +72,14 @@ uint64_t PageFingerprint(const void* page) {
   return (lanes[0] << 32 | lanes[1]) ^ (lanes[2] << 32 | lanes[3]) * 0x9e3779b97f4a7c15ull;
 }
 
+uint64_t ZeroPageFingerprint() {
+  static const uint64_t fingerprint = [] {
+    const std::array<uint8_t, 4096> zero{};
+    return PageFingerprint(zero.data());
+  }();
+  return fingerprint;
+}
+
 uint32_t Crc32c(uint32_t crc, const void* data, size_t size) {
   const auto* p = static_cast<const uint8_t*>(data);
   crc = ~crc;

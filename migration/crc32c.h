@@ -1,5 +1,5 @@
 // CRC32C (Castagnoli), the integrity check of every migration record. Uses
-// the SSE4.2 crc32 instruction when the host has it (several GB/s, so the
+// the SSE4.2 crc32 instruction when the host has it (fast enough that the
 // check costs little next to sending the bytes), a table otherwise.
 #ifndef MIGRATION_CRC32C_H_
 #define MIGRATION_CRC32C_H_
@@ -15,9 +15,11 @@ uint32_t Crc32c(uint32_t crc, const void* data, size_t size);
 
 // A 64-bit fingerprint of one 4 KiB page for the migrator's own change
 // detection (never on the wire): four interleaved CRC32C lanes over the
-// page's quarters, so the crc32 instruction's latency overlaps (about 3x
-// Crc32c's speed).
+// page's quarters, so the crc32 instruction's latency overlaps (faster than
+// one Crc32c over the page).
 uint64_t PageFingerprint(const void* page);
+// PageFingerprint of a page of zeros (what an unpopulated page reads as).
+uint64_t ZeroPageFingerprint();
 
 }  // namespace migration
 

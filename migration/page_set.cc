@@ -108,18 +108,4 @@ void PageSet::ForEachRun(const std::function<void(uint64_t, uint64_t)>& fn) cons
   }
 }
 
-double ExpectedDowntimeMs(uint64_t remaining_bytes, double rate_bytes_per_s) {
-  if (rate_bytes_per_s <= 0) return std::numeric_limits<double>::infinity();
-  return static_cast<double>(remaining_bytes) / rate_bytes_per_s * 1000.0;
-}
-
-bool ShouldStopAndCopy(uint64_t remaining_bytes, uint64_t last_round_bytes, double rate_bytes_per_s,
-                       double downtime_target_ms, uint32_t rounds_done, uint32_t max_rounds) {
-  if (rounds_done >= max_rounds) return true;
-  if (remaining_bytes == 0) return true;
-  if (ExpectedDowntimeMs(remaining_bytes, rate_bytes_per_s) > downtime_target_ms) return false;
-  const bool still_halving = remaining_bytes * 2 <= last_round_bytes;
-  return remaining_bytes <= kSmallFinalSetBytes || !still_halving;
-}
-
 }  // namespace migration

@@ -47,20 +47,6 @@ class PageSet {
   std::vector<uint64_t> words_;
 };
 
-// When to stop iterating and do the stop-and-copy round: after the last
-// allowed round, or once what is left would go out within the downtime
-// target at the measured rate and another live round would not shrink it
-// much more. Rounds cost no downtime, so while the dirty set still halves
-// from one round to the next (an idle guest after its first round) and is
-// above a few hundred KiB, one more round is cheaper than sending it all
-// while paused; the target is a ceiling, not an aim. A rate of zero
-// (nothing measured yet) never converges on its own.
-bool ShouldStopAndCopy(uint64_t remaining_bytes, uint64_t last_round_bytes, double rate_bytes_per_s,
-                       double downtime_target_ms, uint32_t rounds_done, uint32_t max_rounds);
-// Below this, a last set goes out while paused in well under a millisecond.
-inline constexpr uint64_t kSmallFinalSetBytes = 256 << 10;
-double ExpectedDowntimeMs(uint64_t remaining_bytes, double rate_bytes_per_s);
-
 }  // namespace migration
 
 #endif  // MIGRATION_PAGE_SET_H_

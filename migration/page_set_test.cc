@@ -108,27 +108,5 @@ TEST(PageSetTest, HintedPagesReusedAfterHintingAreSentAgain) {
   EXPECT_EQ(dirty.CountCommon(hinted), 1u);
 }
 
-TEST(ConvergenceTest, StopsWhenTheRestFitsTheDowntimeOrRoundsRunOut) {
-  // 1 MiB at 1 GiB/s is ~1 ms; the last round sent as much (not shrinking).
-  EXPECT_TRUE(ShouldStopAndCopy(1 << 20, 1 << 20, 1 << 30, 30, 1, 30));
-  EXPECT_FALSE(ShouldStopAndCopy(100 << 20, 100 << 20, 1 << 30, 30, 1, 30));  // ~98 ms
-  EXPECT_TRUE(ShouldStopAndCopy(100 << 20, 100 << 20, 1 << 30, 30, 30, 30));
-  EXPECT_FALSE(ShouldStopAndCopy(1 << 20, 1 << 20, 0, 30, 1, 30));  // no rate measured
-  EXPECT_TRUE(ShouldStopAndCopy(0, 1 << 30, 0, 30, 1, 30));
-  EXPECT_NEAR(ExpectedDowntimeMs(1 << 30, 1 << 30), 1000.0, 1e-9);
-}
-
-TEST(ConvergenceTest, KeepsGoingWhileRoundsStillShrinkTheSet) {
-  // An idle guest: 512 MiB went out, 4 MiB came back dirty. It fits the
-  // target, but one more live round leaves far less for the pause.
-  EXPECT_FALSE(ShouldStopAndCopy(4 << 20, 512 << 20, 1 << 30, 30, 1, 30));
-  // Small enough to send while paused at once.
-  EXPECT_TRUE(ShouldStopAndCopy(kSmallFinalSetBytes, 4 << 20, 1 << 30, 30, 2, 30));
-  // A guest that dirties as fast as rounds go: the set stopped halving.
-  EXPECT_TRUE(ShouldStopAndCopy(3 << 20, 4 << 20, 1 << 30, 30, 3, 30));
-  // Still shrinking, but the rounds are used up.
-  EXPECT_TRUE(ShouldStopAndCopy(4 << 20, 512 << 20, 1 << 30, 30, 5, 5));
-}
-
 }  // namespace
 }  // namespace migration

@@ -6,15 +6,13 @@
 
 #include <cstdint>
 #include <span>
-#include <utility>
 #include <vector>
 
 #include "absl/status/statusor.h"
 #include "memory/guest_memory.h"
+#include "memory/page_hints.h"
 
 namespace migration {
-
-using GpaRange = std::pair<memory::Gpa, uint64_t>;  // start, length in bytes
 
 class MigrationSource {
  public:
@@ -33,21 +31,9 @@ class MigrationSource {
   virtual void ResumeGuest() = 0;
   // Every vCPU's and device's state; only while paused.
   virtual absl::StatusOr<std::vector<uint8_t>> SaveState() = 0;
-  // Pages the guest gave to the balloon (they read as zero).
-  virtual std::vector<GpaRange> BalloonedRanges() = 0;
-
-  // Free page hinting (VIRTIO_BALLOON_F_FREE_PAGE_HINT); CanHint() false
-  // when the VM has no balloon or the driver did not negotiate it.
-  virtual bool CanHint() = 0;
-  // Asks the guest for a report under a command id it has not seen yet
-  // (the device picks it: the guest ignores the id of its previous report,
-  // which may come from another host).
-  virtual absl::Status StartHinting() = 0;
-  // Increases each time the guest finishes a report (sends STOP).
-  virtual uint64_t HintReportsCompleted() = 0;
-  virtual absl::Status StopHinting() = 0;
-  virtual absl::Status DoneHinting() = 0;
-  virtual std::vector<GpaRange> TakeHintedRanges() = 0;
+  // What the guest says about its free memory (ballooned pages, free page
+  // hinting); nullptr when the VM has no balloon.
+  virtual memory::PageHints* page_hints() = 0;
 };
 
 class MigrationTarget {

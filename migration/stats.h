@@ -29,7 +29,7 @@ struct MigrationOptions {
   // Read pages through the memfd into a buffer before sending them, rather
   // than sending straight from the VMM's mapping: for hosts where the VMM's
   // first touch of a guest page is expensive (PVM's hosts run on shadow
-  // page tables themselves; measured 5-6x slower than pread here).
+  // page tables themselves, so a fault costs far more than a pread).
   bool read_through_memfd = false;
 };
 

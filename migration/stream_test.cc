@@ -13,7 +13,7 @@
 
 #include "gtest/gtest.h"
 #include "migration/crc32c.h"
-#include "migration/plain_vm.h"
+#include "migration/testing/plain_vm.h"
 #include "migration/receiver.h"
 #include "migration/sender.h"
 #include "state/state_tree.h"

@@ -121,13 +121,7 @@ class Machine : public devices::VmEvents,
   void PauseGuest() override { Pause(); }
   void ResumeGuest() override { Resume(); }
   absl::StatusOr<std::vector<uint8_t>> SaveState() override;
-  std::vector<migration::GpaRange> BalloonedRanges() override;
-  bool CanHint() override;
-  absl::Status StartHinting() override;
-  uint64_t HintReportsCompleted() override;
-  absl::Status StopHinting() override;
-  absl::Status DoneHinting() override;
-  std::vector<migration::GpaRange> TakeHintedRanges() override;
+  memory::PageHints* page_hints() override { return balloon_.get(); }
   absl::Status CheckShape(std::span<const uint8_t> shape_tree) override;
   absl::Status LoadState(std::span<const uint8_t> state_tree) override;
 

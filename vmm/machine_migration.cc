@@ -3,7 +3,6 @@
 // state and shape the DeviceManager saves and checks, part by part), the
 // VM's shape, the migrate/snapshot API calls and receiving an incoming VM.
 #include <sys/socket.h>
-#include <linux/virtio_balloon.h>
 
 #include <algorithm>
 
@@ -152,30 +151,6 @@ absl::Status Machine::LoadState(std::span<const uint8_t> state_tree) {
   RETURN_IF_ERROR(LoadVmState(*vm_, in));
   for (const std::unique_ptr<Vcpu>& vcpu : runner_->vcpus()) RETURN_IF_ERROR(LoadVcpuState(*vcpu, in));
   return devices_->LoadState(in);
-}
-
-std::vector<migration::GpaRange> Machine::BalloonedRanges() {
-  std::vector<migration::GpaRange> out;
-  if (!balloon_) return out;
-  for (const devices::PfnRange& r : balloon_->BalloonedRanges()) {
-    out.emplace_back(r.first_pfn * memory::kPageSize, r.count * memory::kPageSize);
-  }
-  return out;
-}
-
-bool Machine::CanHint() {
-  return balloon_ && (balloon_transport_->driver_features() & (1ull << VIRTIO_BALLOON_F_FREE_PAGE_HINT)) &&
-         (balloon_transport_->status() & VIRTIO_CONFIG_S_DRIVER_OK);
-}
-absl::Status Machine::StartHinting() { return balloon_->StartHinting(balloon_->NextHintCommandId()); }
-uint64_t Machine::HintReportsCompleted() { return balloon_ ? balloon_->hint_reports_completed() : 0; }
-absl::Status Machine::StopHinting() { return balloon_->StopHinting(); }
-absl::Status Machine::DoneHinting() { return balloon_->DoneHinting(); }
-std::vector<migration::GpaRange> Machine::TakeHintedRanges() {
-  std::vector<migration::GpaRange> out;
-  if (!balloon_) return out;
-  for (const devices::GpaRange& r : balloon_->TakeHintedRanges()) out.emplace_back(r.gpa, r.length);
-  return out;
 }
 
 absl::Status Machine::StartMigration(const std::string& destination, const migration::MigrationOptions& options) {

@@ -24,16 +24,16 @@ constexpr uint64_t kPageSize = memory::kPageSize;
 // Largest stats buffer parsed; the driver sends VIRTIO_BALLOON_S_NR records.
 constexpr uint64_t kMaxStatsBytes = 4096;
 
-uint64_t MaxPfn(const std::vector<memory::MappedRegion>& regions) {
+uint64_t MaxPfn(const memory::GuestMemory& mem) {
   uint64_t end = 0;
-  for (const memory::MappedRegion& r : regions) end = std::max(end, r.end());
+  for (const memory::MappedRegion& r : mem.Regions()) end = std::max(end, r.end());
   return end >> kBalloonPfnShift;
 }
 
 }  // namespace
 
 Balloon::Balloon(const memory::GuestMemory& mem, BalloonOptions options)
-    : options_(options), regions_(mem.Regions()), ballooned_(MaxPfn(regions_)) {}
+    : options_(options), ballooned_(MaxPfn(mem)) {}
 
 uint32_t Balloon::device_type() const { return VIRTIO_ID_BALLOON; }
 
@@ -252,7 +252,7 @@ absl::Status Balloon::HandlePfnQueue(virtio::Queue& queue, bool inflate) {
   if (heads.empty()) return absl::OkStatus();
 
   const std::vector<PfnRange> ranges = CompactPfns(pfns);
-  const SplitResult split = SplitAtRegions(ranges, regions_);
+  const SplitResult split = SplitAtRegions(ranges, *mem_);
   if (split.pages_outside > 0) {
     LOG_GUEST_ERROR("balloon: %u PFNs outside RAM ignored", split.pages_outside);
   }
@@ -260,8 +260,8 @@ absl::Status Balloon::HandlePfnQueue(virtio::Queue& queue, bool inflate) {
 
   absl::Status result;
   const bool discard = inflate && !PoisonForbidsDiscard();
-  for (const GpaRange& r : split.in_ram) {
-    const uint64_t first = r.gpa >> kBalloonPfnShift;
+  for (const memory::GpaRange& r : split.in_ram) {
+    const uint64_t first = r.start >> kBalloonPfnShift;
     const uint64_t count = r.length >> kBalloonPfnShift;
     if (inflate) {
       ballooned_.Set(first, count);
@@ -270,7 +270,7 @@ absl::Status Balloon::HandlePfnQueue(virtio::Queue& queue, bool inflate) {
       if (discard) {
         // Keep going on a host failure so the bitmap and the used ring stay
         // consistent; report the first failure at the end.
-        absl::Status st = DiscardRange(r.gpa, r.length);
+        absl::Status st = DiscardRange(r.start, r.length);
         if (result.ok()) result = st;
       }
     } else {
@@ -427,9 +427,16 @@ absl::Status Balloon::RequestStats() {
   return absl::OkStatus();
 }
 
-std::vector<PfnRange> Balloon::BalloonedRanges() const {
-  absl::MutexLock lock(&mu_);
-  return ballooned_.Ranges();
+std::vector<memory::GpaRange> Balloon::BalloonedRanges() const {
+  std::vector<PfnRange> pfns;
+  {
+    absl::MutexLock lock(&mu_);
+    pfns = ballooned_.Ranges();
+  }
+  std::vector<memory::GpaRange> ranges;
+  ranges.reserve(pfns.size());
+  for (const PfnRange& r : pfns) ranges.push_back(ToGpaRange(r));
+  return ranges;
 }
 
 uint64_t Balloon::ballooned_pages() const {
@@ -471,6 +478,13 @@ absl::Status Balloon::StartHinting(uint32_t cmd_id) {
   return SetHintCommand(cmd_id);
 }
 
+absl::Status Balloon::StartHinting() { return StartHinting(NextHintCommandId()); }
+
+bool Balloon::CanHint() const {
+  absl::MutexLock lock(&mu_);
+  return active_ && (features_ & Bit(VIRTIO_BALLOON_F_FREE_PAGE_HINT));
+}
+
 uint32_t Balloon::NextHintCommandId() const {
   constexpr uint32_t kFirstHintCommandId = 0x80000000u;
   absl::MutexLock lock(&mu_);
@@ -482,7 +496,7 @@ absl::Status Balloon::StopHinting() { return SetHintCommand(VIRTIO_BALLOON_CMD_I
 
 absl::Status Balloon::DoneHinting() { return SetHintCommand(VIRTIO_BALLOON_CMD_ID_DONE); }
 
-std::vector<GpaRange> Balloon::TakeHintedRanges() {
+std::vector<memory::GpaRange> Balloon::TakeHintedRanges() {
   absl::MutexLock lock(&mu_);
   return std::exchange(hinted_, {});
 }
@@ -492,7 +506,7 @@ bool Balloon::hinting_in_progress() const {
   return hint_receiving_;
 }
 
-uint64_t Balloon::hint_reports_completed() const {
+uint64_t Balloon::HintReportsCompleted() const {
   absl::MutexLock lock(&mu_);
   return hint_reports_completed_;
 }

@@ -33,6 +33,7 @@
 #include "devices/balloon/page_bitmap.h"
 #include "devices/balloon/pfn_ranges.h"
 #include "memory/guest_memory.h"
+#include "memory/page_hints.h"
 #include "virtio/queue.h"
 #include "virtio/virtio_device.h"
 
@@ -47,7 +48,7 @@ struct BalloonOptions {
   bool reporting = true;
 };
 
-class Balloon : public virtio::VirtioDevice {
+class Balloon : public virtio::VirtioDevice, public memory::PageHints {
  public:
   // Queue size offered for every queue. Free page reporting needs at least
   // PAGE_REPORTING_CAPACITY (32) entries; inflate/deflate batch 256 PFNs
@@ -116,16 +117,26 @@ class Balloon : public virtio::VirtioDevice {
   // not offered a buffer yet.
   absl::Status RequestStats();
 
-  // Ballooned pages (inflated and not deflated since), for the migrator.
-  std::vector<PfnRange> BalloonedRanges() const;
+  // Ballooned pages (inflated and not deflated since).
   uint64_t ballooned_pages() const;
   bool IsBallooned(uint64_t pfn) const;
 
-  // Free page hinting (bookkeeping only; hinted pages are never discarded
-  // because the guest owns them again as soon as it sees DONE).
-  // StartHinting asks the guest to report free pages under `cmd_id` (>= 2,
-  // distinct from the previous one); StopHinting asks it to stop; DoneHinting
-  // lets it reuse the hinted pages.
+  // memory::PageHints, for the migrator. Hinting is bookkeeping only:
+  // hinted pages are never discarded, because the guest owns them again as
+  // soon as it sees DONE. CanHint: the driver accepted FREE_PAGE_HINT and
+  // the device is active (it learns both at activation).
+  std::vector<memory::GpaRange> BalloonedRanges() const override;
+  bool CanHint() const override;
+  // Under NextHintCommandId().
+  absl::Status StartHinting() override;
+  absl::Status StopHinting() override;
+  absl::Status DoneHinting() override;
+  std::vector<memory::GpaRange> TakeHintedRanges() override;
+  // Free page reports the guest has finished (STOP after the current id).
+  uint64_t HintReportsCompleted() const override;
+
+  // Asks the guest to report free pages under `cmd_id` (>= 2, distinct
+  // from the previous one).
   absl::Status StartHinting(uint32_t cmd_id);
   // An id for the next StartHinting: one after the last id started, which
   // is part of the saved state, so a guest that moved here and reported
@@ -133,14 +144,8 @@ class Balloon : public virtio::VirtioDevice {
   // command equal to its last active one). Ids count up from 0x80000000
   // and skip the reserved STOP (0) and DONE (1) when they wrap.
   uint32_t NextHintCommandId() const;
-  absl::Status StopHinting();
-  absl::Status DoneHinting();
-  // Ranges hinted under the current command since the last call.
-  std::vector<GpaRange> TakeHintedRanges();
   // True between the guest echoing the current cmd_id and its STOP marker.
   bool hinting_in_progress() const;
-  // Free page reports the guest has finished (STOP after the current id).
-  uint64_t hint_reports_completed() const;
 
   // state::Migratable (via VirtioDevice): config, negotiated features,
   // ring indices of the active queues, the ballooned-page bitmap, counters.
@@ -169,7 +174,6 @@ class Balloon : public virtio::VirtioDevice {
   absl::Status SetHintCommand(uint32_t cmd_id);
 
   const BalloonOptions options_;
-  const std::vector<memory::MappedRegion> regions_;
 
   mutable absl::Mutex mu_;
   virtio_balloon_config config_ ABSL_GUARDED_BY(mu_) = {};
@@ -193,7 +197,7 @@ class Balloon : public virtio::VirtioDevice {
   bool hint_receiving_ ABSL_GUARDED_BY(mu_) = false;
   uint64_t hint_reports_completed_ ABSL_GUARDED_BY(mu_) = 0;
   uint32_t last_hint_cmd_id_ ABSL_GUARDED_BY(mu_) = 0;  // 0: none started yet
-  std::vector<GpaRange> hinted_ ABSL_GUARDED_BY(mu_);
+  std::vector<memory::GpaRange> hinted_ ABSL_GUARDED_BY(mu_);
 };
 
 }  // namespace devices

@@ -166,7 +166,7 @@ TEST_F(BalloonTest, InflateDiscardsEachCompactedRangeOnce) {
   EXPECT_EQ(drivers_[0]->UsedIdx(), 2);
   EXPECT_EQ(irqs_, 1);
   EXPECT_EQ(balloon_->ballooned_pages(), 64u);
-  EXPECT_EQ(balloon_->BalloonedRanges(), (std::vector<PfnRange>{{kFirstDataPfn, 64}}));
+  EXPECT_EQ(balloon_->BalloonedRanges(), (std::vector<memory::GpaRange>{{kFirstDataPfn * kPageSize, 64 * kPageSize}}));
 }
 
 TEST_F(BalloonTest, InflateSplitsRangesAtRegionBoundaries) {
@@ -436,7 +436,7 @@ TEST_F(BalloonTest, FreePageHintingIsBookkeepingOnly) {
   ASSERT_TRUE(balloon_->ProcessQueue(2).ok());
   EXPECT_FALSE(balloon_->hinting_in_progress());
   EXPECT_EQ(balloon_->TakeHintedRanges(),
-            (std::vector<GpaRange>{{kFirstDataPfn * kPageSize, 4 * kMiB},
+            (std::vector<memory::GpaRange>{{kFirstDataPfn * kPageSize, 4 * kMiB},
                                    {(kFirstDataPfn + 1024) * kPageSize, 4 * kMiB},
                                    {kHighStartPfn * kPageSize, 4 * kMiB},
                                    {(kHighStartPfn + 1024) * kPageSize, 4 * kMiB}}));
@@ -458,6 +458,57 @@ TEST_F(BalloonTest, FreePageHintingIsBookkeepingOnly) {
   ASSERT_TRUE(balloon_->StopHinting().ok());
   EXPECT_EQ(ConfigField(offsetof(virtio_balloon_config, free_page_hint_cmd_id)),
             uint32_t{VIRTIO_BALLOON_CMD_ID_STOP});
+}
+
+// What the migrator sees: the balloon through memory::PageHints only.
+TEST_F(BalloonTest, ServesTheMigratorAsPageHints) {
+  memory::PageHints& hints = *balloon_;
+  EXPECT_FALSE(hints.CanHint());  // not active
+  EXPECT_FALSE(hints.StartHinting().ok());
+  Activate(kVersion1);
+  EXPECT_FALSE(hints.CanHint());  // FREE_PAGE_HINT not accepted
+  balloon_->Reset();
+  drivers_.clear();
+  const uint64_t features = kVersion1 | Bit(VIRTIO_BALLOON_F_FREE_PAGE_HINT);
+  Activate(features);  // queues: inflate, deflate, hint
+  EXPECT_TRUE(hints.CanHint());
+
+  // Ballooned pages on both sides of the gap between the regions come back
+  // as guest-physical ranges, one per region.
+  OfferPfns(0, {kLowEndPfn - 1, kHighStartPfn});
+  ASSERT_TRUE(balloon_->ProcessQueue(0).ok());
+  EXPECT_EQ(hints.BalloonedRanges(), (std::vector<memory::GpaRange>{{(kLowEndPfn - 1) * kPageSize, kPageSize},
+                                                                     {kHighStartPfn * kPageSize, kPageSize}}));
+
+  // StartHinting picks the id; the report under it counts once STOP comes.
+  ASSERT_TRUE(hints.StartHinting().ok());
+  const uint32_t id = ConfigField(offsetof(virtio_balloon_config, free_page_hint_cmd_id));
+  EXPECT_EQ(id, 0x80000000u);
+  EXPECT_EQ(hints.HintReportsCompleted(), 0u);
+  auto send_id = [&](uint32_t value) {
+    memory::Gpa gpa = NextBuffer(4);
+    ASSERT_TRUE(mem_.Write<uint32_t>(gpa, value).ok());
+    FakeDriver::Buffer b[] = {{gpa, 4, false}};
+    drivers_[2]->AddChain(b);
+  };
+  send_id(id);
+  FakeDriver::Buffer block[] = {{kFirstDataPfn * kPageSize, 16 * static_cast<uint32_t>(kPageSize), true}};
+  drivers_[2]->AddChain(block);
+  send_id(VIRTIO_BALLOON_CMD_ID_STOP);
+  ASSERT_TRUE(balloon_->ProcessQueue(2).ok());
+  EXPECT_EQ(hints.HintReportsCompleted(), 1u);
+  EXPECT_EQ(hints.TakeHintedRanges(), (std::vector<memory::GpaRange>{{kFirstDataPfn * kPageSize, 16 * kPageSize}}));
+  ASSERT_TRUE(hints.StopHinting().ok());
+  ASSERT_TRUE(hints.DoneHinting().ok());
+  EXPECT_EQ(ConfigField(offsetof(virtio_balloon_config, free_page_hint_cmd_id)),
+            uint32_t{VIRTIO_BALLOON_CMD_ID_DONE});
+  // The next report asks under a new id.
+  ASSERT_TRUE(hints.StartHinting().ok());
+  EXPECT_EQ(ConfigField(offsetof(virtio_balloon_config, free_page_hint_cmd_id)), id + 1);
+
+  balloon_->Reset();  // the driver went away
+  EXPECT_FALSE(hints.CanHint());
+  EXPECT_TRUE(hints.BalloonedRanges().empty());
 }
 
 TEST_F(BalloonTest, ResetClearsBallooningAndStopsProcessing) {

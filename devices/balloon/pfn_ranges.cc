@@ -19,26 +19,25 @@ std::vector<PfnRange> CompactPfns(std::span<const uint32_t> pfns) {
   return ranges;
 }
 
-SplitResult SplitAtRegions(std::span<const PfnRange> ranges,
-                           std::span<const memory::MappedRegion> regions) {
+memory::GpaRange ToGpaRange(const PfnRange& range) {
+  // PFNs are below 2^32 (32-bit in the protocol, 64-bit ends from
+  // CompactPfns), so byte addresses stay below 2^44: no overflow.
+  return {range.first_pfn << kBalloonPfnShift, range.count << kBalloonPfnShift};
+}
+
+SplitResult SplitAtRegions(std::span<const PfnRange> ranges, const memory::GuestMemory& mem) {
   SplitResult result;
   for (const PfnRange& range : ranges) {
-    // PFNs are below 2^32, so byte addresses stay below 2^44: no overflow.
-    const memory::Gpa start = range.first_pfn << kBalloonPfnShift;
-    const memory::Gpa end = range.end_pfn() << kBalloonPfnShift;
     uint64_t covered = 0;
-    for (const memory::MappedRegion& region : regions) {
-      const memory::Gpa lo = std::max(start, region.gpa);
-      const memory::Gpa hi = std::min(end, region.end());
-      if (lo >= hi) continue;
-      // Regions are page aligned, so the pieces are too.
-      result.in_ram.push_back({lo, hi - lo});
-      covered += hi - lo;
+    // Regions are page aligned, so the pieces are too.
+    for (const memory::RegionPiece& piece : mem.RegionPieces(ToGpaRange(range))) {
+      result.in_ram.push_back(piece.range);
+      covered += piece.range.length;
     }
     result.pages_outside += range.count - (covered >> kBalloonPfnShift);
   }
   std::sort(result.in_ram.begin(), result.in_ram.end(),
-            [](const GpaRange& a, const GpaRange& b) { return a.gpa < b.gpa; });
+            [](const memory::GpaRange& a, const memory::GpaRange& b) { return a.start < b.start; });
   return result;
 }
 

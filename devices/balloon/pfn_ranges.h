@@ -1,8 +1,8 @@
 // Pure helpers that turn the PFN lists a balloon driver sends into the
 // fewest guest-physical ranges: CompactPfns sorts, dedups and merges, and
-// SplitAtRegions clips the result to RAM so that each piece can be handed to
-// one GuestMemory::Discard call. No I/O, no guest memory access: the device
-// reads PFNs, these functions only do arithmetic on them.
+// SplitAtRegions clips the result to RAM (GuestMemory::RegionPieces) so that
+// each piece can be handed to one GuestMemory::Discard call. No guest memory
+// access: the device reads PFNs, these functions only do arithmetic on them.
 #ifndef DEVICES_BALLOON_PFN_RANGES_H_
 #define DEVICES_BALLOON_PFN_RANGES_H_
 
@@ -28,21 +28,17 @@ struct PfnRange {
 // Sorted, disjoint, non-adjacent ranges covering exactly the set of `pfns`.
 std::vector<PfnRange> CompactPfns(std::span<const uint32_t> pfns);
 
-struct GpaRange {
-  memory::Gpa gpa = 0;
-  uint64_t length = 0;
-  bool operator==(const GpaRange&) const = default;
-};
+// The guest-physical bytes of `range`.
+memory::GpaRange ToGpaRange(const PfnRange& range);
 
 struct SplitResult {
-  std::vector<GpaRange> in_ram;  // each inside one region, page aligned
+  std::vector<memory::GpaRange> in_ram;  // each inside one region, page aligned
   uint64_t pages_outside = 0;    // pages of the input that are not RAM
 };
 
 // Intersects `ranges` (sorted and disjoint, as CompactPfns returns) with
-// the RAM regions, splitting at region boundaries.
-SplitResult SplitAtRegions(std::span<const PfnRange> ranges,
-                           std::span<const memory::MappedRegion> regions);
+// the RAM regions of `mem`, splitting at region boundaries.
+SplitResult SplitAtRegions(std::span<const PfnRange> ranges, const memory::GuestMemory& mem);
 
 }  // namespace devices
 

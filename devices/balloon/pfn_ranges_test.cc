@@ -68,15 +68,16 @@ TEST(CompactPfns, RandomizedAgainstReferenceSet) {
   }
 }
 
-std::vector<memory::MappedRegion> Regions() {
+memory::GuestMemory& Regions() {
   // Two regions: pages [0, 16) and [32, 48).
-  return {{0, 16 * 4096, nullptr, 0}, {32 * 4096, 16 * 4096, nullptr, 16 * 4096}};
+  static memory::GuestMemory mem = *memory::GuestMemory::Create({{0, 16 * 4096}, {32 * 4096, 16 * 4096}});
+  return mem;
 }
 
 TEST(SplitAtRegions, ClipsAndSplitsAtRegionBoundaries) {
   std::vector<PfnRange> ranges = {{2, 3}, {14, 20}, {47, 5}, {100, 2}};
   SplitResult r = SplitAtRegions(ranges, Regions());
-  EXPECT_EQ(r.in_ram, (std::vector<GpaRange>{{2 * 4096, 3 * 4096},
+  EXPECT_EQ(r.in_ram, (std::vector<memory::GpaRange>{{2 * 4096, 3 * 4096},
                                              {14 * 4096, 2 * 4096},
                                              {32 * 4096, 2 * 4096},
                                              {47 * 4096, 1 * 4096}}));
@@ -93,7 +94,7 @@ TEST(SplitAtRegions, RangeSpanningBothRegions) {
 
 TEST(SplitAtRegions, RandomizedPageAccounting) {
   std::mt19937 rng(7);
-  auto regions = Regions();
+  const memory::GuestMemory& regions = Regions();
   auto in_ram = [](uint64_t p) { return p < 16 || (p >= 32 && p < 48); };
   for (int iter = 0; iter < 500; ++iter) {
     std::vector<uint32_t> pfns(rng() % 64);
@@ -101,8 +102,8 @@ TEST(SplitAtRegions, RandomizedPageAccounting) {
     std::set<uint64_t> unique(pfns.begin(), pfns.end());
     SplitResult r = SplitAtRegions(CompactPfns(pfns), regions);
     std::set<uint64_t> got;
-    for (const GpaRange& g : r.in_ram) {
-      for (uint64_t a = g.gpa; a < g.gpa + g.length; a += 4096) got.insert(a / 4096);
+    for (const memory::GpaRange& g : r.in_ram) {
+      for (uint64_t a = g.start; a < g.end(); a += 4096) got.insert(a / 4096);
     }
     std::set<uint64_t> want;
     uint64_t outside = 0;

@@ -3,9 +3,10 @@
 // state tree. The stream tests drive the Sender and Receiver with them, with
 // hooks to act as the guest at chosen moments; bench/migrate_pipeline uses
 // them to time the host-side pipeline (scan, copy, checksums, socket) at
-// full size without a guest.
-#ifndef MIGRATION_PLAIN_VM_H_
-#define MIGRATION_PLAIN_VM_H_
+// full size without a guest. PlainSource is its own memory::PageHints (a
+// balloon that reports what the test sets).
+#ifndef MIGRATION_TESTING_PLAIN_VM_H_
+#define MIGRATION_TESTING_PLAIN_VM_H_
 
 #include <atomic>
 #include <chrono>
@@ -16,6 +17,7 @@
 #include <vector>
 
 #include "memory/guest_memory.h"
+#include "memory/page_hints.h"
 #include "migration/source.h"
 #include "state/state_tree.h"
 
@@ -30,7 +32,7 @@ inline std::vector<uint8_t> PlainTree(const std::string& value) {
   return *w.Finish();
 }
 
-class PlainSource : public MigrationSource {
+class PlainSource : public MigrationSource, public memory::PageHints {
  public:
   explicit PlainSource(const std::vector<memory::RamRegion>& layout) : mem_(*memory::GuestMemory::Create(layout)) {}
   memory::GuestMemory& memory() override { return mem_; }
@@ -55,17 +57,20 @@ class PlainSource : public MigrationSource {
     ++resumes;
   }
   absl::StatusOr<std::vector<uint8_t>> SaveState() override { return PlainTree("state"); }
-  std::vector<GpaRange> BalloonedRanges() override { return ballooned; }
-  bool CanHint() override { return !hints.empty() || !hint_batches.empty(); }
+  memory::PageHints* page_hints() override { return this; }
+
+  // memory::PageHints
+  std::vector<memory::GpaRange> BalloonedRanges() const override { return ballooned; }
+  bool CanHint() const override { return !hints.empty() || !hint_batches.empty(); }
   absl::Status StartHinting() override {
     // The guest answers at once (`hints`) or one batch per take
     // (`hint_batches`); then, before the sender syncs the dirty log, it
     // reuses the pages in `reuse_after_hint` (writes the log sees).
     if (hint_batches.empty()) ++reports;
-    for (const GpaRange& r : reuse_after_hint) FillPage(r.first, 0x77);
+    for (const memory::GpaRange& r : reuse_after_hint) FillPage(r.start, 0x77);
     return absl::OkStatus();
   }
-  uint64_t HintReportsCompleted() override { return reports; }
+  uint64_t HintReportsCompleted() const override { return reports; }
   absl::Status StopHinting() override {
     hint_stopped = true;
     return absl::OkStatus();
@@ -74,7 +79,7 @@ class PlainSource : public MigrationSource {
     done = true;
     return absl::OkStatus();
   }
-  std::vector<GpaRange> TakeHintedRanges() override {
+  std::vector<memory::GpaRange> TakeHintedRanges() override {
     if (hint_batches.empty()) return hints;
     if (hint_stopped || hint_batches_sent == hint_batches.size()) return {};
     if (++hint_batches_sent == hint_batches.size()) ++reports;  // the last batch ends with STOP
@@ -112,8 +117,8 @@ class PlainSource : public MigrationSource {
   bool logging = false, paused = false, done = false;
   int resumes = 0, syncs = 0;
   uint64_t reports = 0;
-  std::vector<GpaRange> ballooned, hints, reuse_after_hint;
-  std::vector<std::vector<GpaRange>> hint_batches;
+  std::vector<memory::GpaRange> ballooned, hints, reuse_after_hint;
+  std::vector<std::vector<memory::GpaRange>> hint_batches;
   size_t hint_batches_sent = 0;
   bool hint_stopped = false;
   std::function<void(int)> on_sync;  // called with the sync count, before each region's take
@@ -154,4 +159,4 @@ class PlainTarget : public MigrationTarget {
 
 }  // namespace migration
 
-#endif  // MIGRATION_PLAIN_VM_H_
+#endif  // MIGRATION_TESTING_PLAIN_VM_H_
