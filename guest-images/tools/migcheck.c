@@ -30,6 +30,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "background.h"
+
 #define PAGE 4096
 #define PID_FILE "/tmp/migcheck.pid"
 #define COUNTER_FILE "/tmp/migcheck.counter"
@@ -62,18 +64,6 @@ static long check_pages(void)
 				return (long)p;
 	}
 	return -1;
-}
-
-static void write_file(const char *path, const char *text)
-{
-	char tmp[64];
-	snprintf(tmp, sizeof(tmp), "%s.tmp", path);
-	FILE *f = fopen(tmp, "w");
-	if (!f)
-		return;
-	fputs(text, f);
-	fclose(f);
-	rename(tmp, path);
 }
 
 static void on_usr1(int sig)
@@ -177,32 +167,11 @@ static int cat_file(const char *path)
 
 static int verify(void)
 {
-	FILE *f = fopen(PID_FILE, "r");
-	int pid = 0;
-	if (!f || fscanf(f, "%d", &pid) != 1) {
-		fprintf(stderr, "migcheck: no checker running\n");
+	char buf[128];
+	if (ask_background("migcheck", PID_FILE, RESULT_FILE, SIGUSR1, buf, sizeof(buf)) != 0)
 		return 1;
-	}
-	fclose(f);
-	unlink(RESULT_FILE);
-	if (kill(pid, SIGUSR1) != 0) {
-		fprintf(stderr, "migcheck: checker %d is gone\n", pid);
-		return 1;
-	}
-	for (int i = 0; i < 6000; i++) {
-		char buf[128];
-		f = fopen(RESULT_FILE, "r");
-		if (f && fgets(buf, sizeof(buf), f)) {
-			fclose(f);
-			printf("migcheck: %s", buf);
-			return strncmp(buf, "ok", 2) == 0 ? 0 : 2;
-		}
-		if (f)
-			fclose(f);
-		usleep(10000);
-	}
-	fprintf(stderr, "migcheck: no answer from the checker\n");
-	return 1;
+	printf("migcheck: %s", buf);
+	return strncmp(buf, "ok", 2) == 0 ? 0 : 2;
 }
 
 int main(int argc, char **argv)

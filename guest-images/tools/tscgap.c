@@ -37,6 +37,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "background.h"
+
 #define PID_FILE "/tmp/tscgap.pid"
 #define QUERY_FILE "/tmp/tscgap.query"
 #define RESULT_FILE "/tmp/tscgap.result"
@@ -68,18 +70,6 @@ static void on_usr1(int sig)
 {
 	(void)sig;
 	report_requested = 1;
-}
-
-static void write_file(const char *path, const char *text)
-{
-	char tmp[64];
-	snprintf(tmp, sizeof(tmp), "%s.tmp", path);
-	FILE *f = fopen(tmp, "w");
-	if (!f)
-		return;
-	fputs(text, f);
-	fclose(f);
-	rename(tmp, path);
 }
 
 /* Ticks per ms over ~200 ms of CLOCK_MONOTONIC. */
@@ -198,46 +188,15 @@ static int start(void)
 	return 0;
 }
 
-static int spinner_pid(void)
-{
-	FILE *f = fopen(PID_FILE, "r");
-	int pid = 0;
-	if (!f || fscanf(f, "%d", &pid) != 1) {
-		fprintf(stderr, "tscgap: no spinner running\n");
-		pid = 0;
-	}
-	if (f)
-		fclose(f);
-	return pid;
-}
-
 static int ask(const char *from, const char *to)
 {
-	int pid = spinner_pid();
-	if (!pid)
-		return 1;
-	char query[64];
+	char query[64], buf[256];
 	snprintf(query, sizeof(query), "%s %s\n", from, to);
 	write_file(QUERY_FILE, query);
-	unlink(RESULT_FILE);
-	if (kill(pid, SIGUSR1) != 0) {
-		fprintf(stderr, "tscgap: spinner %d is gone\n", pid);
+	if (ask_background("tscgap", PID_FILE, RESULT_FILE, SIGUSR1, buf, sizeof(buf)) != 0)
 		return 1;
-	}
-	for (int i = 0; i < 6000; i++) {
-		char buf[256];
-		FILE *f = fopen(RESULT_FILE, "r");
-		if (f && fgets(buf, sizeof(buf), f)) {
-			fclose(f);
-			printf("tscgap: %s", buf);
-			return strncmp(buf, "max gap", 7) == 0 ? 0 : 2;
-		}
-		if (f)
-			fclose(f);
-		usleep(10000);
-	}
-	fprintf(stderr, "tscgap: no answer from the spinner\n");
-	return 1;
+	printf("tscgap: %s", buf);
+	return strncmp(buf, "max gap", 7) == 0 ? 0 : 2;
 }
 
 int main(int argc, char **argv)
@@ -251,7 +210,8 @@ int main(int argc, char **argv)
 	if (argc == 4 && !strcmp(argv[1], "report"))
 		return ask(argv[2], argv[3]);
 	if (argc == 2 && !strcmp(argv[1], "stop")) {
-		int pid = spinner_pid();
+		int pid = background_pid("tscgap", PID_FILE);
+		unlink(PID_FILE);
 		return pid && kill(pid, SIGTERM) == 0 ? 0 : 1;
 	}
 	fprintf(stderr, "usage: tscgap start | now | report FROM_TSC TO_TSC | stop\n");
