@@ -36,7 +36,7 @@ import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from benchlib import (CPU_ACCOUNTING, GIB, MARKER, VMM, Console, CpuMeter, fmt, qemu_argv, qemu_binary,  # noqa: E402
-                      qmp, ram_mib, reap)
+                      qmp, ram_mib, reap, stop)
 
 
 def ctl(sock, *args):
@@ -56,12 +56,6 @@ def notify_thread_ns(pid):
         except OSError:
             continue
     return None
-
-
-def stop(proc):
-    if proc.returncode is None:
-        proc.kill()
-        reap(proc, 30)
 
 
 def vmm_steps(memory, touch_mib, size_mib, notify):

@@ -19,7 +19,9 @@ import re
 import select
 import shutil
 import socket
+import statistics
 import subprocess
+import tempfile
 import threading
 import time
 
@@ -48,7 +50,8 @@ class Console:
         self.proc = proc
         self.buf = b""
 
-    def wait_for(self, text, timeout):
+    def _read_until(self, text, timeout):
+        """Reads the console into buf until it holds text; False on timeout or EOF."""
         deadline = time.monotonic() + timeout
         while text not in self.buf:
             left = deadline - time.monotonic()
@@ -60,6 +63,11 @@ class Console:
                 if not chunk:
                     return False
                 self.buf += chunk
+        return True
+
+    def wait_for(self, text, timeout):
+        if not self._read_until(text, timeout):
+            return False
         self.buf = self.buf[self.buf.index(text) + len(text):]
         return True
 
@@ -74,17 +82,8 @@ class Console:
         self.proc.stdin.write(f"{command}; echo {tag[:3]}\"\"{tag[3:]}\n".encode())
         self.proc.stdin.flush()
         marker = tag.encode()
-        deadline = time.monotonic() + timeout
-        while marker not in self.buf:
-            left = deadline - time.monotonic()
-            if left <= 0:
-                return None
-            r, _, _ = select.select([self.proc.stdout], [], [], min(left, 0.5))
-            if r:
-                chunk = os.read(self.proc.stdout.fileno(), 65536)
-                if not chunk:
-                    return None
-                self.buf += chunk
+        if not self._read_until(marker, timeout):
+            return None
         text = self.buf[:self.buf.index(marker)].decode(errors="replace")
         self.buf = self.buf[self.buf.index(marker) + len(marker):]
         # Drop the echoed command line.
@@ -268,6 +267,13 @@ def reap(proc, timeout=60):
         time.sleep(0.005)
 
 
+def stop(proc):
+    """Kills a Popen child that has not ended, and reaps it."""
+    if proc.returncode is None:
+        proc.kill()
+        reap(proc, 30)
+
+
 # ---------------------------------------------------------------- memory
 
 def memory_overhead_kib(pid):
@@ -331,6 +337,23 @@ def qemu_first_run_ms(stderr_text, stamp_file):
     return None
 
 
+def qemu_traced_first_run_ms(argv, timeout=120):
+    """Exec -> the first KVM_RUN of a QEMU started with trace_first_run; the
+    run is killed once it is seen."""
+    stamp = tempfile.mktemp(prefix="bench-qemu-", suffix=".stamp")
+    err = tempfile.TemporaryFile()
+    proc = launch(argv, stamp, stdin=subprocess.PIPE, stdout=subprocess.DEVNULL, stderr=err)
+    found = None
+    deadline = time.monotonic() + timeout
+    while found is None and time.monotonic() < deadline:
+        time.sleep(0.05)
+        err.seek(0)
+        found = qemu_first_run_ms(err.read().decode(errors="replace"), stamp)
+    stop(proc)
+    os.unlink(stamp)
+    return found
+
+
 # ---------------------------------------------------------------- downtime probe
 
 def host_tsc():
@@ -347,6 +370,11 @@ def probe_report(console, tsc_from, tsc_to):
         return None
     return {"gap_ms": float(m.group(1)), "at_ms": float(m.group(2)), "over_1ms": int(m.group(3)),
             "next_ms": float(m.group(4)), "open": "open" in text}
+
+
+def median(values):
+    values = [v for v in values if v is not None]
+    return statistics.median(values) if values else None
 
 
 def fmt(v, spec):

@@ -23,7 +23,6 @@ what the VMM controls.
 """
 import argparse
 import os
-import statistics
 import subprocess
 import sys
 import tempfile
@@ -31,8 +30,8 @@ import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from benchlib import (CPU_ACCOUNTING, EXEC_STAMP, IMAGE, MARKER, PVM, VMM, Console, CpuMeter,  # noqa: E402
-                      exec_stamp, fmt, launch, memory_overhead_kib, qemu_argv, qemu_binary, qemu_first_run_ms,
-                      reap, vmm_first_run_ms)
+                      exec_stamp, fmt, launch, median, memory_overhead_kib, qemu_argv, qemu_binary,
+                      qemu_traced_first_run_ms, reap, vmm_first_run_ms)
 
 
 def boot_once(argv, first_run, timeout=600):
@@ -65,29 +64,6 @@ def boot_once(argv, first_run, timeout=600):
     return res
 
 
-def qemu_startup_ms(memory):
-    """Exec -> QEMU's first KVM_RUN, from its trace; the run is then killed."""
-    stamp = tempfile.mktemp(prefix="bench-boot-q-", suffix=".stamp")
-    err = tempfile.TemporaryFile()
-    proc = launch(qemu_argv(memory, trace_first_run=True), stamp, stdin=subprocess.PIPE,
-                  stdout=subprocess.DEVNULL, stderr=err)
-    deadline = time.monotonic() + 60
-    found = None
-    while time.monotonic() < deadline and found is None:
-        time.sleep(0.05)
-        err.seek(0)
-        found = qemu_first_run_ms(err.read().decode(errors="replace"), stamp)
-    proc.kill()
-    reap(proc)
-    os.unlink(stamp)
-    return found
-
-
-def median(values):
-    values = [v for v in values if v is not None]
-    return statistics.median(values) if values else None
-
-
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--runs", type=int, default=3)
@@ -101,7 +77,7 @@ def main():
     if not args.no_qemu and qemu_binary():
         runs["qemu"] = [boot_once(qemu_argv(args.memory), None) for _ in range(args.runs)]
         for r in runs["qemu"]:
-            r["startup_ms"] = qemu_startup_ms(args.memory)
+            r["startup_ms"] = qemu_traced_first_run_ms(qemu_argv(args.memory, trace_first_run=True))
     elif not args.no_qemu:
         print("qemu-system-x86_64 not installed (WITH_QEMU=1 scripts/install-deps.sh): no ratios")
 

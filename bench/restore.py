@@ -25,7 +25,6 @@ import json
 import os
 import re
 import select
-import statistics
 import subprocess
 import sys
 import tempfile
@@ -33,15 +32,9 @@ import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from benchlib import (CPU_ACCOUNTING, MARKER, MIB, VMM, Console, CpuMeter, exec_stamp, fmt, launch,  # noqa: E402
-                      qemu_argv, qemu_binary, qemu_first_run_ms, qmp, reap, vmm_first_run_ms)
+                      median, qemu_argv, qemu_binary, qemu_traced_first_run_ms, qmp, reap, stop, vmm_first_run_ms)
 
 QEMU_UNCAPPED = 100 << 30
-
-
-def stop(proc):
-    if proc.returncode is None:
-        proc.kill()
-        reap(proc, 30)
 
 
 def vmm_snapshot(memory, path):
@@ -137,27 +130,6 @@ def restore_once(argv, first_run):
     return res
 
 
-def qemu_first_run(argv):
-    """Exec -> QEMU's first KVM_RUN after the restore (trace run, then killed)."""
-    stamp = tempfile.mktemp(prefix="bench-restore-q-", suffix=".stamp")
-    err = tempfile.TemporaryFile()
-    proc = launch(argv, stamp, stdin=subprocess.PIPE, stdout=subprocess.DEVNULL, stderr=err)
-    found = None
-    deadline = time.monotonic() + 120
-    while found is None and time.monotonic() < deadline:
-        time.sleep(0.05)
-        err.seek(0)
-        found = qemu_first_run_ms(err.read().decode(errors="replace"), stamp)
-    stop(proc)
-    os.unlink(stamp)
-    return found
-
-
-def median(values):
-    values = [v for v in values if v is not None]
-    return statistics.median(values) if values else None
-
-
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--sizes", default="512M,1G,4G")
@@ -187,8 +159,8 @@ def main():
             argv = qemu_argv(size, incoming=f"exec:cat {qpath}")
             runs = [restore_once(argv, None) for _ in range(args.runs)]
             for r in runs:
-                r["first_run_ms"] = qemu_first_run(qemu_argv(size, incoming=f"exec:cat {qpath}",
-                                                             trace_first_run=True))
+                r["first_run_ms"] = qemu_traced_first_run_ms(qemu_argv(size, incoming=f"exec:cat {qpath}",
+                                                                       trace_first_run=True))
             rows.append(("qemu", size, mib, runs))
         except Exception as e:  # the peer failing must not hide our figures
             print(f"QEMU {size} failed: {e}")

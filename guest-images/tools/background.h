@@ -24,6 +24,25 @@ static void write_file(const char *path, const char *text)
 	rename(tmp, path);
 }
 
+/* Forks the background process, in a session of its own. Returns 0 in it,
+ * with *ready the pipe end it writes to once it is ready; 1 in the caller,
+ * with *ready the end that news arrives on; -1 on failure. */
+static int fork_background(int *ready)
+{
+	int fds[2];
+	if (pipe(fds) != 0)
+		return -1;
+	pid_t pid = fork();
+	if (pid < 0)
+		return -1;
+	close(fds[pid > 0 ? 1 : 0]);
+	*ready = fds[pid > 0 ? 0 : 1];
+	if (pid > 0)
+		return 1;
+	setsid();
+	return 0;
+}
+
 /* The pid in pid_file, or 0 (and a message naming `tool`) when there is none. */
 static int background_pid(const char *tool, const char *pid_file)
 {

@@ -81,24 +81,19 @@ static double now_s(void)
 
 static int start(unsigned long mib, unsigned long dirty_mib_s)
 {
-	int ready[2];
-	if (pipe(ready) != 0)
+	int ready;
+	int forked = fork_background(&ready);
+	if (forked < 0)
 		return 1;
-	pid_t pid = fork();
-	if (pid < 0)
-		return 1;
-	if (pid > 0) {
-		close(ready[1]);
+	if (forked > 0) {
 		char c;
-		if (read(ready[0], &c, 1) != 1) {
+		if (read(ready, &c, 1) != 1) {
 			fprintf(stderr, "migcheck: the checker failed to start\n");
 			return 1;
 		}
 		printf("migcheck: filled %lu MiB\n", mib);
 		return 0;
 	}
-	close(ready[0]);
-	setsid();
 	pages = mib * 256;
 	mem = mmap(NULL, pages * PAGE, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
 	gen = calloc(pages, sizeof(*gen));
@@ -111,9 +106,9 @@ static int start(unsigned long mib, unsigned long dirty_mib_s)
 	snprintf(buf, sizeof(buf), "%d\n", getpid());
 	write_file(PID_FILE, buf);
 	write_file(COUNTER_FILE, "0\n");
-	if (write(ready[1], "x", 1) != 1)
+	if (write(ready, "x", 1) != 1)
 		_exit(1);
-	close(ready[1]);
+	close(ready);
 	int devnull = open("/dev/null", O_RDWR);
 	dup2(devnull, 0), dup2(devnull, 1), dup2(devnull, 2);
 

@@ -155,16 +155,13 @@ static void spin(int ready_fd, double ticks_per_ms)
 
 static int start(void)
 {
-	int ready[2];
-	if (pipe(ready) != 0)
+	int ready;
+	int forked = fork_background(&ready);
+	if (forked < 0)
 		return 1;
-	pid_t pid = fork();
-	if (pid < 0)
-		return 1;
-	if (pid > 0) {
-		close(ready[1]);
+	if (forked > 0) {
 		char buf[64];
-		ssize_t n = read(ready[0], buf, sizeof(buf) - 1);
+		ssize_t n = read(ready, buf, sizeof(buf) - 1);
 		if (n <= 0) {
 			fprintf(stderr, "tscgap: the spinner failed to start\n");
 			return 1;
@@ -173,8 +170,6 @@ static int start(void)
 		printf("tscgap: started, TSC %.1f MHz\n", atof(buf));
 		return 0;
 	}
-	close(ready[0]);
-	setsid();
 	setpriority(PRIO_PROCESS, 0, 19);
 	signal(SIGUSR1, on_usr1);
 	char buf[32];
@@ -184,7 +179,7 @@ static int start(void)
 	if (!freopen("/dev/null", "r", stdin) || !freopen("/dev/null", "w", stdout) ||
 	    !freopen("/dev/null", "w", stderr))
 		_exit(1);
-	spin(ready[1], ticks_per_ms);
+	spin(ready, ticks_per_ms);
 	return 0;
 }
 
