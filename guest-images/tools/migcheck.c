@@ -1,14 +1,17 @@
 /*
  * migcheck: guest-side checker for live migration tests.
  *
- *   migcheck start MIB [--dirty-mib-s N]
+ *   migcheck start MIB [--dirty-mib-s N] [--still]
  *       Starts a background process that fills MIB MiB with a known
  *       pattern (every 8-byte word depends on its page and that page's
  *       generation), then every 20 ms bumps a counter (kept in
  *       /tmp/migcheck.counter) and rewrites one page with its next
  *       generation. With --dirty-mib-s it also rewrites pages round-robin
- *       at about N MiB/s from user space. Prints "migcheck: filled N MiB"
- *       once the fill is done and returns.
+ *       at about N MiB/s from user space. With --still it does neither and
+ *       only waits to verify: the guest stays idle (each tick's file write
+ *       is guest kernel work, emulated on PVM, that would keep its vCPU
+ *       busy). Prints "migcheck: filled N MiB" once the fill is done and
+ *       returns.
  *   migcheck counter     prints the counter
  *   migcheck verify      has the background process check every page and
  *                        prints "migcheck: ok, N pages, counter C" or
@@ -79,7 +82,7 @@ static double now_s(void)
 	return ts.tv_sec + ts.tv_nsec / 1e9;
 }
 
-static int start(unsigned long mib, unsigned long dirty_mib_s)
+static int start(unsigned long mib, unsigned long dirty_mib_s, int still)
 {
 	int ready;
 	int forked = fork_background(&ready);
@@ -127,6 +130,10 @@ static int start(unsigned long mib, unsigned long dirty_mib_s)
 				snprintf(buf, sizeof(buf), "BAD page %ld of %zu\n", bad, pages);
 			write_file(RESULT_FILE, buf);
 		}
+		if (still) {
+			sleep(1); /* a signal ends it early */
+			continue;
+		}
 		double t = now_s();
 		if (t - last_tick < tick) {
 			usleep((useconds_t)((tick - (t - last_tick)) * 1e6));
@@ -173,17 +180,22 @@ int main(int argc, char **argv)
 {
 	if (argc >= 3 && !strcmp(argv[1], "start")) {
 		unsigned long dirty = 0;
-		if (argc == 5 && !strcmp(argv[3], "--dirty-mib-s"))
-			dirty = strtoul(argv[4], NULL, 0);
-		else if (argc != 3)
-			goto usage;
-		return start(strtoul(argv[2], NULL, 0), dirty);
+		int still = 0;
+		for (int i = 3; i < argc; i++) {
+			if (!strcmp(argv[i], "--dirty-mib-s") && i + 1 < argc)
+				dirty = strtoul(argv[++i], NULL, 0);
+			else if (!strcmp(argv[i], "--still"))
+				still = 1;
+			else
+				goto usage;
+		}
+		return start(strtoul(argv[2], NULL, 0), dirty, still);
 	}
 	if (argc == 2 && !strcmp(argv[1], "counter"))
 		return cat_file(COUNTER_FILE);
 	if (argc == 2 && !strcmp(argv[1], "verify"))
 		return verify();
 usage:
-	fprintf(stderr, "usage: migcheck start MIB [--dirty-mib-s N] | counter | verify\n");
+	fprintf(stderr, "usage: migcheck start MIB [--dirty-mib-s N] [--still] | counter | verify\n");
 	return 1;
 }
