@@ -2,6 +2,8 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
+#include "absl/time/clock.h"
+#include "base/logging.h"
 #include "base/status_macros.h"
 #include "migration/crc32c.h"
 
@@ -9,6 +11,13 @@ namespace migration {
 namespace {
 
 constexpr uint64_t kPage = memory::kPageSize;
+
+// Adds the time since `mark` to `total` and moves `mark` on.
+void Lap(absl::Time& mark, double& total) {
+  const absl::Time now = absl::Now();
+  total += absl::ToDoubleMilliseconds(now - mark);
+  mark = now;
+}
 
 absl::Status Corrupt(const std::string& what) {
   return absl::DataLossError(absl::StrCat("corrupted migration stream: ", what));
@@ -48,8 +57,10 @@ absl::Status Receiver::ReadPages(const RecordHeader& h) {
   }
   const uint64_t first = (h.gpa - regions[region].gpa) / kPage;
   const uint64_t end = first + h.length / kPage;
+  absl::Time mark = absl::Now();
   if (h.type == static_cast<uint32_t>(RecordType::kZeroPages)) {
     RETURN_IF_ERROR(mem.Discard(h.gpa, h.length));
+    Lap(mark, stats_.write_ms);
     torn_[region].Clear(first, end);
     stats_.zero_pages += h.length / kPage;
     return absl::OkStatus();
@@ -65,9 +76,13 @@ absl::Status Receiver::ReadPages(const RecordHeader& h) {
   if (payload_.size() < h.length) payload_.resize(kMaxPagesRecordBytes);
   std::span<uint8_t> payload(payload_.data(), h.length);
   RETURN_IF_ERROR(channel_.ReadExact(payload.data(), payload.size()));
+  Lap(mark, stats_.read_ms);
   stats_.pages_received += h.length / kPage;
-  if (Crc32c(0, payload.data(), payload.size()) == h.payload_crc) {
+  const bool intact = Crc32c(0, payload.data(), payload.size()) == h.payload_crc;
+  Lap(mark, stats_.check_ms);
+  if (intact) {
     RETURN_IF_ERROR(mem.WriteBacking(h.gpa, payload));
+    Lap(mark, stats_.write_ms);
     torn_[region].Clear(first, end);
     return absl::OkStatus();
   }
@@ -155,6 +170,8 @@ absl::StatusOr<ReceiveStats> Receiver::Run() {
     }
   }
   stats_.bytes_received = channel_.bytes_read();
+  LOG_INFO("migration: page records: %.1f ms reading, %.1f ms checking, %.1f ms writing into guest memory",
+           stats_.read_ms, stats_.check_ms, stats_.write_ms);
   return stats_;
 }
 

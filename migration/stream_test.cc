@@ -152,17 +152,19 @@ TEST_P(HintedLiveMigrationTest, SkipsHintedPagesButSendsHintedPagesTheGuestReuse
   EXPECT_EQ(ByteAt(dst.mem_, 0xa0001), 0);     // hinted and free: never sent
   EXPECT_EQ(ByteAt(dst.mem_, 0x7f001), 0x5a);
   EXPECT_EQ(received->bytes_received, stats->bytes_sent);
-  // The parts of the downtime add up to it (give or take the clock reads).
+  EXPECT_GT(received->write_ms, 0);  // the destination's split of its page-record time was kept
+  // The parts of the downtime are laps of one clock from the pause, so they
+  // never add up to more than it; how close they come is a timing
+  // (bench/migrate prints both).
   const MigrationStats::DowntimeParts& d = stats->downtime_parts;
   const double parts = d.pause + d.sync + d.last_pages + d.rescan + d.state + d.ack;
   EXPECT_GT(parts, 0);
   EXPECT_LE(parts, stats->downtime_ms + 0.01);
-  EXPECT_GE(parts, stats->downtime_ms * 0.9 - 0.05);
   ASSERT_FALSE(progress.empty());
   EXPECT_EQ(progress.back().phase, "completed");
   EXPECT_EQ(stats->unlogged_pages, 0u);
   EXPECT_FALSE(stats->paused_rescan);
-  EXPECT_GE(stats->hint_wait_ms, 0);
+  EXPECT_GT(stats->hint_wait_ms, 0);  // the report ("complete" above) was waited for
   EXPECT_LT(stats->hint_wait_ms, stats->total_ms);
   if (GetParam()) {
     EXPECT_GT(stats->check_ms, 0);  // at least one live check ran

@@ -14,6 +14,7 @@
 #include <cstdlib>
 #include <fstream>
 #include <memory>
+#include <optional>
 
 #include <gtest/gtest.h>
 
@@ -71,11 +72,12 @@ class NetnsPair {
   const std::string& b() const { return b_; }
   std::string AddressA() const { return subnet_ + "1"; }
   std::string AddressB() const { return subnet_ + "2"; }
-  // Bytes host B has received on the link.
-  uint64_t BytesReceivedByB() const {
+  // Bytes host B has received on the link; nullopt when the counter cannot
+  // be read.
+  std::optional<uint64_t> BytesReceivedByB() const {
     uint64_t v = 0;
     std::string text = ShellOutput("ip netns exec " + b_ + " cat /sys/class/net/" + veth_b_ + "/statistics/rx_bytes");
-    (void)absl::SimpleAtoi(absl::StripAsciiWhitespace(text), &v);
+    if (!absl::SimpleAtoi(absl::StripAsciiWhitespace(text), &v)) return std::nullopt;
     return v;
   }
 
@@ -179,11 +181,15 @@ TEST_F(MigrationGuestTest, GuestMovesBetweenHostsRunningAndIntactAndSnapshotsRes
   dest_args.push_back("--incoming=" + to_b);
   auto dest_b = std::make_unique<GuestProcess>(net.In(net.b()), dest_args);
   ASSERT_TRUE(WaitForLog(*dest_b, "waiting for the source", absl::Seconds(30))) << dest_b->stderr_text();
-  const uint64_t rx_before = net.BytesReceivedByB();
+  const std::optional<uint64_t> rx_before = net.BytesReceivedByB();
+  ASSERT_TRUE(rx_before.has_value()) << "cannot read B's veth counter";
   CtlResult no_hints = Ctl({"--api", Path("a.sock"), "migrate", to_b, "--json", "--free-page-hinting=false"});
   ASSERT_EQ(no_hints.status, 0) << no_hints.stderr_text << source->stderr_text() << dest_b->stderr_text();
   ASSERT_FALSE(no_hints.json.is_discarded()) << no_hints.stdout_text;
-  const uint64_t on_wire = net.BytesReceivedByB() - rx_before;
+  const std::optional<uint64_t> rx_after = net.BytesReceivedByB();
+  ASSERT_TRUE(rx_after.has_value()) << "cannot read B's veth counter";
+  ASSERT_GE(*rx_after, *rx_before) << "B's veth counter went back";
+  const uint64_t on_wire = *rx_after - *rx_before;
   std::cout << "A -> B without hints: " << no_hints.json.dump() << "\n";
   EXPECT_EQ(no_hints.json["state"], "completed");
   EXPECT_GT(no_hints.json["bytes_sent"].get<uint64_t>(), 512 * kMiB) << no_hints.json.dump();
@@ -192,11 +198,21 @@ TEST_F(MigrationGuestTest, GuestMovesBetweenHostsRunningAndIntactAndSnapshotsRes
   for (const char* key : {"total_ms", "downtime_ms", "rounds", "downtime_parts_ms"}) {
     EXPECT_TRUE(no_hints.json.contains(key)) << key;
   }
-  // The parts of the downtime are the downtime, split (clock reads aside).
+  // The parts of the downtime are the downtime, split: laps of one clock
+  // from the pause, never more than it (how close is a timing: bench/migrate).
   double parts = 0;
   for (const auto& [name, ms] : no_hints.json["downtime_parts_ms"].items()) parts += ms.get<double>();
+  EXPECT_GT(parts, 0) << no_hints.json.dump();
   EXPECT_LE(parts, no_hints.json["downtime_ms"].get<double>() + 0.01) << no_hints.json.dump();
-  EXPECT_GE(parts, no_hints.json["downtime_ms"].get<double>() * 0.9 - 0.05) << no_hints.json.dump();
+  // On a PVM host the dirty log misses guest writes: the VMM must have
+  // tracked writes in its own page tables and checked the pages it sent.
+  // A host without that (no PAGEMAP_SCAN) fails here rather than passing
+  // on a final re-scan alone.
+  if (::access("/sys/module/kvm_pvm", F_OK) == 0) {
+    EXPECT_NE(source->stderr_text().find("guest writes are tracked in the host page tables too"), std::string::npos)
+        << source->stderr_text();
+    EXPECT_GT(no_hints.json.value("check_ms", 0.0), 0) << no_hints.json.dump();
+  }
   EXPECT_EQ(source->WaitExit(absl::Seconds(30)), 0) << source->stderr_text();
 
   auto verified = dest_b->RunCommand("migcheck verify", absl::Seconds(120));
@@ -235,10 +251,20 @@ TEST_F(MigrationGuestTest, GuestMovesBetweenHostsRunningAndIntactAndSnapshotsRes
   dest_args.push_back("--incoming=" + to_b2);
   auto doomed = std::make_unique<GuestProcess>(net.In(net.b()), dest_args);
   ASSERT_TRUE(WaitForLog(*doomed, "waiting for the source", absl::Seconds(30)));
+  const std::optional<uint64_t> rx_doomed = net.BytesReceivedByB();
+  ASSERT_TRUE(rx_doomed.has_value());
   GuestProcess slow_migrate({"ctl", "--api", Path("a2.sock"), "migrate", to_b2, "--json", "--bandwidth-mib-s=5"});
-  // Long enough for the guest's free page report, well short of sending
-  // what is left at this bandwidth: the kill lands mid-stream.
-  absl::SleepFor(absl::Seconds(3));
+  // Killed once round 1 is under way: the source sends pages only after the
+  // guest's free page report (so the figures below are in), and ~40 MiB at
+  // 5 MiB/s leave seconds before the end.
+  const absl::Time deadline = absl::Now() + absl::Seconds(120);
+  std::optional<uint64_t> rx = rx_doomed;
+  while (rx.has_value() && *rx < *rx_doomed + 4 * kMiB && absl::Now() < deadline &&
+         !slow_migrate.WaitExit(absl::Milliseconds(20)).has_value()) {
+    rx = net.BytesReceivedByB();
+  }
+  ASSERT_TRUE(rx.has_value() && *rx >= *rx_doomed + 4 * kMiB)
+      << "round 1 did not start: " << slow_migrate.stderr_text() << slow_migrate.output();
   doomed->Kill(SIGKILL);
   EXPECT_EQ(slow_migrate.WaitExit(absl::Seconds(120)), 1);
   EXPECT_NE(slow_migrate.stderr_text().find("migration failed"), std::string::npos) << slow_migrate.stderr_text();

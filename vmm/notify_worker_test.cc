@@ -1,5 +1,6 @@
 #include "vmm/notify_worker.h"
 
+#include <poll.h>
 #include <sys/eventfd.h>
 #include <unistd.h>
 
@@ -16,10 +17,22 @@ void Signal(int fd) {
   ASSERT_EQ(::write(fd, &one, sizeof(one)), 8);
 }
 
-bool WaitFor(const std::atomic<int>& value, int expected) {
+// Waits (at most 5 s) until `done` holds.
+template <typename Condition>
+bool WaitUntil(Condition done) {
   absl::Time deadline = absl::Now() + absl::Seconds(5);
-  while (value.load() != expected && absl::Now() < deadline) absl::SleepFor(absl::Milliseconds(1));
-  return value.load() == expected;
+  while (!done() && absl::Now() < deadline) absl::SleepFor(absl::Milliseconds(1));
+  return done();
+}
+
+bool WaitFor(const std::atomic<int>& value, int expected) {
+  return WaitUntil([&] { return value.load() == expected; });
+}
+
+// Whether the eventfd has a count nobody has read yet.
+bool Readable(int fd) {
+  pollfd p{.fd = fd, .events = POLLIN, .revents = 0};
+  return ::poll(&p, 1, 0) == 1;
 }
 
 TEST(NotifyWorkerTest, RunsHandlersAndHoldsNotificationsWhilePaused) {
@@ -38,7 +51,11 @@ TEST(NotifyWorkerTest, RunsHandlersAndHoldsNotificationsWhilePaused) {
   (*worker)->Pause();
   Signal(raw);
   Signal(raw);
-  absl::SleepFor(absl::Milliseconds(50));
+  // The worker has taken the signals (read the eventfd, under the lock that
+  // Pause() takes too); a second Pause() returns once that pass is over, so
+  // a handler run in it would have been counted by now.
+  ASSERT_TRUE(WaitUntil([&] { return !Readable(raw); })) << "the worker never took the signals";
+  (*worker)->Pause();
   EXPECT_EQ(calls.load(), 1) << "a handler ran while paused";
   (*worker)->Resume();
   EXPECT_TRUE(WaitFor(calls, 2));
@@ -60,7 +77,7 @@ TEST(NotifyWorkerTest, PauseWaitsForARunningHandler) {
                   .ok());
   (*worker)->Start();
   Signal(raw);
-  while (!inside.load()) absl::SleepFor(absl::Milliseconds(1));
+  ASSERT_TRUE(WaitUntil([&] { return inside.load(); })) << "the handler never ran";
   (*worker)->Pause();
   EXPECT_TRUE(finished.load());
   (*worker)->Resume();

@@ -1,14 +1,17 @@
 /*
  * migcheck: guest-side checker for live migration tests.
  *
- *   migcheck start MIB [--dirty-mib-s N]
+ *   migcheck start MIB [--dirty-mib-s N] [--still]
  *       Starts a background process that fills MIB MiB with a known
  *       pattern (every 8-byte word depends on its page and that page's
  *       generation), then every 20 ms bumps a counter (kept in
  *       /tmp/migcheck.counter) and rewrites one page with its next
  *       generation. With --dirty-mib-s it also rewrites pages round-robin
- *       at about N MiB/s from user space. Prints "migcheck: filled N MiB"
- *       once the fill is done and returns.
+ *       at about N MiB/s from user space. With --still it does neither and
+ *       only waits to verify: the guest stays idle (each tick's file write
+ *       is guest kernel work, emulated on PVM, that would keep its vCPU
+ *       busy). Prints "migcheck: filled N MiB" once the fill is done and
+ *       returns.
  *   migcheck counter     prints the counter
  *   migcheck verify      has the background process check every page and
  *                        prints "migcheck: ok, N pages, counter C" or
@@ -29,6 +32,8 @@
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
+
+#include "background.h"
 
 #define PAGE 4096
 #define PID_FILE "/tmp/migcheck.pid"
@@ -64,18 +69,6 @@ static long check_pages(void)
 	return -1;
 }
 
-static void write_file(const char *path, const char *text)
-{
-	char tmp[64];
-	snprintf(tmp, sizeof(tmp), "%s.tmp", path);
-	FILE *f = fopen(tmp, "w");
-	if (!f)
-		return;
-	fputs(text, f);
-	fclose(f);
-	rename(tmp, path);
-}
-
 static void on_usr1(int sig)
 {
 	(void)sig;
@@ -89,26 +82,21 @@ static double now_s(void)
 	return ts.tv_sec + ts.tv_nsec / 1e9;
 }
 
-static int start(unsigned long mib, unsigned long dirty_mib_s)
+static int start(unsigned long mib, unsigned long dirty_mib_s, int still)
 {
-	int ready[2];
-	if (pipe(ready) != 0)
+	int ready;
+	int forked = fork_background(&ready);
+	if (forked < 0)
 		return 1;
-	pid_t pid = fork();
-	if (pid < 0)
-		return 1;
-	if (pid > 0) {
-		close(ready[1]);
+	if (forked > 0) {
 		char c;
-		if (read(ready[0], &c, 1) != 1) {
+		if (read(ready, &c, 1) != 1) {
 			fprintf(stderr, "migcheck: the checker failed to start\n");
 			return 1;
 		}
 		printf("migcheck: filled %lu MiB\n", mib);
 		return 0;
 	}
-	close(ready[0]);
-	setsid();
 	pages = mib * 256;
 	mem = mmap(NULL, pages * PAGE, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
 	gen = calloc(pages, sizeof(*gen));
@@ -121,9 +109,9 @@ static int start(unsigned long mib, unsigned long dirty_mib_s)
 	snprintf(buf, sizeof(buf), "%d\n", getpid());
 	write_file(PID_FILE, buf);
 	write_file(COUNTER_FILE, "0\n");
-	if (write(ready[1], "x", 1) != 1)
+	if (write(ready, "x", 1) != 1)
 		_exit(1);
-	close(ready[1]);
+	close(ready);
 	int devnull = open("/dev/null", O_RDWR);
 	dup2(devnull, 0), dup2(devnull, 1), dup2(devnull, 2);
 
@@ -141,6 +129,10 @@ static int start(unsigned long mib, unsigned long dirty_mib_s)
 			else
 				snprintf(buf, sizeof(buf), "BAD page %ld of %zu\n", bad, pages);
 			write_file(RESULT_FILE, buf);
+		}
+		if (still) {
+			sleep(1); /* a signal ends it early */
+			continue;
 		}
 		double t = now_s();
 		if (t - last_tick < tick) {
@@ -177,49 +169,33 @@ static int cat_file(const char *path)
 
 static int verify(void)
 {
-	FILE *f = fopen(PID_FILE, "r");
-	int pid = 0;
-	if (!f || fscanf(f, "%d", &pid) != 1) {
-		fprintf(stderr, "migcheck: no checker running\n");
+	char buf[128];
+	if (ask_background("migcheck", PID_FILE, RESULT_FILE, SIGUSR1, buf, sizeof(buf)) != 0)
 		return 1;
-	}
-	fclose(f);
-	unlink(RESULT_FILE);
-	if (kill(pid, SIGUSR1) != 0) {
-		fprintf(stderr, "migcheck: checker %d is gone\n", pid);
-		return 1;
-	}
-	for (int i = 0; i < 6000; i++) {
-		char buf[128];
-		f = fopen(RESULT_FILE, "r");
-		if (f && fgets(buf, sizeof(buf), f)) {
-			fclose(f);
-			printf("migcheck: %s", buf);
-			return strncmp(buf, "ok", 2) == 0 ? 0 : 2;
-		}
-		if (f)
-			fclose(f);
-		usleep(10000);
-	}
-	fprintf(stderr, "migcheck: no answer from the checker\n");
-	return 1;
+	printf("migcheck: %s", buf);
+	return strncmp(buf, "ok", 2) == 0 ? 0 : 2;
 }
 
 int main(int argc, char **argv)
 {
 	if (argc >= 3 && !strcmp(argv[1], "start")) {
 		unsigned long dirty = 0;
-		if (argc == 5 && !strcmp(argv[3], "--dirty-mib-s"))
-			dirty = strtoul(argv[4], NULL, 0);
-		else if (argc != 3)
-			goto usage;
-		return start(strtoul(argv[2], NULL, 0), dirty);
+		int still = 0;
+		for (int i = 3; i < argc; i++) {
+			if (!strcmp(argv[i], "--dirty-mib-s") && i + 1 < argc)
+				dirty = strtoul(argv[++i], NULL, 0);
+			else if (!strcmp(argv[i], "--still"))
+				still = 1;
+			else
+				goto usage;
+		}
+		return start(strtoul(argv[2], NULL, 0), dirty, still);
 	}
 	if (argc == 2 && !strcmp(argv[1], "counter"))
 		return cat_file(COUNTER_FILE);
 	if (argc == 2 && !strcmp(argv[1], "verify"))
 		return verify();
 usage:
-	fprintf(stderr, "usage: migcheck start MIB [--dirty-mib-s N] | counter | verify\n");
+	fprintf(stderr, "usage: migcheck start MIB [--dirty-mib-s N] [--still] | counter | verify\n");
 	return 1;
 }
