@@ -378,4 +378,8 @@ def median(values):
 
 
 def fmt(v, spec):
-    return "n/a" if v is None else format(v, spec)
+    """format(v, spec), or "n/a" at the same width when there is no figure."""
+    if v is not None:
+        return format(v, spec)
+    width = re.match(r"\d*", spec).group()
+    return "n/a".rjust(int(width)) if width else "n/a"
