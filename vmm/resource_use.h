@@ -1,5 +1,5 @@
-// The VMM's resource figures, logged once when the guest ends (bench/boot
-// reads that line): memory from /proc/self/smaps_rollup and the guest RAM
+// The VMM's resource figures, logged once when the guest ends (for the
+// operator; bench/ measures both VMMs from /proc instead): memory from /proc/self/smaps_rollup and the guest RAM
 // memfd, CPU time from getrusage. Reads only this process's own files.
 #ifndef VMM_RESOURCE_USE_H_
 #define VMM_RESOURCE_USE_H_
