@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // A tiny logger: one line per message on stderr, with a level and a
 // timestamp. Debian's Abseil has no absl/log. Rate limiting exists for
 // guest-triggered messages, which an untrusted guest could otherwise use to

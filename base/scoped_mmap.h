@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // ScopedMmap: sole owner of one mmap()ed range, unmapped on destruction.
 #ifndef BASE_SCOPED_MMAP_H_
 #define BASE_SCOPED_MMAP_H_

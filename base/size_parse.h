@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // Parses user-given sizes ("512M", "4G", "1048576", "64K") and durations.
 #ifndef BASE_SIZE_PARSE_H_
 #define BASE_SIZE_PARSE_H_

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // RETURN_IF_ERROR / ASSIGN_OR_RETURN: Debian's Abseil (20220623) ships neither.
 #ifndef BASE_STATUS_MACROS_H_
 #define BASE_STATUS_MACROS_H_

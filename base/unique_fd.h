@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // UniqueFd: sole owner of a file descriptor, closed on destruction.
 #ifndef BASE_UNIQUE_FD_H_
 #define BASE_UNIQUE_FD_H_

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 """What every bench shares, so both VMMs are started, limited and measured
 the same way: paths, the guest console, QMP, QEMU's command line, the host
 CPU accounting, the memory overhead figures, start-up from exec, and the
@@ -125,9 +126,20 @@ def qemu_binary():
     return shutil.which("qemu-system-x86_64")
 
 
+def pvm_kernel_options():
+    """The options our VMM appends on PVM hosts (vmm/kvm/cpuid.h), so that
+    QEMU's guest gets the same command line as ours."""
+    with open(os.path.join(ROOT, "vmm", "kvm", "cpuid.h")) as f:
+        match = re.search(r'kPvmKernelOptions =\s*"([^"]*)"', f.read())
+    if not match:
+        raise RuntimeError("kPvmKernelOptions not found in vmm/kvm/cpuid.h")
+    return match.group(1)
+
+
 def image_cmdline():
     with open(os.path.join(IMAGE, "cmdline")) as f:
-        return "console=ttyS0 " + f.read().strip()
+        cmdline = "console=ttyS0 " + f.read().strip()
+    return cmdline + " " + pvm_kernel_options() if PVM else cmdline
 
 
 def qemu_argv(memory, balloon="reporting", qmp_sock=None, incoming=None, trace_first_run=False):

@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# SPDX-License-Identifier: MIT
 """bench/boot: boot time and host-side cost of the VMM, against QEMU.
 
 Boots the default guest image N times with `vmm run` and (when

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 /*
  * exec_stamp FILE PROGRAM [ARGS...]: writes "MONOTONIC_NS REALTIME_NS" to
  * FILE, then execs PROGRAM in the same process. bench/boot and

@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# SPDX-License-Identifier: MIT
 """bench/migrate: live migration between two "hosts", against QEMU.
 
 Two network namespaces joined by a veth pair (made and removed here) stand in
@@ -43,6 +44,12 @@ included), checking CRCs, writing guest memory. Then ratios between the
 same scenario on both VMMs and the goals (bytes <= 1.2x used; total time
 >= 1.5x better than QEMU with hints, hinted; downtime < 10 ms idle, < 50 ms
 dirtying; the guest-seen figure judged is the last 300 ms one).
+
+--tls runs the vmm scenarios a second time over tls: (certificates made with
+the openssl command, rows "vmm-tls", the record layer named: ktls or openssl)
+and prints each scenario's tls/tcp total-time ratio against the goal of at
+most 1.10x. Both vmm runs pass --insecure: the namespaces' plain tcp: link
+is not loopback.
 
 The probe keeps the guest's one vCPU busy in user mode (at nice 19) for the
 whole run, for both VMMs; --no-probe leaves the guest idle and prints no
@@ -191,8 +198,28 @@ class Window:
         row["verify"] = out.strip().splitlines()[-1] if out.strip() else "no answer"
 
 
-def vmm_guest(ns, sock, memory, incoming=None, log="/tmp/bench-migrate.log"):
-    argv = [VMM, "run", "--memory", memory, "--api-socket", sock, "--balloon-reporting=false"]
+def make_tls_dir():
+    """A CA and one certificate pair for each role, made with the openssl CLI
+    (the layout of vmm run --tls-dir); both VMMs use the same directory."""
+    d = tempfile.mkdtemp(prefix="bench-mig-tls-")
+    sh("openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes", "-days", "2",
+       "-subj", "/CN=bench migration CA", "-keyout", f"{d}/ca-key.pem", "-out", f"{d}/ca-cert.pem")
+    ext = f"{d}/ext.cnf"
+    with open(ext, "w") as f:
+        f.write("subjectAltName=DNS:bench.vmm\nextendedKeyUsage=serverAuth,clientAuth\n")
+    for role in ("server", "client"):
+        sh("openssl", "req", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes",
+           "-subj", f"/CN={role}.bench.vmm", "-keyout", f"{d}/{role}-key.pem", "-out", f"{d}/{role}.csr")
+        sh("openssl", "x509", "-req", "-in", f"{d}/{role}.csr", "-CA", f"{d}/ca-cert.pem", "-CAkey", f"{d}/ca-key.pem",
+           "-CAcreateserial", "-days", "2", "-extfile", ext, "-out", f"{d}/{role}-cert.pem")
+    return d
+
+
+def vmm_guest(ns, sock, memory, incoming=None, log="/tmp/bench-migrate.log", tls_dir=None):
+    # The namespaces' addresses are not loopback: plain tcp: needs --insecure.
+    argv = [VMM, "run", "--memory", memory, "--api-socket", sock, "--balloon-reporting=false", "--insecure"]
+    if tls_dir:
+        argv += ["--tls-dir", tls_dir]
     if incoming:
         argv += ["--incoming", incoming]
     g = Guest(ns, argv, log)
@@ -228,16 +255,20 @@ def vmm_migrate(window, src_sock, dest_uri, hinting, downtime_ms):
                 "bypassed": out.get("bypassed_pages", 0), "final_pages": out.get("final_pages", 0),
                 "parts": out.get("downtime_parts_ms", {}),
                 "hint_wait_ms": out.get("hint_wait_ms", 0), "hint_report": out.get("hint_report", ""),
-                "check_ms": out.get("check_ms", 0), "receive": receive_split(window.dest.log_text())})
+                "check_ms": out.get("check_ms", 0), "receive": receive_split(window.dest.log_text()),
+                "encryption": out.get("encryption", "none")})
     return row
 
 
-def run_vmm(args):
+def run_vmm(args, tls_dir=None):
+    """The scenarios over tcp: (tls_dir None, rows labelled "vmm") or over tls:
+    with the certificates in tls_dir (rows labelled "vmm-tls")."""
     rows = []
+    scheme, label, port0 = ("tls", "vmm-tls", 7550) if tls_dir else ("tcp", "vmm", 7500)
     socks = {n: tempfile.mktemp(prefix=f"bench-mig-{n}-", suffix=".sock") for n in ("a", "b", "a2", "b2")}
     guests = []
     try:
-        a = vmm_guest(NS_A, socks["a"], args.memory, log="/tmp/bench-migrate-a.log")
+        a = vmm_guest(NS_A, socks["a"], args.memory, log=f"/tmp/bench-migrate-{label}-a.log", tls_dir=tls_dir)
         guests.append(a)
         if not a.con.wait_for(MARKER, 900):
             raise RuntimeError("vmm guest did not boot")
@@ -253,13 +284,14 @@ def run_vmm(args):
             dest_ns = NS_B if src.ns == NS_A else NS_A
             dest_ip = IP_B if dest_ns == NS_B else IP_A
             sock = [socks["b"], socks["a2"], socks["b2"]][i]
-            dest = vmm_guest(dest_ns, sock, args.memory, incoming=f"tcp:{dest_ip}:{7500 + i}",
-                             log=f"/tmp/bench-migrate-{name}.log")
+            uri = f"{scheme}:{dest_ip}:{port0 + i}"
+            dest = vmm_guest(dest_ns, sock, args.memory, incoming=uri, log=f"/tmp/bench-migrate-{label}-{name}.log",
+                             tls_dir=tls_dir)
             guests.append(dest)
             window = Window(args, src, dest)
-            row = vmm_migrate(window, src_sock, f"tcp:{dest_ip}:{7500 + i}", hinting, args.downtime_ms)
+            row = vmm_migrate(window, src_sock, uri, hinting, args.downtime_ms)
             window.verify(row)
-            row.update({"vmm": "vmm", "scenario": name, "used_mib": used})
+            row.update({"vmm": label, "scenario": name, "used_mib": used})
             rows.append(row)
             src, src_sock = dest, sock
         src.output_of("poweroff -f", 30)
@@ -406,6 +438,7 @@ def report(args, rows):
               + (f", guest-seen (last {TAIL_MS} ms) {guest['gap_ms']:.1f} ms "
                  f"{'PASS' if guest['gap_ms'] < limit else 'FAIL'}"
                  if guest else ""))
+    report_tls(rows, ours)
     for label, title in (("qemu", "QEMU uncapped"), ("qemu-def", "QEMU defaults, 128 MiB/s cap")):
         theirs = {r["scenario"]: r for r in rows if r["vmm"] == label}
         for name, r in ours.items():
@@ -418,13 +451,30 @@ def report(args, rows):
             line = (f"ratio {name} vs {title} (same scenario): total time QEMU/ours = "
                     f"{q['total_ms'] / max(r['total_ms'], 1e-9):.2f}x, bytes sent QEMU/ours = "
                     f"{q['sent_mib'] / max(r['sent_mib'], 1e-9):.2f}x")
-            if r.get("src_cpu_ms") and q.get("src_cpu_ms"):
-                line += f", source host CPU QEMU/ours = {q['src_cpu_ms'] / r['src_cpu_ms']:.2f}x"
-            print(line)
+            print(line + cpu_ratio(q, r, "QEMU/ours"))
             if name == "idle-hint" and label == "qemu":
                 ratio = q["total_ms"] / max(r["total_ms"], 1e-9)
                 print(f"goal: QEMU idle-hint total time / ours idle-hint = {ratio:.2f}x "
                       f"(>= 1.5x: {'PASS' if ratio >= 1.5 else 'FAIL'})")
+
+
+def cpu_ratio(num, den, what):
+    if not (num.get("src_cpu_ms") and den.get("src_cpu_ms")):
+        return ""
+    return f", source host CPU {what} = {num['src_cpu_ms'] / den['src_cpu_ms']:.2f}x"
+
+
+def report_tls(rows, plain):
+    """--tls: each scenario's cost over tls: against the same one over tcp:."""
+    for t in (r for r in rows if r["vmm"] == "vmm-tls"):
+        r = plain.get(t["scenario"])
+        if r is None or not r["ok"] or not t["ok"]:
+            print(f"tls {t['scenario']}: no ratio (no plain run, or a verification failed)")
+        else:
+            ratio = t["total_ms"] / max(r["total_ms"], 1e-9)
+            print(f"tls {t['scenario']} (record layer: {t['encryption']}): total time tls/tcp = {ratio:.2f}x "
+                  f"({'PASS' if ratio <= 1.10 else 'FAIL'} for <= 1.10x), downtime {t['downtime_ms']:.1f} vs "
+                  f"{r['downtime_ms']:.1f} ms" + cpu_ratio(t, r, "tls/tcp"))
 
 
 def main():
@@ -441,6 +491,9 @@ def main():
                          "defaults (QEMU's own 128 MiB/s cap)")
     ap.add_argument("--qemu-max-bandwidth-mib-s", type=float, default=QEMU_UNCAPPED_MIB_S,
                     help="QEMU's max-bandwidth in the 'qemu' row (default: 100 GiB/s, far above the link)")
+    ap.add_argument("--tls", action="store_true",
+                    help="also run the vmm scenarios over tls: (certificates made with openssl), after the tcp: "
+                         "ones, and print the tls/tcp total-time ratios")
     ap.add_argument("--no-probe", dest="probe", action="store_false",
                     help="no guest-side downtime probe (the guest's vCPU then idles)")
     args = ap.parse_args()
@@ -453,6 +506,11 @@ def main():
                 rows += run_vmm(args)
             except Exception as e:
                 print(f"vmm run failed: {e}")
+            if args.tls:
+                try:
+                    rows += run_vmm(args, make_tls_dir())
+                except Exception as e:
+                    print(f"vmm tls run failed: {e}")
         if not args.no_qemu and qemu_binary():
             qemu_rows = args.qemu_rows.split(",")
             if "uncapped" in qemu_rows:

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // bench/migrate_pipeline: the host side of a live migration at full size,
 // without a guest. A source VM of --memory bytes (plain memfd RAM) with
 // --used bytes of distinct non-zero pages and --zero bytes of populated
@@ -169,7 +170,7 @@ int main(int argc, char** argv) {
     const double cpu_start = CpuSeconds(RUSAGE_THREAD);
     migration::Receiver receiver(target, *in);
     received = receiver.Run();
-    if (received.ok()) (void)receiver.SendAck();
+    if (received.ok() && receiver.SendAck().ok()) (void)receiver.AwaitCommit(absl::Seconds(30));
     receiver_cpu = CpuSeconds(RUSAGE_THREAD) - cpu_start;
   });
   absl::StatusOr<migration::Channel> out = migration::Channel::Connect(*endpoint);

@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# SPDX-License-Identifier: MIT
 """bench/restore: starting a guest from a snapshot instead of booting it,
 against QEMU.
 

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 #include "devices/legacy.h"
 
 #include <algorithm>
@@ -21,6 +22,8 @@ uint8_t ToBcd(int v) { return static_cast<uint8_t>(((v / 10) << 4) | (v % 10)); 
 
 constexpr uint8_t kI8042ResetCommand = 0xfe;
 constexpr uint16_t kSlpEn = 1 << 13;
+// PM1 status and enable bit of the fixed power button (ACPI 6.5 4.8.3.1).
+constexpr uint16_t kPwrBtn = 1 << 8;
 constexpr int kSlpTypShift = 10;
 constexpr uint16_t kSlpTypMask = 7 << kSlpTypShift;
 constexpr uint8_t kPvpanicPanicked = 1 << 0;
@@ -57,14 +60,25 @@ void AcpiPm::Write(uint64_t offset, std::span<const uint8_t> data) {
   uint16_t value = static_cast<uint16_t>(Value(data));
   if (offset == 0) {
     status_ &= static_cast<uint16_t>(~value);  // write-one-to-clear
+    UpdateSci();
   } else if (offset == 2) {
     enable_ = value;
+    UpdateSci();
   } else if (offset == control_offset_) {
     control_ = static_cast<uint16_t>(value & ~kSlpEn);
     if ((value & kSlpEn) && ((value & kSlpTypMask) >> kSlpTypShift) == kS5SleepType) {
       events_.PowerOff();
     }
   }
+}
+
+void AcpiPm::PressPowerButton() {
+  status_ |= kPwrBtn;
+  UpdateSci();
+}
+
+void AcpiPm::UpdateSci() {
+  if (sci_) sci_((status_.load() & enable_.load() & kPwrBtn) != 0);
 }
 
 void Pvpanic::Read(uint64_t offset, std::span<uint8_t> data) {

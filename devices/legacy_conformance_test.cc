@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // The Migratable conformance suite (state/testing) for the legacy devices
 // with state: the CMOS index register and the ACPI PM1 registers, driven
 // through their ports.

@@ -1,6 +1,9 @@
+// SPDX-License-Identifier: MIT
 #include "devices/legacy.h"
 
 #include <gtest/gtest.h>
+
+#include <vector>
 
 #include "devices/pc_ports.h"
 
@@ -32,6 +35,30 @@ TEST(AcpiPm, ControlReportsSciEnabled) {
   uint8_t v[2];
   pm.Read(4, v);
   EXPECT_EQ(v[0] & 1, 1);
+}
+
+// What the guest's ACPI driver does with the fixed power button: enable
+// PWRBTN_EN, take the SCI, read PWRBTN_STS, clear it (write one).
+TEST(AcpiPm, PowerButtonRaisesTheSciOnceEnabledUntilTheGuestClearsIt) {
+  RecordingEvents events;
+  std::vector<bool> sci;
+  AcpiPm pm(events, 4, [&sci](bool level) { sci.push_back(level); });
+  pm.PressPowerButton();  // not enabled yet: status set, no interrupt
+  ASSERT_FALSE(sci.empty());
+  EXPECT_FALSE(sci.back());
+  uint8_t status[2];
+  pm.Read(0, status);
+  EXPECT_EQ(status[1] & 1, 1);  // PWRBTN_STS, bit 8
+  uint16_t enable = 1 << 8;
+  pm.Write(2, {reinterpret_cast<uint8_t*>(&enable), 2});
+  EXPECT_TRUE(sci.back());
+  pm.Write(0, {reinterpret_cast<uint8_t*>(&enable), 2});  // write-one-to-clear
+  EXPECT_FALSE(sci.back());
+  pm.Read(0, status);
+  EXPECT_EQ(status[1] & 1, 0);
+  pm.PressPowerButton();
+  EXPECT_TRUE(sci.back());
+  EXPECT_EQ(events.power_offs, 0);  // only the guest's SLP_EN powers off
 }
 
 TEST(I8042, ResetCommandResets) {

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // Fixed legacy addresses of the PC devices this VMM emulates. The ACPI
 // tables (vmm/acpi) describe exactly these, so both sides read them here.
 #ifndef DEVICES_PC_PORTS_H_

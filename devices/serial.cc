@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 #include "devices/serial.h"
 
 #include <linux/serial_reg.h>

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // A 16550A UART (COM1): what Linux's 8250 driver needs for a console.
 // Transmit is immediate (bytes go straight to the output sink), so the
 // transmitter is always empty; receive has a host-side FIFO filled from the

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // The Migratable conformance suite (state/testing) for the UART, driven
 // through its registers: the divisor latch, loopback bytes in the receive
 // queue, the pending THR-empty interrupt and the interrupt line.

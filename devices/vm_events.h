@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // What legacy devices can ask of the machine: end the VM (power off, reset)
 // or report a guest panic. The machine decides what each means for the
 // process (exit status, see README).

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: MIT
 # Builds the project's default guest into guest-images/out/:
 #   vmlinux          uncompressed ELF kernel (has the PVH note; preferred entry)
 #   bzImage          the same kernel, LZ4-compressed payload
@@ -16,9 +17,10 @@ JOBS=${JOBS:-$(nproc)}
 FORCE=0
 [[ ${1:-} == --force ]] && FORCE=1
 
-# Options the guest kernel needs on the command line (besides console=ttyS0).
-# See README.md for which are needed on PVM hosts only.
-CMDLINE="noxsave clearcpuid=cx16,popcnt,smap,erms,fsrm rodata=off percpu_alloc=page quiet"
+# Options the guest kernel needs on the command line (besides console=ttyS0)
+# on every host. The PVM-only ones are added by the VMM on PVM hosts
+# (vmm/kvm/cpuid.h, kPvmKernelOptions); see README.md.
+CMDLINE="quiet"
 
 log() { printf 'guest-images: %s\n' "$*" >&2; }
 die() { printf 'guest-images: ERROR: %s\n' "$*" >&2; exit 1; }

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // Bus: maps guest address ranges (MMIO or port I/O) to devices. A device
 // sees only the offset inside its own range. Insertion rejects empty,
 // overflowing and overlapping ranges; the bus is filled before vCPUs start

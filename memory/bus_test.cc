@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 #include "memory/bus.h"
 
 #include <gtest/gtest.h>

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 #include "memory/dirty_bitmap.h"
 
 #include <algorithm>

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // DirtyBitmap: one bit per 4 KiB page of a RAM region, set concurrently by
 // any thread that writes guest memory on the VMM's side (device rings,
 // discards) and taken, word by word, by the migrator. KVM's dirty log only

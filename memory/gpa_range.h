@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // GpaRange: a span of guest-physical addresses, the one range type that
 // memory/, devices/ and migration/ pass between them (RAM regions, ballooned
 // and hinted ranges, clipped pieces). Plain arithmetic, no memory access;

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 #include "memory/guest_memory.h"
 
 #include <fcntl.h>
@@ -30,45 +31,42 @@ absl::Status WholeTransfer(uint64_t size, const char* what, Step step) {
 }
 }  // namespace
 
-absl::StatusOr<GuestMemory> GuestMemory::Create(const std::vector<RamRegion>& regions) {
+absl::StatusOr<GuestMemory> GuestMemory::Create(const std::vector<RamRegion>& regions, MemoryBackend backend) {
+  const uint64_t host_page = BackingPageSize(backend);
   uint64_t total = 0;
   for (const RamRegion& r : regions) {
     if (r.length == 0 || r.length % kPageSize != 0 || r.start % kPageSize != 0) {
       return absl::InvalidArgumentError(
           absl::StrFormat("RAM region at 0x%x of 0x%x bytes is not page aligned", r.start, r.length));
     }
+    // Huge pages must line up in guest-physical and memfd offsets alike, so
+    // that a 2 MiB-aligned guest range is one whole host page.
+    if (r.length % host_page != 0 || r.start % host_page != 0) {
+      return absl::InvalidArgumentError(absl::StrFormat(
+          "RAM region at 0x%x of 0x%x bytes is not aligned to the %s backend's 2 MiB pages", r.start, r.length,
+          std::string(MemoryBackendName(backend))));
+    }
     total += r.length;
   }
   if (total == 0) return absl::InvalidArgumentError("guest memory size is zero");
 
-  base::UniqueFd memfd(::memfd_create("guest-ram", MFD_CLOEXEC));
-  if (!memfd.valid()) return absl::ErrnoToStatus(errno, "memfd_create");
-  if (::ftruncate(memfd.get(), static_cast<off_t>(total)) != 0) {
-    return absl::ErrnoToStatus(errno, "ftruncate of guest RAM memfd");
-  }
-  // MAP_NORESERVE: RAM is populated on first touch; an idle guest costs
-  // only what it used.
-  auto mapping = base::ScopedMmap::Map(total, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_NORESERVE,
-                                       memfd.get(), 0);
-  if (!mapping.ok()) {
-    return absl::ResourceExhaustedError(absl::StrFormat(
-        "cannot map %u MiB of guest RAM: %s", total >> 20, mapping.status().message()));
-  }
+  ASSIGN_OR_RETURN(Backing backing, CreateBacking(backend, total));
   std::vector<MappedRegion> mapped;
   uint64_t offset = 0;
   for (const RamRegion& r : regions) {
-    mapped.push_back({r.start, r.length, mapping->data() + offset, offset});
+    mapped.push_back({r.start, r.length, backing.mapping.data() + offset, offset});
     offset += r.length;
   }
-  return GuestMemory(std::move(memfd), std::move(*mapping), std::move(mapped), total);
+  return GuestMemory(std::move(backing.fd), std::move(backing.mapping), std::move(mapped), total, backend);
 }
 
 GuestMemory::GuestMemory(base::UniqueFd memfd, base::ScopedMmap mapping, std::vector<MappedRegion> regions,
-                         uint64_t total_size)
+                         uint64_t total_size, MemoryBackend backend)
     : memfd_(std::move(memfd)),
       mapping_(std::move(mapping)),
       regions_(std::move(regions)),
       total_size_(total_size),
+      backend_(backend),
       dirty_(std::make_unique<DirtyTracking>()) {
   for (const MappedRegion& r : regions_) dirty_->regions.emplace_back(r.size / kPageSize);
 }
@@ -146,9 +144,19 @@ absl::StatusOr<std::span<uint8_t>> GuestMemory::Slice(Gpa gpa, uint64_t length) 
   return std::span<uint8_t>(r->host + (gpa - r->gpa), length);
 }
 
+absl::Status GuestMemory::MarkWritten(Gpa gpa, uint64_t length) {
+  const MappedRegion* r = FindRegion(gpa, length);
+  if (r == nullptr) return Slice(gpa, length).status();
+  MarkDirty(*r, gpa, length);
+  return absl::OkStatus();
+}
+
 absl::Status GuestMemory::ReadBytes(Gpa gpa, std::span<uint8_t> out) const {
   auto slice = Slice(gpa, out.size());
   if (!slice.ok()) return slice.status();
+  // An empty span (a guest's zero-length buffer) may have a null pointer,
+  // which memcpy must not see even for 0 bytes.
+  if (out.empty()) return absl::OkStatus();
   std::memcpy(out.data(), slice->data(), out.size());
   return absl::OkStatus();
 }
@@ -156,10 +164,11 @@ absl::Status GuestMemory::ReadBytes(Gpa gpa, std::span<uint8_t> out) const {
 absl::Status GuestMemory::WriteBytes(Gpa gpa, std::span<const uint8_t> data) {
   auto slice = Slice(gpa, data.size());
   if (!slice.ok()) return slice.status();
+  if (data.empty()) return absl::OkStatus();  // as in ReadBytes
   // Bulk writes (kernel, initrd) go through the memfd: the pages then need
   // no fault in the VMM's mapping, which the guest never uses.
   if (data.size() >= kBulkThreshold) return WriteBacking(gpa, data);
-  const MappedRegion* r = data.empty() ? nullptr : FindRegion(gpa, data.size());
+  const MappedRegion* r = FindRegion(gpa, data.size());
   // Marked before the copy too, as KVM marks a page before a vCPU's write
   // lands: a migrator that sees the content change finds the mark in its
   // next take (migration/FORMAT.md, "Verified final pass").
@@ -185,6 +194,14 @@ absl::Status GuestMemory::WriteBacking(Gpa gpa, std::span<const uint8_t> data) {
   if (r == nullptr) return Slice(gpa, data.size()).status();
   if (data.empty()) return absl::OkStatus();
   MarkDirty(*r, gpa, data.size());  // before and after, as in WriteBytes
+  if (backend_ != MemoryBackend::kMemfd) {
+    // hugetlbfs has no write(); shmem gives huge pages to faults in a
+    // MADV_HUGEPAGE mapping but not to write() under the usual "advise"
+    // policy. One fault per 2 MiB page costs little either way.
+    std::memcpy(r->host + (gpa - r->gpa), data.data(), data.size());
+    MarkDirty(*r, gpa, data.size());
+    return absl::OkStatus();
+  }
   const off_t offset = static_cast<off_t>(r->memfd_offset + (gpa - r->gpa));
   absl::Status st = WholeTransfer(data.size(), "pwrite of guest RAM", [&](uint64_t done) {
     return ::pwrite(memfd_.get(), data.data() + done, data.size() - done, offset + static_cast<off_t>(done));

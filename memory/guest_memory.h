@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // GuestMemory owns the guest's RAM: one memfd, mapped once into the VMM,
 // split into regions at guest-physical addresses (see layout.h).
 //
@@ -22,6 +23,7 @@
 #include "base/unique_fd.h"
 #include "memory/dirty_bitmap.h"
 #include "memory/layout.h"
+#include "memory/memory_backend.h"
 
 namespace memory {
 
@@ -48,7 +50,10 @@ struct RegionPiece {
 
 class GuestMemory {
  public:
-  static absl::StatusOr<GuestMemory> Create(const std::vector<RamRegion>& regions);
+  // `backend` (memory_backend.h) decides the host pages; with thp and
+  // hugetlb every region must start and end on a 2 MiB boundary.
+  static absl::StatusOr<GuestMemory> Create(const std::vector<RamRegion>& regions,
+                                            MemoryBackend backend = MemoryBackend::kMemfd);
 
   GuestMemory(GuestMemory&&) = default;
   GuestMemory& operator=(GuestMemory&&) = default;
@@ -56,6 +61,10 @@ class GuestMemory {
   const std::vector<MappedRegion>& Regions() const { return regions_; }
   uint64_t TotalSize() const { return total_size_; }
   int memfd() const { return memfd_.get(); }
+  MemoryBackend backend() const { return backend_; }
+  // The host page size behind guest RAM: a Discard of whole, aligned pages
+  // of this size gives memory back without splitting a huge page.
+  uint64_t backing_page_size() const { return BackingPageSize(backend_); }
 
   // The region lookup everyone uses (the accessors below, the balloon, the
   // migrator): the index of the region holding `gpa`, none outside RAM.
@@ -101,8 +110,18 @@ class GuestMemory {
 
 
   // Gives [gpa, gpa + length) back to the host with one call; the pages
-  // read as zero afterwards. Page-aligned, inside one region.
+  // read as zero afterwards. Page-aligned, inside one region. With a huge
+  // page backend only the whole huge pages inside the range go back; the
+  // kernel zeroes the parts of others (shmem splits a THP, hugetlbfs
+  // zeroes the partial page in place).
   absl::Status Discard(Gpa gpa, uint64_t length);
+
+  // For devices that write guest RAM through a Slice (a disk read with
+  // preadv straight into the guest's buffers): marks [gpa, gpa + length)
+  // dirty as WriteBytes does. Call it before the write and again after it,
+  // so a migrator that took the first mark before the write ended sends
+  // the pages again. Out-of-range: OutOfRange, nothing marked.
+  absl::Status MarkWritten(Gpa gpa, uint64_t length);
 
   // VMM-side dirty tracking for migration: while on, WriteBytes/Write and
   // Discard mark the pages they change. TakeDirtyPages(i) returns region
@@ -123,13 +142,14 @@ class GuestMemory {
   void MarkDirty(const MappedRegion& r, Gpa gpa, uint64_t length);
 
   GuestMemory(base::UniqueFd memfd, base::ScopedMmap mapping, std::vector<MappedRegion> regions,
-              uint64_t total_size);
+              uint64_t total_size, MemoryBackend backend);
   const MappedRegion* FindRegion(Gpa gpa, uint64_t length) const;
 
   base::UniqueFd memfd_;
   base::ScopedMmap mapping_;
   std::vector<MappedRegion> regions_;
   uint64_t total_size_;
+  MemoryBackend backend_;
   std::unique_ptr<DirtyTracking> dirty_;  // a pointer keeps GuestMemory movable
 };
 

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 #include "memory/guest_memory.h"
 
 #include <sys/stat.h>
@@ -18,6 +19,16 @@ TEST(GuestMemory, ReadsBackWhatWasWritten) {
   ASSERT_TRUE(mem.Write<uint64_t>(0x100008, 0x1122334455667788).ok());
   EXPECT_EQ(*mem.Read<uint64_t>(0x100008), 0x1122334455667788u);
   EXPECT_EQ(mem.TotalSize(), 32 * kPageSize);
+}
+
+// Found by fuzz/balloon_fuzzer (a zero-length stats buffer): an empty span
+// has a null pointer, which reached memcpy.
+TEST(GuestMemory, EmptyAccessesAreCheckedNoOps) {
+  GuestMemory mem = MakeTwoRegions();
+  EXPECT_TRUE(mem.ReadBytes(0x1000, {}).ok());
+  EXPECT_TRUE(mem.WriteBytes(0x1000, {}).ok());
+  EXPECT_FALSE(mem.ReadBytes(0x80000, {}).ok());  // in the hole: still refused
+  EXPECT_FALSE(mem.WriteBytes(0x80000, {}).ok());
 }
 
 TEST(GuestMemory, RejectsAccessOutsideOrAcrossRegions) {
@@ -183,6 +194,20 @@ TEST(GuestMemoryDirty, TracksVmmWritesAndDiscardsOnlyWhileOn) {
   mem->SetDirtyTracking(false);
   ASSERT_TRUE(mem->Write<uint32_t>(0x8000, 1).ok());
   EXPECT_FALSE(PageBit(mem->TakeDirtyPages(0), 8));
+}
+
+TEST(GuestMemoryDirty, MarkWrittenMarksTheRangeAndRefusesOutsideRam) {
+  auto mem = GuestMemory::Create({{0, 1 << 20}});
+  ASSERT_TRUE(mem.ok());
+  mem->SetDirtyTracking(true);
+  ASSERT_TRUE(mem->MarkWritten(0x6ff0, 0x20).ok());  // pages 6 and 7
+  EXPECT_FALSE(mem->MarkWritten((1 << 20) - 8, 16).ok());
+  std::vector<uint64_t> r0 = mem->TakeDirtyPages(0);
+  EXPECT_FALSE(PageBit(r0, 5));
+  EXPECT_TRUE(PageBit(r0, 6));
+  EXPECT_TRUE(PageBit(r0, 7));
+  EXPECT_FALSE(PageBit(r0, 8));
+  EXPECT_FALSE(PageBit(r0, 255));
 }
 
 TEST(GuestMemoryDirty, PopulatedPagesFindsOnlyTouchedRunsWithoutTouching) {

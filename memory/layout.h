@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // The one place that knows the guest-physical map of an x86-64 machine:
 // where RAM goes (split around the 32-bit MMIO hole), where the boot
 // structures live, and where device windows are placed.

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 #include "memory/layout.h"
 
 #include <gtest/gtest.h>

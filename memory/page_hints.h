@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // PageHints: what the guest tells the host about its free memory, as the
 // migrator needs it: the pages it gave to the balloon (they read as zero)
 // and free page hinting (a report of free pages the migrator need not send

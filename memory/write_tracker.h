@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // WriteTracker: which pages of a range of this process's memory were
 // written since the last look, seen from the host page tables rather than
 // from KVM's dirty log.

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 #include "memory/write_tracker.h"
 
 #include <sys/mman.h>

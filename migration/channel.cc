@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 #include "migration/channel.h"
 
 #include <arpa/inet.h>
@@ -13,6 +14,7 @@
 #include <algorithm>
 #include <cerrno>
 #include <cstring>
+#include <optional>
 #include <vector>
 
 #include "absl/strings/numbers.h"
@@ -20,6 +22,9 @@
 #include "absl/strings/str_format.h"
 #include "absl/strings/match.h"
 #include "absl/strings/strip.h"
+#include "absl/time/clock.h"
+#include "base/status_macros.h"
+#include "migration/io_wait.h"
 
 namespace migration {
 namespace {
@@ -38,6 +43,37 @@ void TuneSocket(int fd, bool tcp) {
     int one = 1;
     ::setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
   }
+}
+
+// Connections wait here while an earlier one is checked (and, if it is not
+// the source, dropped): a port scan must not make the real source's
+// connect fail.
+constexpr int kBacklog = 16;
+
+// "10.0.0.1:5555" / "[fe80::1]:5555" for the log lines about a peer.
+std::string PeerAddress(const sockaddr_storage& peer) {
+  char host[INET6_ADDRSTRLEN] = "?";
+  uint16_t port = 0;
+  if (peer.ss_family == AF_INET) {
+    const auto* in = reinterpret_cast<const sockaddr_in*>(&peer);
+    ::inet_ntop(AF_INET, &in->sin_addr, host, sizeof(host));
+    port = ntohs(in->sin_port);
+    return absl::StrCat(host, ":", port);
+  }
+  if (peer.ss_family == AF_INET6) {
+    const auto* in6 = reinterpret_cast<const sockaddr_in6*>(&peer);
+    ::inet_ntop(AF_INET6, &in6->sin6_addr, host, sizeof(host));
+    port = ntohs(in6->sin6_port);
+  }
+  return absl::StrCat("[", host, "]:", port);
+}
+
+// A Unix peer has no address; its process is what the log can name.
+std::string UnixPeer(int fd) {
+  ucred cred{};
+  socklen_t size = sizeof(cred);
+  if (::getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &size) != 0) return "a local peer";
+  return absl::StrFormat("local pid %d (uid %u)", cred.pid, cred.uid);
 }
 
 absl::StatusOr<sockaddr_un> UnixAddress(const std::string& path) {
@@ -89,8 +125,9 @@ absl::StatusOr<base::UniqueFd> FirstWorkingAddress(const Endpoint& endpoint, boo
 
 std::string Endpoint::ToString() const {
   if (kind == Kind::kUnix) return absl::StrCat("unix:", path);
-  if (host.find(':') != std::string::npos) return absl::StrCat("tcp:[", host, "]:", port);
-  return absl::StrCat("tcp:", host, ":", port);
+  const char* scheme = kind == Kind::kTls ? "tls:" : "tcp:";
+  if (host.find(':') != std::string::npos) return absl::StrCat(scheme, "[", host, "]:", port);
+  return absl::StrCat(scheme, host, ":", port);
 }
 
 absl::StatusOr<Endpoint> ParseEndpoint(absl::string_view text) {
@@ -101,46 +138,85 @@ absl::StatusOr<Endpoint> ParseEndpoint(absl::string_view text) {
     if (e.path.empty()) return absl::InvalidArgumentError("unix: endpoint needs a path (unix:PATH)");
     return e;
   }
-  if (!absl::ConsumePrefix(&text, "tcp:")) {
+  const absl::string_view typed = text;
+  if (absl::ConsumePrefix(&text, "tcp:")) {
+    e.kind = Endpoint::Kind::kTcp;
+  } else if (absl::ConsumePrefix(&text, "tls:")) {
+    e.kind = Endpoint::Kind::kTls;
+  } else {
     return absl::InvalidArgumentError(
-        absl::StrCat("endpoint '", std::string(text), "' must be tcp:HOST:PORT or unix:PATH"));
+        absl::StrCat("endpoint '", std::string(text), "' must be tls:HOST:PORT, tcp:HOST:PORT or unix:PATH"));
   }
-  e.kind = Endpoint::Kind::kTcp;
   size_t colon = text.rfind(':');
   if (colon == absl::string_view::npos) {
-    return absl::InvalidArgumentError(absl::StrCat("tcp endpoint 'tcp:", std::string(text), "' needs a port"));
+    return absl::InvalidArgumentError(absl::StrCat("endpoint '", std::string(typed), "' needs a port"));
   }
   absl::string_view host = text.substr(0, colon);
   if (absl::ConsumePrefix(&host, "[")) absl::ConsumeSuffix(&host, "]");
   uint32_t port = 0;
   if (!absl::SimpleAtoi(text.substr(colon + 1), &port) || port == 0 || port > 65535) {
     return absl::InvalidArgumentError(
-        absl::StrCat("tcp endpoint port '", std::string(text.substr(colon + 1)), "' must be 1..65535"));
+        absl::StrCat("endpoint '", std::string(typed), "': port '", std::string(text.substr(colon + 1)),
+                     "' must be 1..65535"));
   }
   e.host = std::string(host);
   e.port = static_cast<uint16_t>(port);
   return e;
 }
 
-absl::StatusOr<Channel> Channel::Connect(const Endpoint& endpoint) {
+namespace {
+
+// connect() on a non-blocking socket, finished by `deadline`.
+bool ConnectBy(int fd, const sockaddr* addr, socklen_t len, absl::Time deadline) {
+  const int flags = ::fcntl(fd, F_GETFL);
+  if (flags < 0 || ::fcntl(fd, F_SETFL, flags | O_NONBLOCK) != 0) return false;
+  if (::connect(fd, addr, len) == 0) return true;
+  if (errno != EINPROGRESS) return false;
+  absl::StatusOr<bool> ready = WaitUntil(fd, POLLOUT, deadline);
+  if (!ready.ok() || !*ready) {
+    errno = ETIMEDOUT;
+    return false;
+  }
+  int error = 0;
+  socklen_t size = sizeof(error);
+  if (::getsockopt(fd, SOL_SOCKET, SO_ERROR, &error, &size) != 0) return false;
+  errno = error;
+  return error == 0;
+}
+
+}  // namespace
+
+absl::StatusOr<Channel> Channel::Connect(const Endpoint& endpoint, const ConnectOptions& options) {
+  if (endpoint.kind == Endpoint::Kind::kTls && options.tls == nullptr) {
+    return absl::FailedPreconditionError(
+        absl::StrCat(endpoint.ToString(), " needs TLS credentials: start the VMM with --tls-dir DIR"));
+  }
+  const absl::Time deadline = absl::Now() + options.io_timeout;
+  std::optional<Channel> channel;
   if (endpoint.kind == Endpoint::Kind::kUnix) {
     absl::StatusOr<sockaddr_un> addr = UnixAddress(endpoint.path);
     if (!addr.ok()) return addr.status();
     base::UniqueFd fd(::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0));
     if (!fd.valid()) return absl::ErrnoToStatus(errno, "socket");
     TuneSocket(fd.get(), false);
-    if (::connect(fd.get(), reinterpret_cast<sockaddr*>(&*addr), sizeof(*addr)) != 0) {
+    if (!ConnectBy(fd.get(), reinterpret_cast<sockaddr*>(&*addr), sizeof(*addr), deadline)) {
       return absl::ErrnoToStatus(errno, absl::StrCat("cannot connect to ", endpoint.ToString()));
     }
-    return Channel(std::move(fd), endpoint.ToString(), true);
+    channel.emplace(std::move(fd), endpoint.ToString(), true);
+  } else {
+    absl::StatusOr<base::UniqueFd> fd =
+        FirstWorkingAddress(endpoint, false, "cannot connect to", [deadline](int fd, const addrinfo* ai) {
+          TuneSocket(fd, true);
+          return ConnectBy(fd, ai->ai_addr, ai->ai_addrlen, deadline);
+        });
+    if (!fd.ok()) return fd.status();
+    channel.emplace(std::move(*fd), endpoint.ToString(), true);
   }
-  absl::StatusOr<base::UniqueFd> fd =
-      FirstWorkingAddress(endpoint, false, "cannot connect to", [](int fd, const addrinfo* ai) {
-        TuneSocket(fd, true);
-        return ::connect(fd, ai->ai_addr, ai->ai_addrlen) == 0;
-      });
-  if (!fd.ok()) return fd.status();
-  return Channel(std::move(*fd), endpoint.ToString(), true);
+  channel->set_io_timeout(options.io_timeout);
+  if (endpoint.kind == Endpoint::Kind::kTls) {
+    RETURN_IF_ERROR(channel->StartTls(*options.tls, TlsRole::kClient, deadline));
+  }
+  return std::move(*channel);
 }
 
 absl::StatusOr<Channel> Channel::CreateFile(const std::string& path) {
@@ -156,14 +232,60 @@ absl::StatusOr<Channel> Channel::OpenFile(const std::string& path) {
   return Channel(std::move(fd), path, false);
 }
 
-absl::Status Channel::WriteAll(std::span<const iovec> iov_in) {
+Channel::Channel(base::UniqueFd fd, std::string name, bool is_socket)
+    : fd_(std::move(fd)), name_(std::move(name)), is_socket_(is_socket) {
+  if (is_socket_) {
+    const int flags = ::fcntl(fd_.get(), F_GETFL);
+    if (flags >= 0) ::fcntl(fd_.get(), F_SETFL, flags | O_NONBLOCK);
+  }
+}
+
+Channel::~Channel() = default;
+
+absl::Status Channel::StartTls(const TlsCredentials& credentials, TlsRole role, absl::Time deadline) {
+  ASSIGN_OR_RETURN(tls_, TlsSession::Handshake(credentials, role, fd_.get(), deadline, name_));
+  return absl::OkStatus();
+}
+
+void Channel::Unread(std::span<const uint8_t> bytes) {
+  unread_.erase(unread_.begin(), unread_.begin() + static_cast<ptrdiff_t>(unread_offset_));
+  unread_offset_ = 0;
+  unread_.insert(unread_.begin(), bytes.begin(), bytes.end());
+  bytes_read_ -= std::min<uint64_t>(bytes_read_, bytes.size());
+}
+
+absl::Status Channel::WaitForProgress(short events, bool writing) {
+  const absl::Time until = writing ? absl::Now() + io_timeout_ : std::min(absl::Now() + io_timeout_, read_deadline_);
+  ASSIGN_OR_RETURN(bool ready, WaitUntil(fd_.get(), events, until));
+  if (ready) return absl::OkStatus();
+  if (!writing && until == read_deadline_) {
+    return absl::DeadlineExceededError(
+        absl::StrFormat("reading from %s: the deadline passed in the middle of a record, after %u bytes", name_,
+                        bytes_read_));
+  }
+  return absl::DeadlineExceededError(absl::StrFormat(
+      "%s %s made no progress for %s (the peer stalled?) after %u bytes", writing ? "writing to" : "reading from",
+      name_, absl::FormatDuration(io_timeout_), writing ? bytes_written_ : bytes_read_));
+}
+
+absl::Status Channel::WriteAll(std::span<const iovec> iov) {
+  if (tls_ && !tls_->kernel_sends()) return WriteRecords(iov);
+  return WriteVectors(iov);
+}
+
+absl::Status Channel::WriteVectors(std::span<const iovec> iov_in) {
   std::vector<iovec> iov(iov_in.begin(), iov_in.end());
   size_t first = 0;
+  while (first < iov.size() && iov[first].iov_len == 0) ++first;
   while (first < iov.size()) {
     const int count = static_cast<int>(std::min<size_t>(iov.size() - first, IOV_MAX));
     ssize_t n = ::writev(fd_.get(), iov.data() + first, count);
     if (n < 0) {
       if (errno == EINTR) continue;
+      if (errno == EAGAIN) {
+        RETURN_IF_ERROR(WaitForProgress(POLLOUT, true));
+        continue;
+      }
       return absl::ErrnoToStatus(errno, absl::StrFormat("writing to %s after %u bytes", name_, bytes_written_));
     }
     bytes_written_ += static_cast<uint64_t>(n);
@@ -181,39 +303,122 @@ absl::Status Channel::WriteAll(std::span<const iovec> iov_in) {
   return absl::OkStatus();
 }
 
+absl::Status Channel::WriteRecords(std::span<const iovec> iov) {
+  // A TLS record carries at most 16 KiB; pieces smaller than that are
+  // gathered, larger ones (page payloads) go to OpenSSL as they are.
+  constexpr size_t kRecordBytes = 16 << 10;
+  for (const iovec& piece : iov) {
+    const auto* data = static_cast<const uint8_t*>(piece.iov_base);
+    if (piece.iov_len < kRecordBytes) {
+      staged_.insert(staged_.end(), data, data + piece.iov_len);
+      if (staged_.size() < kRecordBytes) continue;
+    }
+    if (!staged_.empty()) {
+      RETURN_IF_ERROR(WriteThroughTls(staged_.data(), staged_.size()));
+      staged_.clear();
+    }
+    if (piece.iov_len >= kRecordBytes) RETURN_IF_ERROR(WriteThroughTls(data, piece.iov_len));
+  }
+  if (!staged_.empty()) {
+    RETURN_IF_ERROR(WriteThroughTls(staged_.data(), staged_.size()));
+    staged_.clear();
+  }
+  return absl::OkStatus();
+}
+
+absl::Status Channel::WriteThroughTls(const uint8_t* data, size_t size) {
+  while (size > 0) {
+    IoStep step = tls_->Write(data, size);
+    if (!step.error.ok()) {
+      return absl::Status(step.error.code(), absl::StrFormat("writing to %s after %u bytes: %s", name_,
+                                                             bytes_written_, step.error.message()));
+    }
+    if (step.ended) {
+      return absl::UnavailableError(
+          absl::StrFormat("writing to %s after %u bytes: the peer closed the connection", name_, bytes_written_));
+    }
+    if (step.wait_for != 0) {
+      RETURN_IF_ERROR(WaitForProgress(step.wait_for, true));
+      continue;
+    }
+    bytes_written_ += step.moved;
+    data += step.moved;
+    size -= step.moved;
+  }
+  return absl::OkStatus();
+}
+
 absl::Status Channel::Write(const void* data, size_t size) {
   iovec iov{const_cast<void*>(data), size};
   return WriteAll({&iov, 1});
 }
 
+absl::StatusOr<size_t> Channel::ReadSome(void* data, size_t size) {
+  if (unread_offset_ < unread_.size()) {
+    const size_t n = std::min(size, unread_.size() - unread_offset_);
+    std::memcpy(data, unread_.data() + unread_offset_, n);
+    unread_offset_ += n;
+    if (unread_offset_ == unread_.size()) {
+      unread_.clear();
+      unread_offset_ = 0;
+    }
+    return n;
+  }
+  while (true) {
+    IoStep step;
+    if (tls_) {
+      step = tls_->Read(data, size);
+    } else {
+      const ssize_t n = ::read(fd_.get(), data, size);
+      if (n > 0) {
+        step.moved = static_cast<size_t>(n);
+      } else if (n == 0) {
+        step.ended = true;
+      } else if (errno == EAGAIN || errno == EINTR) {
+        step.wait_for = errno == EAGAIN ? POLLIN : 0;
+        if (step.wait_for == 0) continue;
+      } else {
+        step.error = absl::ErrnoToStatus(errno, "read");
+      }
+    }
+    if (!step.error.ok()) {
+      return absl::Status(step.error.code(), absl::StrFormat("reading from %s after %u bytes: %s", name_,
+                                                             bytes_read_, step.error.message()));
+    }
+    if (step.ended) return 0;
+    if (step.wait_for != 0) {
+      RETURN_IF_ERROR(WaitForProgress(step.wait_for, false));
+      continue;
+    }
+    return step.moved;
+  }
+}
+
 absl::Status Channel::ReadExact(void* data, size_t size) {
   auto* p = static_cast<uint8_t*>(data);
   while (size > 0) {
-    ssize_t n = ::read(fd_.get(), p, size);
-    if (n < 0) {
-      if (errno == EINTR) continue;
-      return absl::ErrnoToStatus(errno, absl::StrFormat("reading from %s after %u bytes", name_, bytes_read_));
-    }
+    ASSIGN_OR_RETURN(size_t n, ReadSome(p, size));
     if (n == 0) {
       return absl::DataLossError(
           absl::StrFormat("the stream from %s ended early (truncated) after %u bytes", name_, bytes_read_));
     }
-    bytes_read_ += static_cast<uint64_t>(n);
+    bytes_read_ += n;
     p += n;
-    size -= static_cast<size_t>(n);
+    size -= n;
   }
   return absl::OkStatus();
 }
 
+absl::Status Channel::ReadExactBy(void* data, size_t size, absl::Time deadline) {
+  read_deadline_ = deadline;
+  absl::Status st = ReadExact(data, size);
+  read_deadline_ = absl::InfiniteFuture();
+  return st;
+}
+
 absl::StatusOr<bool> Channel::WaitReadable(absl::Duration timeout) {
-  pollfd pfd{.fd = fd_.get(), .events = POLLIN, .revents = 0};
-  int ms = static_cast<int>(std::min<int64_t>(absl::ToInt64Milliseconds(timeout), 1 << 30));
-  while (true) {
-    int n = ::poll(&pfd, 1, ms);
-    if (n < 0 && errno == EINTR) continue;
-    if (n < 0) return absl::ErrnoToStatus(errno, "poll");
-    return n > 0;
-  }
+  if (unread_offset_ < unread_.size() || (tls_ && tls_->HasPending())) return true;
+  return WaitUntil(fd_.get(), POLLIN, absl::Now() + timeout);
 }
 
 absl::Status Channel::Sync() {
@@ -226,10 +431,11 @@ absl::StatusOr<Listener> Listener::Listen(const Endpoint& endpoint) {
   if (endpoint.kind == Endpoint::Kind::kUnix) {
     absl::StatusOr<sockaddr_un> addr = UnixAddress(endpoint.path);
     if (!addr.ok()) return addr.status();
-    base::UniqueFd fd(::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0));
+    base::UniqueFd fd(::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0));
     if (!fd.valid()) return absl::ErrnoToStatus(errno, "socket");
     ::unlink(endpoint.path.c_str());
-    if (::bind(fd.get(), reinterpret_cast<sockaddr*>(&*addr), sizeof(*addr)) != 0 || ::listen(fd.get(), 1) != 0) {
+    if (::bind(fd.get(), reinterpret_cast<sockaddr*>(&*addr), sizeof(*addr)) != 0 ||
+        ::listen(fd.get(), kBacklog) != 0) {
       return absl::ErrnoToStatus(errno, absl::StrCat("cannot listen on ", endpoint.ToString()));
     }
     return Listener(std::move(fd), endpoint);
@@ -239,30 +445,34 @@ absl::StatusOr<Listener> Listener::Listen(const Endpoint& endpoint) {
         int one = 1;
         ::setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
         TuneSocket(fd, true);  // inherited by the accepted socket
-        return ::bind(fd, ai->ai_addr, ai->ai_addrlen) == 0 && ::listen(fd, 1) == 0;
+        return ::fcntl(fd, F_SETFL, O_NONBLOCK) == 0 && ::bind(fd, ai->ai_addr, ai->ai_addrlen) == 0 &&
+               ::listen(fd, kBacklog) == 0;
       });
   if (!fd.ok()) return fd.status();
   return Listener(std::move(*fd), endpoint);
 }
 
 absl::StatusOr<Channel> Listener::Accept(absl::Duration timeout) {
-  pollfd pfd{.fd = fd_.get(), .events = POLLIN, .revents = 0};
-  int ms = timeout == absl::InfiniteDuration()
-               ? -1
-               : static_cast<int>(std::min<int64_t>(absl::ToInt64Milliseconds(timeout), 1 << 30));
-  int n;
-  do {
-    n = ::poll(&pfd, 1, ms);
-  } while (n < 0 && errno == EINTR);
-  if (n == 0) {
-    return absl::DeadlineExceededError(absl::StrCat("no migration source connected to ", endpoint_.ToString(),
-                                                    " within ", absl::FormatDuration(timeout)));
+  const absl::Time deadline = timeout == absl::InfiniteDuration() ? absl::InfiniteFuture() : absl::Now() + timeout;
+  while (true) {
+    ASSIGN_OR_RETURN(bool ready, WaitUntil(fd_.get(), POLLIN, deadline));
+    if (!ready) {
+      return absl::DeadlineExceededError(absl::StrCat("no migration source connected to ", endpoint_.ToString(),
+                                                      " within ", absl::FormatDuration(timeout)));
+    }
+    sockaddr_storage peer{};
+    socklen_t peer_size = sizeof(peer);
+    base::UniqueFd fd(::accept4(fd_.get(), reinterpret_cast<sockaddr*>(&peer), &peer_size, SOCK_CLOEXEC));
+    if (!fd.valid()) {
+      // The connection went away between poll and accept: wait for the next.
+      if (errno == EAGAIN || errno == EINTR || errno == ECONNABORTED) continue;
+      return absl::ErrnoToStatus(errno, absl::StrCat("accept on ", endpoint_.ToString()));
+    }
+    const bool tcp = endpoint_.kind != Endpoint::Kind::kUnix;
+    TuneSocket(fd.get(), tcp);
+    std::string who = tcp ? PeerAddress(peer) : UnixPeer(fd.get());
+    return Channel(std::move(fd), absl::StrCat(who, " on ", endpoint_.ToString()), true);
   }
-  int fd = ::accept4(fd_.get(), nullptr, nullptr, SOCK_CLOEXEC);
-  if (fd < 0) return absl::ErrnoToStatus(errno, absl::StrCat("accept on ", endpoint_.ToString()));
-  base::UniqueFd owned(fd);
-  TuneSocket(fd, endpoint_.kind == Endpoint::Kind::kTcp);
-  return Channel(std::move(owned), absl::StrCat("the source on ", endpoint_.ToString()), true);
 }
 
 Listener::~Listener() {

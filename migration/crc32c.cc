@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 #include "migration/crc32c.h"
 
 #include <nmmintrin.h>

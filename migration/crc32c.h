@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // CRC32C (Castagnoli), the integrity check of every migration record. Uses
 // the SSE4.2 crc32 instruction when the host has it (fast enough that the
 // check costs little next to sending the bytes), a table otherwise.

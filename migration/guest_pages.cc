@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 #include "migration/guest_pages.h"
 
 #include <algorithm>

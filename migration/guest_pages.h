@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // Guest RAM as the sender sees it: per-region page sets (which pages have
 // storage, which pages a list of guest-physical ranges covers), the zero
 // test, and a parallel scan that reads pages through the memfd. Used by the

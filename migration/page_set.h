@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // PageSet: one bit per 4 KiB page of one RAM region, the migrator's working
 // set ("pages still to send"). Plain words, owned by the migration thread;
 // the concurrent bitmaps (KVM's log, memory::DirtyBitmap) are merged in with

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 #include "migration/page_set.h"
 
 #include <utility>

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 #include "migration/precopy_policy.h"
 
 #include <limits>

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // PrecopyPolicy: when live pre-copy stops iterating and the sender pauses
 // the guest for the stop-and-copy round. Pure decisions over figures the
 // sender measures (bytes left, bytes sent, time, rounds); no I/O.

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 #include "migration/receiver.h"
 
 #include "absl/strings/str_cat.h"
@@ -73,7 +74,9 @@ absl::Status Receiver::ReadPages(const RecordHeader& h) {
   // hot in cache, and only then goes into guest RAM through the memfd: no
   // page of the VMM's mapping is touched (see GuestMemory::WriteBacking),
   // and guest RAM never holds bytes that failed their check.
-  if (payload_.size() < h.length) payload_.resize(kMaxPagesRecordBytes);
+  // Grown to the largest record seen, not to the limit at once: a short
+  // stream (a small snapshot) then never faults in 4 MiB it does not use.
+  if (payload_.size() < h.length) payload_.resize(h.length);
   std::span<uint8_t> payload(payload_.data(), h.length);
   RETURN_IF_ERROR(channel_.ReadExact(payload.data(), payload.size()));
   Lap(mark, stats_.read_ms);
@@ -97,7 +100,7 @@ absl::Status Receiver::ReadPages(const RecordHeader& h) {
 absl::StatusOr<ReceiveStats> Receiver::Run() {
   Preamble preamble;
   RETURN_IF_ERROR(channel_.ReadExact(&preamble, sizeof(preamble)));
-  RETURN_IF_ERROR(CheckPreamble(preamble));
+  RETURN_IF_ERROR(CheckPreamble(preamble, /*live=*/channel_.is_socket()));
   for (const memory::MappedRegion& r : target_.memory().Regions()) torn_.emplace_back(r.size / kPage);
 
   enum class Stage { kShape, kMemory, kState, kEnd, kDone } stage = Stage::kShape;
@@ -179,6 +182,39 @@ absl::Status Receiver::SendAck() {
   if (!channel_.is_socket()) return absl::OkStatus();
   RecordHeader h = MakeHeader(RecordType::kAck, 0, 0, 0, 0);
   return channel_.Write(&h, sizeof(h));
+}
+
+absl::Status Receiver::AwaitCommit(absl::Duration timeout) {
+  if (!channel_.is_socket()) return absl::OkStatus();
+  auto refuse = [&](const std::string& why) {
+    return absl::DeadlineExceededError(absl::StrCat(
+        why, " after this side acknowledged the state: the guest does not run here (the source keeps it paused, "
+             "or resumes it)"));
+  };
+  // The whole wait is bounded, the rest of a record whose first bytes came
+  // in time included: the channel's own io_timeout is longer (it covers
+  // the source's silences by design) and must not stretch this one.
+  const absl::Time deadline = absl::Now() + timeout;
+  ASSIGN_OR_RETURN(bool readable, channel_.WaitReadable(timeout));
+  if (!readable) return refuse(absl::StrCat("no COMMIT from the source within ", absl::FormatDuration(timeout)));
+  RecordHeader h;
+  if (absl::Status st = channel_.ReadExactBy(&h, sizeof(h), deadline); !st.ok()) {
+    return refuse(absl::StrCat("the source closed the connection without COMMIT (", st.message(), ")"));
+  }
+  if (!HeaderCrcOk(h) || h.type != static_cast<uint32_t>(RecordType::kCommit) || h.length != 0) {
+    return refuse(absl::StrCat("the source sent ", HeaderCrcOk(h) ? RecordTypeName(h.type) : "a corrupt record",
+                               " instead of COMMIT"));
+  }
+  // Decided: the guest runs here. The source stays paused until it reads
+  // this; if it never does, its operator sees unknown-outcome and checks
+  // here before resuming it there.
+  RecordHeader committed = MakeHeader(RecordType::kCommitted, 0, 0, 0, 0);
+  if (absl::Status st = channel_.Write(&committed, sizeof(committed)); !st.ok()) {
+    LOG_ERROR("migration: could not confirm COMMIT to the source (%s); the guest runs here, and the source stays "
+              "paused in unknown-outcome until its operator abandons it",
+              std::string(st.message()));
+  }
+  return absl::OkStatus();
 }
 
 void Receiver::SendError(const absl::Status& status) {

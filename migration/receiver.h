@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // Receiver: the destination half of a migration, or the reader of a
 // snapshot file. Checks the preamble and the VM's shape before any memory
 // is written, then checks each page record and writes it into guest RAM
@@ -11,12 +12,17 @@
 // fails is corruption, except in a live record whose pages arrive again
 // intact later (torn by the running guest, see FORMAT.md); pages that stay
 // torn at the end of memory are reported as corruption.
+//
+// On a socket the end is an explicit commit: Run, then SendAck, then
+// AwaitCommit; the guest may run here only once AwaitCommit succeeded
+// (FORMAT.md, "Failures"). A file (a snapshot) ends at END.
 #ifndef MIGRATION_RECEIVER_H_
 #define MIGRATION_RECEIVER_H_
 
 #include <vector>
 
 #include "absl/status/statusor.h"
+#include "absl/time/time.h"
 #include "migration/channel.h"
 #include "migration/page_set.h"
 #include "migration/source.h"
@@ -42,8 +48,15 @@ class Receiver {
   Receiver(MigrationTarget& target, Channel& channel) : target_(target), channel_(channel) {}
   // Reads the whole stream and loads the state. On error nothing has run.
   absl::StatusOr<ReceiveStats> Run();
-  // Tells the source the VM is ours now / why it is not (sockets only).
+  // Tells the source the VM is loaded and ready to run here (sockets only).
   absl::Status SendAck();
+  // After SendAck: waits up to `timeout` for the source's COMMIT and
+  // confirms it with COMMITTED. OK: the guest is ours, start it (also on a
+  // file, which has no commit). An error (no COMMIT in time, the
+  // connection ended, anything else): the guest must not run here.
+  absl::Status AwaitCommit(absl::Duration timeout);
+  // Tells the source why the VM will not run here (sockets only); the
+  // source then runs it again, so call it only when this side will not.
   void SendError(const absl::Status& status);
 
  private:

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 #include "migration/record_writer.h"
 
 #include <sys/uio.h>

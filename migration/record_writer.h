@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // RecordWriter: the sending end of the migration stream (FORMAT.md). It
 // encodes the preamble and records, turns per-region page sets into PAGES
 // and ZERO_PAGES records read from guest memory, batches them into writev

@@ -1,4 +1,7 @@
+// SPDX-License-Identifier: MIT
 #include "migration/sender.h"
+
+#include <sys/socket.h>
 
 #include <algorithm>
 #include <string>
@@ -8,6 +11,7 @@
 #include "absl/time/clock.h"
 #include "base/logging.h"
 #include "base/status_macros.h"
+#include "migration/crc32c.h"
 #include "migration/guest_pages.h"
 
 namespace migration {
@@ -33,11 +37,13 @@ RecordWriter::Options WriterOptions(const MigrationOptions& options) {
 
 }  // namespace
 
-Sender::Sender(MigrationSource& source, Channel& channel, MigrationOptions options, ProgressCallback on_progress)
+Sender::Sender(MigrationSource& source, Channel& channel, MigrationOptions options, ProgressCallback on_progress,
+               CancelSwitch* cancel)
     : source_(source),
       channel_(channel),
       options_(options),
       on_progress_(std::move(on_progress)),
+      cancel_(cancel),
       hints_(source.page_hints()),
       writer_(channel, source.memory(), WriterOptions(options), [this] { Report(false); }),
       policy_(options.downtime_target_ms, options.max_rounds) {}
@@ -47,6 +53,7 @@ void Sender::Report(bool force) {
   if (!force && now - last_report_ < absl::Milliseconds(100)) return;
   last_report_ = now;
   stats_.bytes_sent = channel_.bytes_written();
+  stats_.encryption = channel_.Encryption();
   stats_.pages_sent = writer_.pages_sent();
   stats_.zero_pages = writer_.zero_pages();
   if (check_) {
@@ -63,11 +70,17 @@ absl::Status Sender::SendHeaderAndShape() {
   return writer_.WriteRecord(RecordType::kShape, 0, shape);
 }
 
-absl::Status Sender::SendStateAndEnd() {
+absl::Status Sender::SendMemoryEndAndState() {
   RETURN_IF_ERROR(writer_.WriteRecord(RecordType::kMemoryEnd, 0, {}));
   ASSIGN_OR_RETURN(std::vector<uint8_t> state, source_.SaveState());
-  RETURN_IF_ERROR(writer_.WriteRecord(RecordType::kState, 0, state));
-  return writer_.WriteRecord(RecordType::kEnd, 0, {});
+  return writer_.WriteRecord(RecordType::kState, 0, state);
+}
+
+void Sender::BoundSocketWaits() {
+  // Every wait of the channel (a write that finds no room, a read of an
+  // answer) makes progress within this or fails: a destination that
+  // stopped reading ends the migration instead of hanging it.
+  if (channel_.is_socket()) channel_.set_io_timeout(absl::Milliseconds(options_.peer_timeout_ms));
 }
 
 absl::Status Sender::SendPages(const std::vector<PageSet>& sets, bool live) {
@@ -107,7 +120,7 @@ std::vector<PageSet> Sender::CollectHints(const std::vector<PageSet>& populated)
   const uint64_t enough_unpopulated = options_.hint_unpopulated_run_bytes / kPage;
   uint64_t unpopulated_run = 0;
   auto past_populated = [&] { return enough_unpopulated > 0 && unpopulated_run >= enough_unpopulated; };
-  while (hints_->HintReportsCompleted() == before && absl::Now() < deadline && !past_populated() &&
+  while (hints_->HintReportsCompleted() == before && absl::Now() < deadline && !past_populated() && !Cancelled() &&
          (ranges.empty() ? absl::Now() < first_deadline : absl::Now() - last_progress < absl::Seconds(1))) {
     absl::SleepFor(absl::Milliseconds(5));
     std::vector<memory::GpaRange> more = hints_->TakeHintedRanges();
@@ -181,21 +194,36 @@ absl::StatusOr<std::vector<PageSet>> Sender::TakeDirty() {
 }
 
 absl::StatusOr<RecordHeader> Sender::ReadAnswer(const char* waiting_for) {
-  ASSIGN_OR_RETURN(bool readable, channel_.WaitReadable(absl::Seconds(120)));
+  // One bound for the whole answer, the rest of a header whose first
+  // bytes came in time included.
+  const absl::Duration timeout = absl::Milliseconds(options_.peer_timeout_ms);
+  const absl::Time deadline = absl::Now() + timeout;
+  ASSIGN_OR_RETURN(bool readable, channel_.WaitReadable(timeout));
   if (!readable) {
-    return absl::DeadlineExceededError(
-        absl::StrCat("the destination did not answer within 120 s (waiting for its ", waiting_for, ")"));
+    return absl::DeadlineExceededError(absl::StrCat("the destination did not answer within ",
+                                                    absl::FormatDuration(timeout), " (waiting for its ", waiting_for,
+                                                    ")"));
   }
   RecordHeader h;
-  absl::Status st = channel_.ReadExact(&h, sizeof(h));
-  if (!st.ok()) return absl::UnavailableError(absl::StrCat("the destination closed the connection: ", st.message()));
+  absl::Status st = channel_.ReadExactBy(&h, sizeof(h), deadline);
+  if (!st.ok()) {
+    return absl::UnavailableError(absl::StrCat("the connection to the destination ended (waiting for its ",
+                                               waiting_for, "): ", st.message()));
+  }
   if (!HeaderCrcOk(h)) return absl::DataLossError("the destination's answer is corrupt");
-  if (h.type == static_cast<uint32_t>(RecordType::kAck) || h.type == static_cast<uint32_t>(RecordType::kRoundSync)) {
+  if (h.type == static_cast<uint32_t>(RecordType::kAck) || h.type == static_cast<uint32_t>(RecordType::kRoundSync) ||
+      h.type == static_cast<uint32_t>(RecordType::kCommitted)) {
     return h;
   }
   if (h.type == static_cast<uint32_t>(RecordType::kError) && h.length <= kMaxErrorBytes) {
     std::string text(h.length, '\0');
     RETURN_IF_ERROR(channel_.ReadExact(text.data(), text.size()));
+    if (Crc32c(0, text.data(), text.size()) != h.payload_crc) {
+      return absl::DataLossError("the destination's error record is corrupt");
+    }
+    // The receiver sends ERROR only when it will not run the guest (it
+    // exits after it): a definite answer.
+    refused_ = true;
     return absl::AbortedError(absl::StrCat("the destination refused the VM: ", text));
   }
   return absl::DataLossError(absl::StrCat("unexpected ", RecordTypeName(h.type), " record from the destination"));
@@ -212,11 +240,28 @@ absl::Status Sender::WaitForRoundSync(uint64_t round) {
   }
 }
 
-absl::Status Sender::WaitForAck() {
+absl::Status Sender::WaitFor(RecordType type, const char* what) {
   while (true) {
-    ASSIGN_OR_RETURN(RecordHeader h, ReadAnswer("acknowledgement"));
-    if (h.type == static_cast<uint32_t>(RecordType::kAck)) return absl::OkStatus();
+    ASSIGN_OR_RETURN(RecordHeader h, ReadAnswer(what));
+    if (h.type == static_cast<uint32_t>(type)) return absl::OkStatus();
+    if (h.type != static_cast<uint32_t>(RecordType::kRoundSync)) {
+      return absl::DataLossError(
+          absl::StrCat("unexpected ", RecordTypeName(h.type), " record from the destination (waiting for its ", what, ")"));
+    }
   }
+}
+
+absl::Status Sender::Commit() {
+  stats_.phase = kPhaseAwaitingAck;
+  Report(true);
+  RETURN_IF_ERROR(WaitFor(RecordType::kAck, "acknowledgement"));
+  // From the first byte of COMMIT on, the destination may run the guest:
+  // nothing after this resumes it here.
+  commit_attempted_ = true;
+  stats_.phase = kPhaseCommitting;
+  RETURN_IF_ERROR(writer_.WriteRecord(RecordType::kCommit, 0, {}));
+  commit_sent_time_ = absl::Now();  // the destination's vCPUs start as it arrives
+  return WaitFor(RecordType::kCommitted, "confirmation that COMMIT arrived");
 }
 
 absl::Status Sender::SendLiveRound(const std::vector<PageSet>& sets) {
@@ -322,11 +367,19 @@ absl::Status Sender::StopAndCopy(const std::vector<PageSet>& dirty) {
     if (!pass.pages.empty()) RETURN_IF_ERROR(SendPages(pass.pages, false));
   }
   lap(parts.rescan);
-  RETURN_IF_ERROR(SendStateAndEnd());
+  RETURN_IF_ERROR(SendMemoryEndAndState());
+  // A cancel that came first wins; after this one, cancel is refused.
+  if (cancel_ != nullptr && !cancel_->PassPointOfNoReturn()) return absl::CancelledError("cancelled");
+  // A failed END write leaves no whole END record at the destination, which
+  // therefore never acknowledges and never gets COMMIT: resuming is safe.
+  RETURN_IF_ERROR(writer_.WriteRecord(RecordType::kEnd, 0, {}));
+  end_sent_ = true;
   lap(parts.state);
-  absl::Status acked = WaitForAck();
-  lap(parts.ack);
-  return acked;
+  absl::Status committed = Commit();
+  // The downtime ends when COMMIT leaves (its arrival starts the guest),
+  // not when COMMITTED comes back.
+  if (commit_attempted_) parts.ack = absl::ToDoubleMilliseconds(commit_sent_time_ - mark);
+  return committed;
 }
 
 absl::Status Sender::Fail(absl::Status status) {
@@ -334,17 +387,40 @@ absl::Status Sender::Fail(absl::Status status) {
   hinting_started_ = false;
   if (logging_) (void)source_.SetDirtyLogging(false);
   logging_ = false;
-  if (paused_) source_.ResumeGuest();
-  paused_ = false;
-  stats_.phase = "failed";
-  stats_.error = std::string(status.message());
+  // Before END, and on the destination's ERROR before COMMIT, the
+  // destination cannot run the guest. Otherwise it might: a lost ACK, a
+  // lost COMMITTED, a connection cut look the same from here.
+  const bool unknown = end_sent_ && (commit_attempted_ || !refused_);
+  // A stalled destination is already named by the channel's deadline
+  // ("made no progress for ..."), which peer_timeout_ms sets.
+  std::string error(status.message());
+  if (unknown) {
+    stats_.phase = kPhaseUnknownOutcome;
+    error = absl::StrCat(error, commit_attempted_
+                                    ? "; COMMIT was sent but not confirmed: the destination may be running the "
+                                      "guest, so it stays paused here (check the destination, then resume or "
+                                      "abandon it here)"
+                                    : "; COMMIT was not sent, so the destination cannot run the guest, which stays "
+                                      "paused here until an operator resumes or abandons it");
+  } else {
+    if (paused_) source_.ResumeGuest();
+    paused_ = false;
+    stats_.phase = Cancelled() ? kPhaseCancelled : kPhaseFailed;
+    if (Cancelled()) error = "cancelled by the operator; the guest runs here again";
+  }
+  stats_.error = error;
   Report(true);
-  return status;
+  return absl::Status(status.code(), error);
 }
 
 absl::StatusOr<MigrationStats> Sender::Migrate() {
   start_ = absl::Now();
   stats_.guest_ram_bytes = source_.memory().TotalSize();
+  if (cancel_ != nullptr) cancel_->Arm(channel_.is_socket() ? channel_.fd() : -1);
+  absl::Cleanup disarm = [this] {
+    if (cancel_ != nullptr) cancel_->Disarm();
+  };
+  BoundSocketWaits();
   if (options_.verify_final_pass) check_.emplace(source_.memory());
   absl::Status st = [&]() -> absl::Status {
     RETURN_IF_ERROR(SendHeaderAndShape());
@@ -355,8 +431,8 @@ absl::StatusOr<MigrationStats> Sender::Migrate() {
   }();
   stats_.remaining_bytes = 0;
   if (!st.ok()) return Fail(st);
-  stats_.downtime_ms = absl::ToDoubleMilliseconds(absl::Now() - pause_time_);
-  stats_.phase = "completed";
+  stats_.downtime_ms = absl::ToDoubleMilliseconds(commit_sent_time_ - pause_time_);
+  stats_.phase = kPhaseCompleted;
   Report(true);
   return stats_;
 }
@@ -371,7 +447,9 @@ absl::StatusOr<MigrationStats> Sender::Snapshot() {
     stats_.phase = "stop-and-copy";
     stats_.round = 1;
     RETURN_IF_ERROR(SendPages(RoundOneSets(false), false));
-    RETURN_IF_ERROR(SendStateAndEnd());
+    RETURN_IF_ERROR(SendMemoryEndAndState());
+    // A file has no round trip: END is its last record, no commit follows.
+    RETURN_IF_ERROR(writer_.WriteRecord(RecordType::kEnd, 0, {}));
     return channel_.Sync();
   }();
   stats_.downtime_ms = stats_.total_ms = absl::ToDoubleMilliseconds(absl::Now() - start_);

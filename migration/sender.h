@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // Sender: the source half of a migration (live pre-copy) or of a snapshot.
 //
 // Live, as Migrate reads: the handshake (preamble, shape, dirty logging on)
@@ -5,8 +6,13 @@
 // except never-populated, ballooned and hinted ones; zero pages as zero
 // runs), then rounds of what was dirtied until PrecopyPolicy says stop ->
 // stop-and-copy: pause, last dirty pages, device and vCPU state, end
-// marker, wait for the destination's acknowledgement. Any failure before
-// the ack resumes the guest exactly as it was (hinting DONE, logging off).
+// marker -> the explicit commit: wait for the destination's ACK, send
+// COMMIT, wait for its COMMITTED. Any failure before END is out, and a
+// definite ERROR from the destination before COMMIT, resume the guest
+// exactly as it was (hinting DONE, logging off); anything else after END
+// (a timeout, a lost connection, no COMMITTED) leaves it paused in
+// unknown-outcome for an operator (FORMAT.md, "Failures"). A CancelSwitch
+// stops it before END.
 // On hosts whose dirty log may miss writes, a WriteCheck re-checks pages
 // after the rounds and while paused.
 //
@@ -26,6 +32,7 @@
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
 #include "memory/page_hints.h"
+#include "migration/cancel_switch.h"
 #include "migration/channel.h"
 #include "migration/page_set.h"
 #include "migration/precopy_policy.h"
@@ -40,10 +47,18 @@ namespace migration {
 class Sender {
  public:
   using ProgressCallback = std::function<void(const MigrationStats&)>;
-  Sender(MigrationSource& source, Channel& channel, MigrationOptions options, ProgressCallback on_progress);
+  // `cancel` (may be null): how an operator stops it before END.
+  Sender(MigrationSource& source, Channel& channel, MigrationOptions options, ProgressCallback on_progress,
+         CancelSwitch* cancel = nullptr);
 
-  // On success the guest is still paused: the destination owns it now.
+  // On success the guest is still paused: the destination owns it now. On
+  // an error the guest runs again, unless outcome_unknown().
   absl::StatusOr<MigrationStats> Migrate();
+  // After Migrate failed: the destination may or may not run the guest, so
+  // it stays paused here (phase unknown-outcome) until an operator decides.
+  bool outcome_unknown() const { return stats_.phase == kPhaseUnknownOutcome; }
+  // The figures as they stand (after Migrate: how it ended, error included).
+  const MigrationStats& stats() const { return stats_; }
   // Writes the whole VM to a file channel; the guest runs again afterwards.
   absl::StatusOr<MigrationStats> Snapshot();
 
@@ -59,10 +74,16 @@ class Sender {
   // (asks the policy; updates the figures).
   bool LastLiveRound(const std::vector<PageSet>& dirty);
   // Pause, the last dirty pages (`dirty` plus the final sync), the write
-  // check's paused pass, state, end; until the destination acknowledges.
+  // check's paused pass, state, end; then the commit.
   absl::Status StopAndCopy(const std::vector<PageSet>& dirty);
-  // MEMORY_END, STATE and END.
-  absl::Status SendStateAndEnd();
+  // MEMORY_END and STATE.
+  absl::Status SendMemoryEndAndState();
+  // After END: ACK -> COMMIT -> COMMITTED, each wait bounded.
+  absl::Status Commit();
+  // Sets the socket's send and receive timeouts to the peer timeout, so a
+  // write into a destination that stopped reading fails instead of
+  // blocking for good.
+  void BoundSocketWaits();
 
   // Asks the guest for free pages; returns them as per-region sets.
   // `populated`: the pages that have storage. Hinted pages outside it get
@@ -76,21 +97,25 @@ class Sender {
   // SendPages, feeding the write check when there is one.
   absl::Status SendPages(const std::vector<PageSet>& sets, bool live);
 
-  // The destination's next answer: ROUND_SYNC or ACK (ERROR becomes the
-  // error, with its text).
+  // The destination's next answer: ROUND_SYNC, ACK or COMMITTED (ERROR
+  // becomes the error, with its text, and sets refused_).
   absl::StatusOr<RecordHeader> ReadAnswer(const char* waiting_for);
   // Until the destination has processed ROUND_END `round` (sockets only).
   absl::Status WaitForRoundSync(uint64_t round);
-  // Until ACK, skipping round syncs.
-  absl::Status WaitForAck();
+  // Until a record of `type`, skipping round syncs.
+  absl::Status WaitFor(RecordType type, const char* what);
   void Report(bool force);
-  // Marks the migration failed and undoes what it changed on the source.
+  // Marks the migration failed (or cancelled) and undoes what it changed on
+  // the source; the guest runs again unless the outcome is unknown (END out
+  // and no definite ERROR), when it stays paused.
   absl::Status Fail(absl::Status status);
+  bool Cancelled() const { return cancel_ != nullptr && cancel_->cancelled(); }
 
   MigrationSource& source_;
   Channel& channel_;
   const MigrationOptions options_;
   const ProgressCallback on_progress_;
+  CancelSwitch* const cancel_;  // null: cannot be cancelled
   memory::PageHints* const hints_;  // null: no balloon
   RecordWriter writer_;
   PrecopyPolicy policy_;
@@ -99,10 +124,17 @@ class Sender {
   absl::Time start_ = absl::Now();
   absl::Time last_report_ = absl::InfinitePast();
   absl::Time pause_time_;
+  absl::Time commit_sent_time_;
   uint64_t round_set_bytes_ = 0;  // what the last live round began with
   bool hinting_started_ = false;
   bool logging_ = false;
   bool paused_ = false;
+  // How far the commit got: END written (from here the guest is resumed
+  // only on a definite ERROR), COMMIT attempted (from here never), and
+  // whether the destination refused with ERROR.
+  bool end_sent_ = false;
+  bool commit_attempted_ = false;
+  bool refused_ = false;
   std::vector<PageSet> hinted_;  // per region, from the guest's report
 };
 

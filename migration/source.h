@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // The two sides of a migration as the migrator sees them. vmm::Machine
 // implements both; migration/ never includes vmm/ (ARCHITECTURE.md), and
 // tests can drive the Sender/Receiver with plain memory.

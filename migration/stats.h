@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // MigrationOptions and the figures a migration reports while it runs and at
 // its end (GET /api/v1/migrate, `vmm ctl migrate --json`, bench/migrate).
 #ifndef MIGRATION_STATS_H_
@@ -31,10 +32,40 @@ struct MigrationOptions {
   // first touch of a guest page is expensive (PVM's hosts run on shadow
   // page tables themselves, so a fault costs far more than a pread).
   bool read_through_memfd = false;
+  // The longest the source waits on the destination for any one step: a
+  // write that makes no progress (a destination that stopped reading), a
+  // ROUND_SYNC, the ACK after END, the COMMITTED after COMMIT. A stalled
+  // peer is found within this, not within TCP's minutes; what the source
+  // does then depends on how far it got (FORMAT.md, "Failures").
+  double peer_timeout_ms = 10000;
 };
 
+// MigrationStats::phase: the running phases, then how it ended.
+//   setup, hinting, precopy, stop-and-copy (paused, sending the last state),
+//   awaiting-ack (END sent), committing (COMMIT sent, awaiting COMMITTED);
+//   completed (the guest runs at the destination), failed or cancelled (it
+//   runs here again), unknown-outcome (paused here until an operator
+//   resumes or abandons it), then resumed or abandoned by that operator.
+inline constexpr char kPhaseAwaitingAck[] = "awaiting-ack";
+inline constexpr char kPhaseCommitting[] = "committing";
+inline constexpr char kPhaseCompleted[] = "completed";
+inline constexpr char kPhaseFailed[] = "failed";
+inline constexpr char kPhaseCancelled[] = "cancelled";
+inline constexpr char kPhaseUnknownOutcome[] = "unknown-outcome";
+inline constexpr char kPhaseResumed[] = "resumed";
+inline constexpr char kPhaseAbandoned[] = "abandoned";
+// Whether a migration in `phase` has ended (nothing more will change
+// unless an operator acts on an unknown outcome).
+inline bool PhaseIsFinal(const std::string& phase) {
+  return phase == kPhaseCompleted || phase == kPhaseFailed || phase == kPhaseCancelled ||
+         phase == kPhaseUnknownOutcome || phase == kPhaseResumed || phase == kPhaseAbandoned;
+}
+
 struct MigrationStats {
-  std::string phase = "setup";  // setup, hinting, precopy, stop-and-copy, completed, failed
+  std::string phase = "setup";  // see kPhase* above
+  // The channel's record layer: "none" (tcp:, unix:), "openssl" (TLS
+  // records made by OpenSSL), "ktls" (TLS records made by the kernel).
+  std::string encryption = "none";
   uint32_t round = 0;
   uint64_t guest_ram_bytes = 0;
   uint64_t bytes_sent = 0;        // everything written to the stream
@@ -52,7 +83,7 @@ struct MigrationStats {
   double rate_bytes_per_s = 0;    // of the last full round
   double expected_downtime_ms = 0;
   double total_ms = 0;
-  double downtime_ms = 0;         // source paused -> destination acknowledged
+  double downtime_ms = 0;         // source paused -> COMMIT sent (the destination starts on it)
   // Where the rest of the total time went (ms): waiting for the guest's
   // free page report, and the PVM checks of the tracking (live).
   double hint_wait_ms = 0;
@@ -64,7 +95,8 @@ struct MigrationStats {
   // Where the downtime went, in order (ms): stopping the vCPUs, the last
   // dirty sync, sending the last pages, the paused re-scan (PVM, when
   // needed), saving and sending the state, and waiting for the destination
-  // to load it, start its vCPUs and acknowledge.
+  // to load it and acknowledge, then sending COMMIT (on which its vCPUs
+  // start).
   struct DowntimeParts {
     double pause = 0, sync = 0, last_pages = 0, rescan = 0, state = 0, ack = 0;
   } downtime_parts;

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 #include "migration/wire_format.h"
 
 #include "absl/strings/str_cat.h"
@@ -28,7 +29,7 @@ Preamble MakePreamble() {
   return p;
 }
 
-absl::Status CheckPreamble(const Preamble& preamble) {
+absl::Status CheckPreamble(const Preamble& preamble, bool live) {
   if (std::memcmp(preamble.magic, kStreamMagic, sizeof(kStreamMagic)) != 0) {
     return absl::InvalidArgumentError("not a vmm migration stream (bad magic)");
   }
@@ -36,6 +37,12 @@ absl::Status CheckPreamble(const Preamble& preamble) {
     return absl::InvalidArgumentError(absl::StrFormat(
         "migration stream format version %u is not supported (this vmm reads versions %u to %u)", preamble.version,
         kOldestReadableVersion, kFormatVersion));
+  }
+  if (live && preamble.version < kOldestLiveVersion) {
+    return absl::InvalidArgumentError(absl::StrFormat(
+        "the source sends migration stream format version %u, which has no explicit commit; this vmm takes live "
+        "migrations of version %u to %u only (upgrade the source VMM; its guest keeps running there)",
+        preamble.version, kOldestLiveVersion, kFormatVersion));
   }
   return absl::OkStatus();
 }
@@ -52,6 +59,8 @@ std::string RecordTypeName(uint32_t type) {
     case RecordType::kAck: return "ack";
     case RecordType::kError: return "error";
     case RecordType::kRoundSync: return "round-sync";
+    case RecordType::kCommit: return "commit";
+    case RecordType::kCommitted: return "committed";
   }
   return absl::StrCat("unknown(", type, ")");
 }

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // The migration stream's on-the-wire layout (migration/FORMAT.md has the
 // prose and a sequence diagram). Everything is little-endian. A stream is a
 // 16-byte preamble followed by records; each record is a 32-byte header,
@@ -15,12 +16,16 @@
 namespace migration {
 
 inline constexpr char kStreamMagic[8] = {'V', 'M', 'M', 'S', 'T', 'R', 'M', '\n'};
-// Version 2 adds ROUND_SYNC (destination -> source, see FORMAT.md); a
-// version 1 stream (older snapshots) has no live rounds that would need it
-// and is read as before. A receiver names the versions it reads in its
-// error, so an old receiver meeting a newer stream says so plainly.
-inline constexpr uint32_t kFormatVersion = 2;
+// Version 2 added ROUND_SYNC (destination -> source, see FORMAT.md);
+// version 3 the explicit commit (ACK -> COMMIT -> COMMITTED), which a file
+// never carries: a snapshot of any version 1 to 3 is read as before. A live
+// stream must be version 3: an older source would take the destination's
+// ACK as the end and a destination that started on it could run alongside
+// a source that did not see that ACK. A receiver names the versions it
+// reads in its error, so a mismatch is said plainly on both sides.
+inline constexpr uint32_t kFormatVersion = 3;
 inline constexpr uint32_t kOldestReadableVersion = 1;
+inline constexpr uint32_t kOldestLiveVersion = 3;
 
 struct Preamble {
   char magic[8];
@@ -40,6 +45,8 @@ enum class RecordType : uint32_t {
   kAck = 8,        // destination -> source: state loaded, guest taken over
   kError = 9,      // destination -> source: payload is the error text
   kRoundSync = 10,  // destination -> source: everything up to ROUND_END gpa is in guest memory
+  kCommit = 11,     // source -> destination, after ACK: run the guest (the source never will)
+  kCommitted = 12,  // destination -> source: COMMIT arrived, the guest runs at the destination
 };
 
 // kPages records sent while the vCPUs ran: the guest may have changed a
@@ -66,8 +73,9 @@ inline constexpr uint64_t kMaxErrorBytes = 4096;
 RecordHeader MakeHeader(RecordType type, uint32_t flags, uint64_t gpa, uint64_t length, uint32_t payload_crc);
 bool HeaderCrcOk(const RecordHeader& header);
 Preamble MakePreamble();
-// Checks magic and version, with an error that says which.
-absl::Status CheckPreamble(const Preamble& preamble);
+// Checks magic and version, with an error that says which. `live`: the
+// stream comes over a socket, which needs the explicit commit (version 3).
+absl::Status CheckPreamble(const Preamble& preamble, bool live = false);
 std::string RecordTypeName(uint32_t type);
 
 }  // namespace migration

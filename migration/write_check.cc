@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 #include "migration/write_check.h"
 
 #include <string>

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // WriteCheck: the PVM write check of a live migration (FORMAT.md, "Verified
 // final pass"), for hosts whose dirty log may miss guest writes. It keeps a
 // fingerprint of every page the destination holds (and of a sample of the

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // WriteCheck on plain guest memory: writes made through a Slice bypass the
 // VMM's dirty tracking, which is what the PVM check exists to catch.
 #include "migration/write_check.h"

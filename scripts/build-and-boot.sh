@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: MIT
 # The README's first command: install dependencies, build everything, and
 # boot the default guest with its console on this terminal. Extra arguments
 # go to `vmm run` (e.g. --memory 2G --cpus 2).

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: MIT
 # Installs the Debian 12 packages the project builds and tests with.
 # Idempotent: does nothing when everything is already installed.
 set -euo pipefail
@@ -6,13 +7,18 @@ set -euo pipefail
 PACKAGES=(
   # build
   g++ cmake make pkg-config
-  linux-libc-dev libabsl-dev libfdt-dev libgtest-dev libgmock-dev
+  linux-libc-dev libabsl-dev libfdt-dev libgtest-dev libgmock-dev libseccomp-dev
   zlib1g-dev liblzma-dev libzstd-dev liblz4-dev
   # guest image (guest-images/build.sh)
   linux-source-6.1 busybox-static flex bison bc libelf-dev libssl-dev cpio xz-utils
   nlohmann-json3-dev libcpp-httplib-dev libbrotli-dev
   # tests and benchmarks
   acpica-tools iproute2 python3 procps strace
+  e2fsprogs  # tests/disk_guest_test.cc: mkfs.ext4 -d, debugfs
+  # packaging (cpack -G DEB: dpkg-shlibdeps finds the Depends, file finds the ELF files)
+  dpkg-dev file
+  # fuzzing (scripts/fuzz.sh): clang with libFuzzer and its sanitizer runtimes
+  clang libfuzzer-14-dev libclang-rt-14-dev
 )
 # qemu-system-x86 is the benchmark peer (bench/); install it when asked.
 if [[ "${WITH_QEMU:-0}" == 1 ]]; then PACKAGES+=(qemu-system-x86); fi

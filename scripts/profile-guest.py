@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# SPDX-License-Identifier: MIT
 """Flat profile of a `vmm run --profile-guest=FILE` recording.
 
   scripts/profile-guest.py FILE [--map guest-images/cache/linux-source-6.1/System.map]

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // state::Migratable: the one interface every stateful part of the VM
 // implements (vCPUs, the irqchip, legacy devices, virtio transports and
 // devices), so the machine saves, loads and checks them in one loop.

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 #include "state/state_tree.h"
 
 #include <libfdt.h>
@@ -109,12 +110,21 @@ absl::StatusOr<StateReader> StateReader::Parse(std::span<const uint8_t> blob) {
   if (blob.size() < sizeof(fdt_header)) {
     return absl::DataLossError(absl::StrCat("state tree: ", blob.size(), " bytes is too short"));
   }
-  // fdt_check_full reads the header's sizes first; they must match the blob.
-  if (fdt_totalsize(blob.data()) != blob.size()) {
-    return absl::DataLossError(absl::StrCat("state tree: header says ", fdt_totalsize(blob.data()),
-                                            " bytes, the section has ", blob.size()));
-  }
+  // libfdt reads the header as aligned 32-bit words and the blob may sit
+  // anywhere in a stream's buffer: everything below reads the (aligned)
+  // copy.
   std::vector<uint8_t> copy(blob.begin(), blob.end());
+  // fdt_check_full reads the header's sizes first; they must match the blob.
+  if (fdt_totalsize(copy.data()) != copy.size()) {
+    return absl::DataLossError(absl::StrCat("state tree: header says ", fdt_totalsize(copy.data()),
+                                            " bytes, the section has ", copy.size()));
+  }
+  // Only version 17 trees (what StateWriter makes) are read: libfdt reads
+  // older layouts differently (no size_dt_struct before 17), and a tree
+  // that claims one is not ours.
+  if (fdt_version(copy.data()) < 17) {
+    return absl::DataLossError(absl::StrCat("state tree: version ", fdt_version(copy.data()), ", expected 17"));
+  }
   int err = fdt_check_full(copy.data(), copy.size());
   if (err != 0) return absl::DataLossError(absl::StrCat("state tree is malformed: ", fdt_strerror(err)));
   return StateReader(std::move(copy));

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // state::StateWriter / StateReader: the saved state of a VM as one
 // flattened device tree (libfdt). Each stateful part owns one node (a vCPU,
 // the irqchip, the UART, a virtio-mmio transport, ...) and stores its fields

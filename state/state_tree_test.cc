@@ -1,6 +1,9 @@
+// SPDX-License-Identifier: MIT
 #include "state/state_tree.h"
 
 #include <libfdt.h>
+
+#include <algorithm>
 
 #include "gtest/gtest.h"
 
@@ -91,12 +94,17 @@ TEST(StateTreeTest, PropertyAfterAChildNodeIsRefusedNamingIt) {
       << tree.status();
 }
 
-TEST(StateTreeTest, CorruptOrTruncatedBlobsAreRefused) {
+// A tree with one node "a" holding x = 1.
+std::vector<uint8_t> SmallTree() {
   StateWriter w;
   w.BeginNode("a");
   w.PutU32("x", 1);
   w.EndNode();
-  std::vector<uint8_t> blob = *w.Finish();
+  return *w.Finish();
+}
+
+TEST(StateTreeTest, CorruptOrTruncatedBlobsAreRefused) {
+  std::vector<uint8_t> blob = SmallTree();
   EXPECT_FALSE(StateReader::Parse(std::span(blob).first(blob.size() - 4)).ok());
   EXPECT_FALSE(StateReader::Parse(std::span(blob).first(10)).ok());
   std::vector<uint8_t> bad = blob;
@@ -105,6 +113,28 @@ TEST(StateTreeTest, CorruptOrTruncatedBlobsAreRefused) {
   EXPECT_FALSE(StateReader::Parse(bad).ok());
   std::vector<uint8_t> garbage(blob.size(), 0x5a);
   EXPECT_FALSE(StateReader::Parse(garbage).ok());
+}
+
+// A tree can sit anywhere in a stream's buffer; libfdt's header reads
+// were misaligned on it (UBSan, fuzz/state_load_fuzzer).
+TEST(StateTreeTest, ParsesATreeAtAnyAlignment) {
+  std::vector<uint8_t> blob = SmallTree();
+  std::vector<uint8_t> shifted(blob.size() + 1);
+  std::copy(blob.begin(), blob.end(), shifted.begin() + 1);
+  absl::StatusOr<StateReader> r = StateReader::Parse(std::span(shifted).subspan(1));
+  ASSERT_TRUE(r.ok()) << r.status();
+  EXPECT_EQ(*r->Node("a")->U32("x"), 1u);
+}
+
+// Found by fuzz/state_load_fuzzer: libfdt reads version 16 trees with
+// another layout; only what StateWriter writes (17) is read.
+TEST(StateTreeTest, OlderTreeVersionsAreRefused) {
+  std::vector<uint8_t> blob = SmallTree();
+  ASSERT_TRUE(StateReader::Parse(blob).ok());
+  reinterpret_cast<fdt_header*>(blob.data())->version = cpu_to_fdt32(16);
+  absl::StatusOr<StateReader> r = StateReader::Parse(blob);
+  ASSERT_FALSE(r.ok());
+  EXPECT_NE(r.status().message().find("version 16"), std::string::npos) << r.status();
 }
 
 }  // namespace

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // The virtio-balloon with the real Linux driver in the default guest:
 // inflate and deflate through the control API (`vmm ctl`, as a user types
 // it), what the guest reports in /proc/meminfo, what the host sees (the
@@ -18,6 +19,7 @@
 #include "absl/strings/strip.h"
 #include "absl/time/clock.h"
 #include "tests/booted_guest.h"
+#include "tests/ctl_json.h"
 #include "tests/guest_process.h"
 
 namespace tests {
@@ -27,21 +29,6 @@ constexpr char kReadyMarker[] = "VMM-GUEST-READY";
 // Boots take minutes here, and ctest runs two guest tests side by side.
 const absl::Duration kBootTimeout = absl::Seconds(600);
 constexpr uint64_t kMiB = 1 << 20;
-
-// Runs `vmm ctl --api SOCKET args...` and parses its JSON output.
-std::optional<nlohmann::json> Ctl(const std::string& socket, const std::vector<std::string>& args) {
-  std::vector<std::string> argv = {"ctl", "--api", socket};
-  argv.insert(argv.end(), args.begin(), args.end());
-  GuestProcess ctl(argv);
-  std::optional<int> status = ctl.WaitExit(absl::Seconds(30));
-  if (status != 0) {
-    ADD_FAILURE() << "vmm ctl failed: " << ctl.stderr_text();
-    return std::nullopt;
-  }
-  nlohmann::json parsed = nlohmann::json::parse(ctl.output(), nullptr, false);
-  if (parsed.is_discarded()) return std::nullopt;
-  return parsed;
-}
 
 class BalloonGuestTest : public ::testing::Test {
  protected:
@@ -56,7 +43,7 @@ class BalloonGuestTest : public ::testing::Test {
 bool WaitForActual(const std::string& socket, uint64_t mib, absl::Duration timeout) {
   absl::Time deadline = absl::Now() + timeout;
   while (absl::Now() < deadline) {
-    auto info = Ctl(socket, {"balloon"});
+    auto info = CtlJson(socket, {"balloon"});
     if (info && (*info)["actual_mib"] == mib) return true;
     absl::SleepFor(absl::Milliseconds(500));
   }
@@ -72,7 +59,7 @@ TEST_F(BalloonGuestTest, InflateGivesMemoryBackAndDeflateReturnsIt) {
   GuestProcess vm(RestoreArgs(shape, *snapshot, {"--api-socket", socket_}));
   ASSERT_TRUE(vm.RunCommand("true", absl::Seconds(120)).has_value()) << vm.output() << vm.stderr_text();
 
-  auto info = Ctl(socket_, {"balloon"});
+  auto info = CtlJson(socket_, {"balloon"});
   ASSERT_TRUE(info.has_value());
   EXPECT_EQ((*info)["size_mib"], 0);
   EXPECT_NE((*info)["features"].dump().find("STATS_VQ"), std::string::npos) << info->dump();
@@ -85,7 +72,7 @@ TEST_F(BalloonGuestTest, InflateGivesMemoryBackAndDeflateReturnsIt) {
   ASSERT_TRUE(before.has_value());
   uint64_t rss_before = vm.RssBytes();
 
-  ASSERT_TRUE(Ctl(socket_, {"balloon", "256M"}).has_value());
+  ASSERT_TRUE(CtlJson(socket_, {"balloon", "256M"}).has_value());
   ASSERT_TRUE(WaitForActual(socket_, 256, absl::Seconds(240))) << vm.stderr_text();
   auto after = vm.RunCommand("cat /proc/meminfo", absl::Seconds(60));
   ASSERT_TRUE(after.has_value());
@@ -94,12 +81,18 @@ TEST_F(BalloonGuestTest, InflateGivesMemoryBackAndDeflateReturnsIt) {
   // Without DEFLATE_ON_OOM the guest's MemTotal drops by the balloon.
   EXPECT_LE(MeminfoKib(*after, "MemTotal") + 250 * 1024, MeminfoKib(*before, "MemTotal"))
       << *before << "\n---\n" << *after;
-  // The host got the pages back: RSS fell by at least 95% of 256 MiB.
+  // The host got the pages back: RSS fell by at least 95% of 256 MiB (90%
+  // in sanitizer builds, whose allocator holds on to freed heap).
+#ifdef VMM_SANITIZED_BUILD
+  constexpr int64_t kPercentBack = 90;
+#else
+  constexpr int64_t kPercentBack = 95;
+#endif
   EXPECT_GE(static_cast<int64_t>(rss_before) - static_cast<int64_t>(rss_after),
-            static_cast<int64_t>(256 * kMiB * 95 / 100))
+            static_cast<int64_t>(256 * kMiB * kPercentBack / 100))
       << "rss before " << rss_before << " after " << rss_after;
 
-  info = Ctl(socket_, {"balloon"});
+  info = CtlJson(socket_, {"balloon"});
   ASSERT_TRUE(info.has_value());
   auto counters = (*info)["counters"];
   EXPECT_GE(counters["pages_inflated"].get<uint64_t>(), 256u * 256);
@@ -107,14 +100,14 @@ TEST_F(BalloonGuestTest, InflateGivesMemoryBackAndDeflateReturnsIt) {
   EXPECT_LE(counters["discard_calls"].get<uint64_t>() * 16, counters["pages_inflated"].get<uint64_t>())
       << counters.dump();
 
-  auto stats = Ctl(socket_, {"balloon", "stats"});
+  auto stats = CtlJson(socket_, {"balloon", "stats"});
   ASSERT_TRUE(stats.has_value());
   EXPECT_TRUE(stats->contains("free_memory")) << stats->dump();
   EXPECT_TRUE(stats->contains("total_memory")) << stats->dump();
   EXPECT_EQ((*stats)["free_memory"]["unit"], "bytes");
 
   // Deflate fully; the guest gets its memory back and can use it.
-  ASSERT_TRUE(Ctl(socket_, {"balloon", "0"}).has_value());
+  ASSERT_TRUE(CtlJson(socket_, {"balloon", "0"}).has_value());
   ASSERT_TRUE(WaitForActual(socket_, 0, absl::Seconds(240)));
   auto restored = vm.RunCommand("cat /proc/meminfo", absl::Seconds(60));
   ASSERT_TRUE(restored.has_value());
@@ -151,7 +144,7 @@ TEST_F(BalloonGuestTest, FreePageReportingReturnsFreedMemoryWithoutATarget) {
     low = std::min(low, vm.RssBytes());
   }
   EXPECT_GE(peak - low, 200 * kMiB) << "peak " << peak << " low " << low;
-  auto info = Ctl(socket_, {"balloon"});
+  auto info = CtlJson(socket_, {"balloon"});
   ASSERT_TRUE(info.has_value());
   EXPECT_EQ((*info)["size_mib"], 0);
   EXPECT_GT((*info)["counters"]["reported_ranges"].get<uint64_t>(), 0u) << info->dump();

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // Boots the project's default guest (and Debian's stock kernel) with the
 // real vmm binary and checks what the guest reports on its console and
 // what the process exit status says. Guest boots are slow here (PVM

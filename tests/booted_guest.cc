@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 #include "tests/booted_guest.h"
 
 #include <fcntl.h>

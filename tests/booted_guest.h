@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // One booted-and-saved guest per VM shape, shared by the guest tests.
 //
 // A boot of the default guest costs minutes on a PVM host (the guest kernel

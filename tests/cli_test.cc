@@ -1,5 +1,9 @@
+// SPDX-License-Identifier: MIT
 // The launcher's user errors: one clear line on stderr and exit status 2,
 // never a crash or a hang.
+#include <unistd.h>
+
+#include <filesystem>
 #include <fstream>
 
 #include <gtest/gtest.h>
@@ -28,11 +32,39 @@ TEST(Cli, BadValuesExitTwoWithAClearLine) {
   ExpectUsageError({{"run", "--memory", "100T"}, "more than this host"});
   ExpectUsageError({{"run", "--cpus", "0"}, "--cpus"});
   ExpectUsageError({{"run", "--cpus", "two"}, "cpus"});
-  ExpectUsageError({{"run", "--no-such-flag"}, "Unknown command line flag"});
+  ExpectUsageError({{"run", "--no-such-flag"}, "unknown flag '--no-such-flag' for 'vmm run'"});
+  ExpectUsageError({{"run", "--balloon-sise", "1G"}, "unknown flag '--balloon-sise' for 'vmm run' (did you mean --balloon-size?)"});
+  ExpectUsageError({{"run", "--json"}, "'--json' is a flag of 'vmm ctl', not of 'vmm run'"});
+  ExpectUsageError({{"ctl", "--memory", "4G", "status"}, "'--memory' is a flag of 'vmm run', not of 'vmm ctl'"});
+  ExpectUsageError({{"ctl", "status"}, "vmm ctl needs --api-socket PATH"});
   ExpectUsageError({{"run", "--console", "tcp:1"}, "--console"});
   ExpectUsageError({{"run", "--timeout", "soon"}, "--timeout"});
   ExpectUsageError({{"run", "--kernel", "/nonexistent/bzImage"}, "cannot read kernel"});
   ExpectUsageError({{"frobnicate"}, "unknown command"});
+}
+
+// The migration transport is checked when `vmm run` starts, before KVM:
+// plain tcp beyond loopback, tls without credentials, and each bad
+// --tls-dir file named.
+TEST(Cli, MigrationTransportErrorsExitTwoWithAClearLine) {
+  ExpectUsageError({{"run", "--incoming", "tcp:10.0.0.2:7000"}, "--insecure"});
+  ExpectUsageError({{"run", "--incoming", "tcp:0.0.0.0:7000"}, "unencrypted"});
+  ExpectUsageError({{"run", "--incoming", "tls:0.0.0.0:7000"}, "--tls-dir"});
+  ExpectUsageError({{"run", "--incoming", "udp:1.2.3.4:5"}, "--incoming"});
+  ExpectUsageError({{"run", "--incoming", "unix:/tmp/x", "--incoming-timeout", "soon"}, "--incoming-timeout"});
+  ExpectUsageError({{"run", "--incoming-timeout", "5s"}, "--incoming-timeout needs --incoming"});
+  ExpectUsageError({{"run", "--tls-peer-name", "dest.example"}, "--tls-peer-name needs --tls-dir"});
+  ExpectUsageError({{"run", "--tls-dir", "/nonexistent/tls", "--incoming", "tls:0.0.0.0:7000"},
+                    "--tls-dir '/nonexistent/tls' is not a directory"});
+  const std::string empty_dir = ::testing::TempDir() + "/cli-test-empty-tls-" + std::to_string(::getpid());
+  std::filesystem::create_directories(empty_dir);
+  ExpectUsageError({{"run", "--tls-dir", empty_dir, "--incoming", "tls:0.0.0.0:7000"}, empty_dir + "/ca-cert.pem"});
+  std::ofstream(empty_dir + "/ca-cert.pem") << "not a certificate\n";
+  for (const char* name : {"server-cert.pem", "server-key.pem", "client-cert.pem", "client-key.pem"}) {
+    std::ofstream(empty_dir + "/" + name) << "junk\n";
+  }
+  ExpectUsageError({{"run", "--tls-dir", empty_dir}, "ca-cert.pem: not a PEM CA certificate"});
+  std::filesystem::remove_all(empty_dir);
 }
 
 TEST(Cli, CorruptKernelIsRejectedClearly) {
@@ -58,9 +90,48 @@ TEST(Cli, CorruptKernelIsRejectedClearly) {
 }
 
 TEST(Cli, HelpExitsZero) {
-  GuestProcess vmm({"run", "--help"});
-  EXPECT_EQ(vmm.WaitExit(absl::Seconds(10)), 0);
-  EXPECT_NE(vmm.output().find("usage: vmm run"), std::string::npos);
+  for (const std::vector<std::string>& args : {std::vector<std::string>{"run", "--help"},
+                                               {"ctl", "--help"},
+                                               {"run", "--helpshort"},
+                                               {"ctl", "--helpfull"},
+                                               {"--help"}}) {
+    GuestProcess vmm(args);
+    EXPECT_EQ(vmm.WaitExit(absl::Seconds(10)), 0) << args[0] << " " << args.back();
+    EXPECT_NE(vmm.output().find("usage: vmm run"), std::string::npos) << args.back();
+    EXPECT_NE(vmm.output().find("vmm ctl --api-socket PATH"), std::string::npos) << args.back();
+  }
+}
+
+// Runs without KVM: only the binary's own output is checked.
+TEST(Cli, VersionExitsZeroWithTheProjectVersion) {
+  for (const std::vector<std::string>& args :
+       {std::vector<std::string>{"--version"}, {"run", "--version"}, {"ctl", "--version"}}) {
+    GuestProcess vmm(args);
+    EXPECT_EQ(vmm.WaitExit(absl::Seconds(10)), 0) << args[0] << vmm.stderr_text();
+    EXPECT_EQ(vmm.output().rfind(std::string("vmm ") + VMM_PROJECT_VERSION, 0), 0u) << vmm.output();
+    EXPECT_EQ(vmm.output().back(), '\n') << vmm.output();
+  }
+}
+
+// Runs without KVM: --print-config stops before the VM is made.
+TEST(Cli, ConfigFileWithFlagsOverridingItPrintsTheMergedConfig) {
+  std::string path = ::testing::TempDir() + "/cli_test-" + std::to_string(::getpid()) + ".json";
+  std::ofstream(path) << R"({"kernel": "/srv/vm/bzImage", "memory": "2G", "cpus": 2, "balloon-reporting": false})";
+  GuestProcess vmm({"run", "--config", path, "--cpus", "3", "--print-config"});
+  EXPECT_EQ(vmm.WaitExit(absl::Seconds(10)), 0) << vmm.stderr_text();
+  for (const char* expected : {"\"kernel\": \"/srv/vm/bzImage\"", "\"memory\": \"2G\"", "\"cpus\": 3",
+                               "\"balloon_reporting\": false"}) {
+    EXPECT_NE(vmm.output().find(expected), std::string::npos) << expected << " in " << vmm.output();
+  }
+  ::unlink(path.c_str());
+}
+
+TEST(Cli, BadConfigFileExitsTwoNamingWhatIsWrong) {
+  std::string path = ::testing::TempDir() + "/cli_test-bad-" + std::to_string(::getpid()) + ".json";
+  std::ofstream(path) << R"({"memroy": "2G"})";
+  ExpectUsageError({{"run", "--config", path}, "unknown field \"memroy\""});
+  ExpectUsageError({{"run", "--config", "/nonexistent/vm.json"}, "cannot read config file /nonexistent/vm.json"});
+  ::unlink(path.c_str());
 }
 
 }  // namespace

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: MIT
 # Fetches Debian's stock cloud kernel (a bzImage) for the test that boots it,
 # into tests/stock-kernel/vmlinuz (git-ignored). Unpacked, never installed.
 # Cached: does nothing when the kernel is already there.

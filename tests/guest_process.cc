@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 #include "tests/guest_process.h"
 
 #include <fcntl.h>

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // GuestProcess: runs `vmm run ...` as a child with its console on pipes, the
 // way a CI system or a script drives a guest: wait for text on the console,
 // type commands, wait for the exit status. Also reads the child's RSS.

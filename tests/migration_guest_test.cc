@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // Live migration and snapshots of the default guest between VMM processes,
 // the way operators run them: two network namespaces joined by a veth pair
 // stand in for two hosts (made here, addresses only inside them); the
@@ -150,8 +151,9 @@ class MigrationGuestTest : public ::testing::Test {
   void TearDown() override { Shell("rm -rf " + dir_); }
   std::string Path(const std::string& name) const { return dir_ + "/" + name; }
   // Reporting off: it would hand freed memory back on its own and hide
-  // what hinting saves.
-  const std::vector<std::string> shape_ = {"--memory", "1G", "--balloon-reporting=false"};
+  // what hinting saves. The namespaces' addresses are not loopback, so
+  // these plain tcp: migrations need --insecure.
+  const std::vector<std::string> shape_ = {"--memory", "1G", "--balloon-reporting=false", "--insecure"};
   std::vector<std::string> VmArgs(const std::string& socket) const { return RunArgs(shape_, {"--api-socket", socket}); }
   std::string dir_;
 };

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 #include "virtio/mmio_transport.h"
 
 #include <linux/virtio_config.h>
@@ -16,6 +17,10 @@ namespace {
 
 constexpr uint64_t kVersion1 = 1ull << VIRTIO_F_VERSION_1;
 constexpr uint64_t kEventIdx = 1ull << VIRTIO_RING_F_EVENT_IDX;
+// The status bits of virtio 1.2, 2.1; Load refuses others, so the running
+// transport never keeps them either.
+constexpr uint32_t kKnownStatus = VIRTIO_CONFIG_S_ACKNOWLEDGE | VIRTIO_CONFIG_S_DRIVER | VIRTIO_CONFIG_S_DRIVER_OK |
+                                  VIRTIO_CONFIG_S_FEATURES_OK | VIRTIO_CONFIG_S_NEEDS_RESET | VIRTIO_CONFIG_S_FAILED;
 
 }  // namespace
 
@@ -249,6 +254,10 @@ void MmioTransport::WriteStatus(uint32_t value) {
     ResetLocked();
     return;
   }
+  if (value & ~kKnownStatus) {
+    LOG_GUEST_ERROR("virtio-mmio: unknown status bits 0x%x ignored", value & ~kKnownStatus);
+    value &= kKnownStatus;
+  }
   // The driver only ever adds bits (virtio 1.2, 3.1.1); NEEDS_RESET is the
   // device's to set.
   value |= status_ & VIRTIO_CONFIG_S_NEEDS_RESET;
@@ -287,6 +296,7 @@ void MmioTransport::WriteStatus(uint32_t value) {
                       std::string(st.message()));
       DeviceError();
     } else {
+      device_active_ = true;
       to_process_ = std::move(early_notified_);
     }
     early_notified_.clear();
@@ -302,6 +312,7 @@ void MmioTransport::DeviceError() {
 
 void MmioTransport::ResetLocked() {
   device_->Reset();
+  device_active_ = false;
   status_ = 0;
   device_features_sel_ = 0;
   driver_features_sel_ = 0;
@@ -322,6 +333,7 @@ absl::Status MmioTransport::Save(state::StateWriter& out) {
   out.PutU32("queue_sel", queue_sel_);
   out.PutU32("interrupt_status", interrupt_status_.load());
   out.PutU32("config_generation", config_generation_.load());
+  out.PutU32("device_active", device_active_ ? 1 : 0);
   std::vector<Queue::Snapshot> queues;
   for (const Queue& q : queues_) queues.push_back(q.Save());
   out.PutBytes("queues", {reinterpret_cast<const uint8_t*>(queues.data()), queues.size() * sizeof(Queue::Snapshot)});
@@ -356,10 +368,10 @@ absl::Status MmioTransport::Load(const state::StateNode& in) {
     ResetLocked();
     return absl::DataLossError(absl::StrCat("saved virtio-mmio state: ", what));
   };
-  constexpr uint32_t kKnownStatus = VIRTIO_CONFIG_S_ACKNOWLEDGE | VIRTIO_CONFIG_S_DRIVER | VIRTIO_CONFIG_S_DRIVER_OK |
-                                    VIRTIO_CONFIG_S_FEATURES_OK | VIRTIO_CONFIG_S_NEEDS_RESET | VIRTIO_CONFIG_S_FAILED;
   if (*status & ~kKnownStatus) return fail(absl::StrFormat("unknown status bits 0x%x", *status));
-  if (*features & ~OfferedFeatures()) {
+  // Before FEATURES_OK the driver may still be writing features the device
+  // then refuses (WriteStatus), so only an accepted set must be offered.
+  if ((*status & VIRTIO_CONFIG_S_FEATURES_OK) && (*features & ~OfferedFeatures())) {
     return fail(absl::StrFormat("driver features 0x%x include ones not offered (0x%x)", *features, OfferedFeatures()));
   }
   if (*isr > 3) return fail(absl::StrFormat("interrupt status 0x%x", *isr));
@@ -377,7 +389,9 @@ absl::Status MmioTransport::Load(const state::StateNode& in) {
     }
   }
   std::vector<uint16_t> early(raw_early->size() / sizeof(uint16_t));
-  std::memcpy(early.data(), raw_early->data(), raw_early->size());
+  // An empty list is the common case, and memcpy from or to the null data()
+  // of an empty vector is undefined, even for zero bytes.
+  if (!early.empty()) std::memcpy(early.data(), raw_early->data(), raw_early->size());
   for (uint16_t q : early) {
     if (q >= queues_.size()) return fail(absl::StrFormat("early notification of queue %u", q));
   }
@@ -386,7 +400,19 @@ absl::Status MmioTransport::Load(const state::StateNode& in) {
   driver_features_sel_ = *drfs;
   driver_features_ = *features;
   queue_sel_ = *qsel;
-  const bool live = (status_ & VIRTIO_CONFIG_S_DRIVER_OK) && !(status_ & VIRTIO_CONFIG_S_NEEDS_RESET);
+  // Whether the device was active on the source: after DRIVER_OK it is,
+  // unless its activation failed; a device that failed later (NEEDS_RESET)
+  // still is. Streams from before "device_active" was saved lack the
+  // second case.
+  bool live = (status_ & VIRTIO_CONFIG_S_DRIVER_OK) && !(status_ & VIRTIO_CONFIG_S_NEEDS_RESET);
+  if (in.Has("device_active")) {
+    absl::StatusOr<uint32_t> active = in.U32("device_active");
+    if (!active.ok()) return fail(std::string(active.status().message()));
+    if (*active > 1 || (*active == 1 && !(status_ & VIRTIO_CONFIG_S_DRIVER_OK))) {
+      return fail(absl::StrFormat("device_active %u in status 0x%x", *active, status_));
+    }
+    live = *active == 1;
+  }
   if (live) {
     std::vector<Queue> queues = queues_;
     for (Queue& q : queues) q.set_event_idx(driver_features_ & kEventIdx);
@@ -395,6 +421,7 @@ absl::Status MmioTransport::Load(const state::StateNode& in) {
                                          .features = driver_features_,
                                          .signal_used = [this] { SignalUsed(); }});
     if (!st.ok()) return fail(absl::StrCat("re-activating the device: ", st.message()));
+    device_active_ = true;
     // Kicks that were waiting for DRIVER_OK on the source are served on
     // the next notification; the driver notifies again anyway.
     (void)early;

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // virtio::MmioTransport: the virtio-mmio register file (version 2, modern
 // only; virtio 1.2, 4.2.2) in front of one VirtioDevice.
 //
@@ -101,6 +102,9 @@ class MmioTransport : public memory::BusDevice, public state::Migratable {
 
   mutable absl::Mutex mu_;
   uint32_t status_ ABSL_GUARDED_BY(mu_) = 0;
+  // Activate() succeeded and no reset since: NEEDS_RESET alone does not
+  // tell, since a failed activation sets it too.
+  bool device_active_ ABSL_GUARDED_BY(mu_) = false;
   // Queues notified after FEATURES_OK but before DRIVER_OK (Linux's balloon
   // primes its stats queue that way); processed once the device is live.
   std::vector<uint16_t> early_notified_ ABSL_GUARDED_BY(mu_);

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 #include "virtio/mmio_transport.h"
 
 #include <linux/virtio_config.h>
@@ -355,6 +356,75 @@ TEST_F(MmioTransportTest, RestoredUnacknowledgedInterruptIsRaisedAgain) {
   int quiet = 0;
   restore(quiet)->RaiseRestoredInterrupt();
   EXPECT_EQ(quiet, 0);
+}
+
+// Saves this transport and loads it into a new one with a fresh device.
+struct Restored {
+  std::shared_ptr<FakeDevice> device = std::make_shared<FakeDevice>();
+  std::unique_ptr<MmioTransport> transport;
+  absl::Status status;
+};
+Restored SaveAndLoad(MmioTransport& from, GuestMemory& mem) {
+  Restored r;
+  r.transport = std::make_unique<MmioTransport>(mem, r.device, [] {});
+  state::StateWriter w;
+  w.BeginNode("t");
+  r.status = from.Save(w);
+  w.EndNode();
+  if (!r.status.ok()) return r;
+  auto reader = state::StateReader::Parse(*w.Finish());
+  r.status = reader.ok() ? r.transport->Load(*reader->Node("t")) : reader.status();
+  return r;
+}
+
+// Found by fuzz/mmio_transport_fuzzer: each of these states could be
+// reached by a driver, and Load refused it, so the VM could not migrate.
+TEST_F(MmioTransportTest, UnknownStatusBitsAreIgnored) {
+  WriteReg(VIRTIO_MMIO_STATUS, VIRTIO_CONFIG_S_ACKNOWLEDGE | 0x100);
+  EXPECT_EQ(ReadReg(VIRTIO_MMIO_STATUS), uint32_t{VIRTIO_CONFIG_S_ACKNOWLEDGE});
+  EXPECT_TRUE(SaveAndLoad(*transport_, mem_).status.ok());
+}
+
+TEST_F(MmioTransportTest, MigratesWithRefusedFeaturesWrittenBeforeFeaturesOk) {
+  EXPECT_FALSE(Negotiate(kVersion1 | (1ull << 7)));
+  Restored r = SaveAndLoad(*transport_, mem_);
+  ASSERT_TRUE(r.status.ok()) << r.status;
+  EXPECT_EQ(r.transport->driver_features(), kVersion1 | (1ull << 7));
+  // Still refused on the destination.
+  const uint32_t features_ok = kAckDriver | VIRTIO_CONFIG_S_FEATURES_OK;
+  r.transport->Write(VIRTIO_MMIO_STATUS, {reinterpret_cast<const uint8_t*>(&features_ok), 4});
+  EXPECT_EQ(r.transport->status() & VIRTIO_CONFIG_S_FEATURES_OK, 0u);
+}
+
+TEST_F(MmioTransportTest, MigratesNotReadyQueueWithAnyQueueNum) {
+  ASSERT_TRUE(Negotiate(kVersion1));
+  WriteReg(VIRTIO_MMIO_QUEUE_SEL, 0);
+  WriteReg(VIRTIO_MMIO_QUEUE_NUM, 3);  // not a power of two, never made ready
+  EXPECT_TRUE(SaveAndLoad(*transport_, mem_).status.ok());
+}
+
+TEST_F(MmioTransportTest, DeviceInNeedsResetMigratesStillActive) {
+  ASSERT_TRUE(Negotiate(kVersion1));
+  FakeDriver q0(mem_, 0x10000, 16);
+  SetUpQueue(0, q0);
+  DriverOk();
+  device_->process_result = absl::DataLossError("corrupt ring");
+  WriteReg(VIRTIO_MMIO_QUEUE_NOTIFY, 0);
+  ASSERT_TRUE(ReadReg(VIRTIO_MMIO_STATUS) & VIRTIO_CONFIG_S_NEEDS_RESET);
+  Restored r = SaveAndLoad(*transport_, mem_);
+  ASSERT_TRUE(r.status.ok()) << r.status;
+  EXPECT_EQ(r.device->activations, 1);  // as on the source
+  EXPECT_TRUE(r.transport->status() & VIRTIO_CONFIG_S_NEEDS_RESET);
+}
+
+TEST_F(MmioTransportTest, DeviceWhoseActivationFailedMigratesInactive) {
+  ASSERT_TRUE(Negotiate(kVersion1));
+  device_->activate_result = absl::InvalidArgumentError("queue 0 not ready");
+  DriverOk();
+  ASSERT_TRUE(ReadReg(VIRTIO_MMIO_STATUS) & VIRTIO_CONFIG_S_NEEDS_RESET);
+  Restored r = SaveAndLoad(*transport_, mem_);
+  ASSERT_TRUE(r.status.ok()) << r.status;
+  EXPECT_EQ(r.device->activations, 0);
 }
 
 TEST_F(MmioTransportTest, ConfigGenerationBumpsOnDeviceConfigChange) {

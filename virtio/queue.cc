@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 #include "virtio/queue.h"
 
 #include "virtio/virtio_ring_uapi.h"
@@ -61,10 +62,14 @@ Queue::Snapshot Queue::Save() const {
 
 absl::Status Queue::Restore(const Snapshot& s, const memory::GuestMemory& mem) {
   Reset();
-  if (s.size > max_size_ || (s.size != 0 && !std::has_single_bit(s.size))) {
-    return absl::DataLossError(absl::StrFormat("saved queue size %u is not a power of two <= %u", s.size, max_size_));
+  // A queue that is not ready holds whatever QueueNum the driver wrote (up
+  // to kMaxSize, as the transport stores it; 0 included, which MakeReady
+  // refuses as the source would); MakeReady checks it when the driver
+  // enables the queue, and below for a ready one.
+  if (s.size > kMaxSize) {
+    return absl::DataLossError(absl::StrFormat("saved queue size %u is above %u", s.size, kMaxSize));
   }
-  size_ = s.size == 0 ? max_size_ : s.size;
+  size_ = s.size;
   desc_table_ = s.desc_table;
   avail_ring_ = s.avail_ring;
   used_ring_ = s.used_ring;

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // virtio::Queue: the device side of one split virtqueue (virtio 1.2, 2.7).
 //
 // The queue holds only its configuration and the two device-owned indices;

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 #include "virtio/queue.h"
 
 #include "virtio/virtio_ring_uapi.h"
@@ -342,6 +343,31 @@ TEST_F(QueueTest, SnapshotRestoresThePositionInTheRing) {
   EXPECT_EQ((*second)->head, 1);
   ASSERT_TRUE(restored.AddUsed(mem_, (*second)->head, 0).ok());
   EXPECT_EQ(driver_.UsedIdx(), 2);
+}
+
+// A queue the driver never made ready keeps whatever QueueNum it wrote;
+// its saved state must load (found by fuzz/mmio_transport_fuzzer).
+TEST_F(QueueTest, SnapshotOfQueueNotMadeReadyKeepsAnySize) {
+  Queue unready(kSize);
+  unready.set_size(3);
+  Queue restored(kSize);
+  ASSERT_TRUE(restored.Restore(unready.Save(), mem_).ok());
+  EXPECT_EQ(restored.size(), 3);
+  EXPECT_FALSE(restored.ready());
+  EXPECT_FALSE(restored.MakeReady(mem_).ok());  // checked when made ready
+}
+
+// QueueNum 0 (or one above the largest size, which the transport stores as
+// 0) stays 0: restoring it as the maximum size would let the driver enable
+// a queue on the destination that the source refused, and the restored
+// queue would save different bytes (found by save_what_loads_test).
+TEST_F(QueueTest, SnapshotOfQueueNumZeroKeepsZero) {
+  Queue unready(kSize);
+  unready.set_size(0);
+  Queue restored(kSize);
+  ASSERT_TRUE(restored.Restore(unready.Save(), mem_).ok());
+  EXPECT_EQ(restored.size(), 0);
+  EXPECT_FALSE(restored.MakeReady(mem_).ok());
 }
 
 TEST_F(QueueTest, SnapshotWithBadSizeOrRingsIsRefused) {

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // virtio::VirtioDevice: the device half of a virtio device, independent of
 // the transport. The transport (MmioTransport) owns the register file,
 // feature negotiation and queue configuration; once the driver sets

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // Includes <linux/virtio_ring.h> for its constants and vring_desc only.
 // VIRTIO_RING_NO_LEGACY hides the legacy vring_init() helpers, which are C
 // (implicit void* conversions) and do not compile as C++. The avail/used

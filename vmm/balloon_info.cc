@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 #include "vmm/balloon_info.h"
 
 #include <linux/virtio_balloon.h>
@@ -6,6 +7,7 @@
 #include <utility>
 
 #include "absl/time/clock.h"
+#include "devices/balloon/chunk_format.h"
 #include "memory/layout.h"
 
 namespace vmm {
@@ -15,6 +17,7 @@ std::vector<std::string> BalloonFeatureNames(uint64_t features) {
       {VIRTIO_BALLOON_F_MUST_TELL_HOST, "MUST_TELL_HOST"}, {VIRTIO_BALLOON_F_STATS_VQ, "STATS_VQ"},
       {VIRTIO_BALLOON_F_DEFLATE_ON_OOM, "DEFLATE_ON_OOM"}, {VIRTIO_BALLOON_F_FREE_PAGE_HINT, "FREE_PAGE_HINT"},
       {VIRTIO_BALLOON_F_PAGE_POISON, "PAGE_POISON"},       {VIRTIO_BALLOON_F_REPORTING, "REPORTING"},
+      {devices::kBalloonFChunks, "CHUNKS"},
   };
   std::vector<std::string> names;
   for (const auto& [bit, name] : kNames) {
@@ -40,6 +43,10 @@ api::BalloonInfo DescribeBalloon(const devices::Balloon& balloon, uint64_t drive
                    {"hinted_ranges", c.hinted_ranges},
                    {"ballooned_pages", balloon.ballooned_pages()},
                    {"service_cpu_ns", c.service_cpu_ns}};
+  // The range format's entries (VIRTIO_BALLOON_F_CHUNKS): applied and refused.
+  devices::Balloon::ChunkCounters chunks = balloon.chunk_counters();
+  info.counters.push_back({"chunk_entries", chunks.entries});
+  info.counters.push_back({"chunk_refused", chunks.refused});
   devices::Balloon::ServiceTimes service = balloon.service_times();
   info.counters.push_back({"service_samples", service.samples});
   info.counters.push_back({"service_p50_ns", service.p50_ns});

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // What GET /api/v1/balloon and GET /api/v1/balloon/statistics report about
 // the balloon: the negotiated features by their virtio names, the device's
 // counters, and the guest's memory statistics. Reads the device only; the

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 #include "vmm/console.h"
 
 #include <fcntl.h>

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // The guest's serial console on the VMM's own stdin/stdout (or a file).
 // When stdin is a terminal it is put in raw mode (restored by the
 // destructor, so on every exit path that unwinds) and Ctrl-A x quits, as in

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 #include "vmm/device_manager.h"
 
 #include <linux/virtio_mmio.h>
@@ -6,10 +7,12 @@
 #include <utility>
 
 #include "absl/strings/str_format.h"
+#include "absl/time/clock.h"
 #include "base/logging.h"
 #include "base/status_macros.h"
 #include "devices/pc_ports.h"
 #include "memory/layout.h"
+#include "vmm/seccomp/thread_filter.h"
 
 namespace vmm {
 namespace {
@@ -38,11 +41,20 @@ absl::StatusOr<std::unique_ptr<DeviceManager>> DeviceManager::Create(Vm& vm, mem
   if (config.balloon) {
     dm->balloon_ = std::make_shared<devices::Balloon>(
         mem, devices::BalloonOptions{.deflate_on_oom = config.balloon_deflate_on_oom,
-                                     .reporting = config.balloon_reporting});
+                                     .reporting = config.balloon_reporting,
+                                     .chunks = config.balloon_chunks});
     ASSIGN_OR_RETURN(dm->balloon_transport_, dm->AddVirtioDevice(dm->balloon_, "--balloon"));
     if (config.balloon_size > 0) {
       dm->balloon_->SetTargetPages(static_cast<uint32_t>(config.balloon_size / memory::kPageSize));
     }
+  }
+  // After the balloon, so a VM without disks keeps its windows and GSIs.
+  for (const DiskConfig& disk : config.disks) {
+    ASSIGN_OR_RETURN(std::shared_ptr<devices::Block> block,
+                     devices::Block::Create(
+                         {.path = disk.path, .readonly = disk.readonly, .defer_lock = config.defer_disk_locks}));
+    dm->disks_.push_back(block);
+    RETURN_IF_ERROR(dm->AddVirtioDevice(std::move(block), "--disk").status());
   }
   return dm;
 }
@@ -67,7 +79,10 @@ absl::Status DeviceManager::AddLegacyDevices(devices::VmEvents& events, Console&
   cmos_ = std::make_shared<devices::Cmos>();
   RETURN_IF_ERROR(pio_bus_.Insert(devices::kCmosPort, 2, cmos_));
   uint64_t control_offset = devices::kPm1aControlPort - devices::kPm1aEventPort;
-  pm_ = std::make_shared<devices::AcpiPm>(events, control_offset);
+  pm_ = std::make_shared<devices::AcpiPm>(events, control_offset, [this](bool level) {
+    absl::Status st = vm_.SetIrqLine(devices::kSciIrq, level);
+    if (!st.ok()) LOG_ERROR("SCI interrupt: %s", st.ToString());
+  });
   RETURN_IF_ERROR(pio_bus_.Insert(devices::kPm1aEventPort, control_offset + devices::kPm1aControlLength, pm_));
   Register("serial", serial_.get());
   Register("cmos", cmos_.get());
@@ -123,6 +138,26 @@ absl::StatusOr<std::shared_ptr<virtio::MmioTransport>> DeviceManager::AddVirtioD
 
 void DeviceManager::StartDeviceThread() {
   if (notify_worker_) notify_worker_->Start();
+  for (const std::shared_ptr<devices::Block>& disk : disks_) {
+    disk->StartWorker([] { seccomp::ConfineThisThread(seccomp::ThreadKind::kBlockWorker); });
+  }
+}
+
+absl::Status DeviceManager::LockDisks(absl::Duration wait) {
+  const absl::Time deadline = absl::Now() + wait;
+  for (const std::shared_ptr<devices::Block>& disk : disks_) {
+    absl::Status locked;
+    while (!(locked = disk->TakeLock()).ok() && locked.code() == absl::StatusCode::kFailedPrecondition &&
+           absl::Now() < deadline) {
+      absl::SleepFor(absl::Milliseconds(20));
+    }
+    RETURN_IF_ERROR(locked);
+  }
+  return absl::OkStatus();
+}
+
+void DeviceManager::DrainDevices() {
+  for (const std::shared_ptr<devices::Block>& disk : disks_) disk->Drain();
 }
 
 absl::Status DeviceManager::SaveState(state::StateWriter& out) {

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // DeviceManager: the VM's devices and how the guest reaches them. The PC's
 // legacy devices sit on the port I/O bus at their fixed ports
 // (devices/pc_ports.h); each virtio device gets the next virtio-mmio window
@@ -23,8 +24,10 @@
 #include <vector>
 
 #include "absl/status/statusor.h"
+#include "absl/time/time.h"
 #include "base/unique_fd.h"
 #include "devices/balloon/balloon.h"
+#include "devices/block/block.h"
 #include "devices/legacy.h"
 #include "devices/serial.h"
 #include "devices/vm_events.h"
@@ -44,12 +47,24 @@ namespace vmm {
 // Where virtio queue notifications are handled.
 enum class VirtioNotifyMode { kInline, kDeviceThread };
 
+// One --disk: a raw image, read-write unless readonly.
+struct DiskConfig {
+  std::string path;
+  bool readonly = false;
+};
+
 struct DeviceConfig {
   bool balloon = true;
   uint64_t balloon_size = 0;  // bytes taken from the guest at boot
   bool balloon_deflate_on_oom = false;
   bool balloon_reporting = true;  // VIRTIO_BALLOON_F_REPORTING
+  bool balloon_chunks = true;     // the range format (devices/balloon/CHUNKS.md)
   VirtioNotifyMode virtio_notify = VirtioNotifyMode::kInline;
+  // In order: the first is the guest's /dev/vda.
+  std::vector<DiskConfig> disks;
+  // A migration or restore destination: the images are opened unlocked and
+  // LockDisks locks them once the guest is handed over.
+  bool defer_disk_locks = false;
 };
 
 class DeviceManager {
@@ -65,6 +80,7 @@ class DeviceManager {
   memory::Bus& pio_bus() { return pio_bus_; }
   memory::Bus& mmio_bus() { return mmio_bus_; }
   devices::Serial& serial() { return *serial_; }
+  devices::AcpiPm& pm() { return *pm_; }
   // For the ACPI tables and --mmio-cmdline.
   const std::vector<acpi::MmioDevice>& virtio_mmio_devices() const { return virtio_mmio_; }
   // Null without --balloon.
@@ -72,7 +88,17 @@ class DeviceManager {
   const std::shared_ptr<virtio::MmioTransport>& balloon_transport() const { return balloon_transport_; }
   // The --virtio-notify=thread worker, or null; paused with the vCPUs.
   NotifyWorker* device_thread() const { return notify_worker_.get(); }
+  // Starts the notify worker and every disk's worker, each confined to its
+  // seccomp list.
   void StartDeviceThread();
+  // Once the vCPUs and the device thread are paused: waits until every
+  // disk has served the requests the guest made before the pause.
+  void DrainDevices();
+  // Takes every disk's image lock (deferred by defer_disk_locks), retrying
+  // for up to `wait` while the source VMM, which holds them until it exits,
+  // goes away. The error names the image still in use.
+  absl::Status LockDisks(absl::Duration wait);
+  const std::vector<std::shared_ptr<devices::Block>>& disks() const { return disks_; }
 
   // Writes the "devices" node: one child per registered part.
   absl::Status SaveState(state::StateWriter& out);
@@ -117,6 +143,7 @@ class DeviceManager {
   std::shared_ptr<devices::AcpiPm> pm_;
   std::shared_ptr<devices::Balloon> balloon_;
   std::shared_ptr<virtio::MmioTransport> balloon_transport_;
+  std::vector<std::shared_ptr<devices::Block>> disks_;
   std::vector<VirtioSlot> virtio_;
   std::vector<acpi::MmioDevice> virtio_mmio_;
   std::vector<Part> parts_;

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 #include "vmm/guest_page_walk.h"
 
 #include "absl/strings/str_format.h"

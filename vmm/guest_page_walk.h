@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // Translates a guest-virtual address through the guest's own page tables
 // (read with checked GuestMemory accesses), so a failed instruction can be
 // shown with its bytes. Used only for diagnostics; any malformed table just

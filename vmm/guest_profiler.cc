@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 #include "vmm/guest_profiler.h"
 
 #include <fcntl.h>
@@ -14,6 +15,7 @@
 #include "base/logging.h"
 #include "vmm/guest_page_walk.h"
 #include "vmm/kvm/vcpu.h"
+#include "vmm/seccomp/thread_filter.h"
 
 namespace vmm {
 namespace {
@@ -54,6 +56,7 @@ GuestProfiler::~GuestProfiler() {
 
 void GuestProfiler::Start(std::vector<pthread_t> vcpu_threads, int signal) {
   timer_ = std::thread([this, threads = std::move(vcpu_threads), signal] {
+    seccomp::ConfineThisThread(seccomp::ThreadKind::kProfilerTimer);
     while (!stop_.load()) {
       absl::SleepFor(interval_);
       for (pthread_t t : threads) ::pthread_kill(t, signal);

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // A sampling profiler of the guest, for `vmm run --profile-guest=PATH`.
 //
 // On PVM the guest kernel is emulated instruction by instruction, so a loop

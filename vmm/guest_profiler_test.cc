@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 #include "vmm/guest_profiler.h"
 
 #include <gtest/gtest.h>

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 #include "vmm/machine.h"
 
 #include <pthread.h>
@@ -21,6 +22,7 @@
 #include "vmm/boot/x86_boot.h"
 #include "vmm/kvm/cpuid.h"
 #include "vmm/resource_use.h"
+#include "vmm/seccomp/thread_filter.h"
 
 namespace vmm {
 namespace {
@@ -97,7 +99,8 @@ absl::Status Machine::Build(std::unique_ptr<GuestProfiler> profiler) {
              kPvmKernelOptions);
   }
   ASSIGN_OR_RETURN(memory::GuestMemory mem,
-                   memory::GuestMemory::Create(memory::RamRegionsForSize(config_.memory_size)));
+                   memory::GuestMemory::Create(memory::RamRegionsForSize(config_.memory_size),
+                                               config_.memory_backend));
   memory_.emplace(std::move(mem));
   ASSIGN_OR_RETURN(Vm vm, Vm::Create(*kvm_));
   vm_.emplace(std::move(vm));
@@ -131,6 +134,7 @@ absl::Status Machine::Build(std::unique_ptr<GuestProfiler> profiler) {
       .pio_bus = &devices_->pio_bus(),
       .mmio_bus = &devices_->mmio_bus(),
       .device_thread = devices_->device_thread(),
+      .drain_devices = [devices = devices_.get()] { devices->DrainDevices(); },
       .profiler = std::move(profiler),
       .profile_path = config_.profile_guest_path,
       .pvm_host = kvm_->is_pvm(),
@@ -142,6 +146,12 @@ absl::Status Machine::Build(std::unique_ptr<GuestProfiler> profiler) {
 
 MachineOutcome Machine::Run() {
   ::signal(SIGPIPE, SIG_IGN);
+  // Set-up is done (files, memory, KVM, the listener): from here on each
+  // thread confines itself to its kind's list as it starts.
+  if (absl::Status st = seccomp::PrepareSeccomp(config_.seccomp); !st.ok()) {
+    LOG_ERROR("%s", std::string(st.message()));
+    return MachineOutcome::kVmmError;
+  }
   if (receives_guest()) {
     // Before the signal mask below: a Ctrl-C or SIGTERM while waiting for
     // the source simply ends the process.
@@ -159,7 +169,7 @@ MachineOutcome Machine::Run() {
   devices_->StartDeviceThread();
   runner_->Start();
   if (!config_.api_socket.empty()) {
-    absl::StatusOr<std::unique_ptr<api::ApiServer>> server = api::ApiServer::Start(config_.api_socket, *this);
+    absl::StatusOr<std::unique_ptr<api::ApiServer>> server = api::ApiServer::Start(config_.api_socket, *this, {.socket_mode = config_.api_socket_mode});
     if (server.ok()) {
       api_server_ = std::move(*server);
     } else {
@@ -188,27 +198,45 @@ void Machine::ServeUntilEnded() {
   watch(wake_fd_.get());
   if (signal_fd.valid()) watch(signal_fd.get());
   if (console_->input_fd() >= 0) watch(console_->input_fd());
+  // Set-up done, and every other thread started (none may inherit this
+  // list): from here this thread only serves, and then shuts down.
+  seccomp::ConfineThisThread(seccomp::ThreadKind::kMain);
 
   absl::Time deadline = absl::InfiniteFuture();
   if (config_.timeout != absl::InfiniteDuration()) deadline = absl::Now() + config_.timeout;
 
   while (!Ended()) {
+    absl::Time shutdown_deadline = absl::InfiniteFuture();
+    {
+      absl::MutexLock lock(&mu_);
+      if (shutdown_deadline_) shutdown_deadline = *shutdown_deadline_;
+    }
+    if (absl::Now() >= shutdown_deadline) {
+      LOG_INFO("the guest has not powered off after the power button (vm.shutdown); stopping it");
+      End(MachineOutcome::kPoweredOff);
+      break;
+    }
     int timeout_ms = -1;
-    if (deadline != absl::InfiniteFuture()) {
-      absl::Duration left = deadline - absl::Now();
-      if (left <= absl::ZeroDuration()) {
+    if (deadline != absl::InfiniteFuture() || shutdown_deadline != absl::InfiniteFuture()) {
+      if (deadline <= absl::Now()) {
         LOG_ERROR("guest still running after --timeout %s; stopping it",
                   absl::FormatDuration(config_.timeout));
         End(MachineOutcome::kTimeout);
         break;
       }
+      absl::Duration left = std::min(deadline, shutdown_deadline) - absl::Now();
       timeout_ms = static_cast<int>(std::min<int64_t>(absl::ToInt64Milliseconds(left) + 1, 1 << 30));
     }
     epoll_event events[4];
     int n = ::epoll_wait(epoll.get(), events, 4, timeout_ms);
     for (int i = 0; i < n; ++i) {
       int fd = events[i].data.fd;
-      if (fd == signal_fd.get()) {
+      if (fd == wake_fd_.get()) {
+        // A shutdown request (or the end): the loop reads the deadline again.
+        uint64_t count;
+        ssize_t unused = ::read(fd, &count, sizeof(count));
+        (void)unused;
+      } else if (fd == signal_fd.get()) {
         signalfd_siginfo info;
         if (::read(fd, &info, sizeof(info)) == sizeof(info)) {
           signal_number_ = static_cast<int>(info.ssi_signo);
@@ -249,10 +277,47 @@ void Machine::GuestPanicked() {
 
 api::VmInfo Machine::GetVmInfo() {
   absl::MutexLock lock(&mu_);
-  return api::VmInfo{.state = outcome_.has_value() ? "stopping" : runner_->paused() ? "paused" : "running",
+  return api::VmInfo{.state = outcome_.has_value()        ? "stopping"
+                              : shutdown_deadline_.has_value() ? "shutting-down"
+                              : runner_->paused()              ? "paused"
+                                                               : "running",
                      .memory_bytes = memory_->TotalSize(),
                      .vcpus = config_.cpus,
                      .pvm_host = kvm_->is_pvm()};
+}
+
+absl::Status Machine::ShutdownVm(double timeout_seconds) {
+  if (std::optional<std::string> running = operations_.Running()) {
+    return absl::FailedPreconditionError("cannot shut down the VM: " + *running);
+  }
+  {
+    absl::MutexLock lock(&mu_);
+    if (outcome_.has_value()) return absl::FailedPreconditionError("the VM is already stopping");
+    if (shutdown_deadline_) return absl::FailedPreconditionError("a shutdown is already under way");
+    // A paused guest cannot act on the button: it is stopped at once.
+    shutdown_deadline_ = absl::Now() + (user_pause_.paused() ? absl::ZeroDuration() : absl::Seconds(timeout_seconds));
+  }
+  LOG_INFO("vm.shutdown: pressing the guest's power button; stopping it in %.0f s unless it powers off",
+           timeout_seconds);
+  devices_->pm().PressPowerButton();
+  // ServeUntilEnded owns the deadline (and ending the VM from its thread).
+  uint64_t one = 1;
+  ssize_t unused = ::write(wake_fd_.get(), &one, sizeof(one));
+  (void)unused;
+  return absl::OkStatus();
+}
+
+api::VmMetrics Machine::GetMetrics() {
+  const ResourceUse use = ReadResourceUse(memory_->memfd());
+  api::VmMetrics m{.uptime_seconds = absl::ToDoubleSeconds(absl::Now() - config_.process_start),
+                   .rss_bytes = use.rss_kib << 10,
+                   .guest_ram_resident_bytes = use.guest_ram_resident_kib << 10,
+                   .cpu_user_seconds = use.user_seconds,
+                   .cpu_system_seconds = use.system_seconds,
+                   .vcpu_exits = runner_->exit_counters().Snapshot()};
+  if (balloon_) m.balloon = DescribeBalloon(*balloon_, balloon_transport_->driver_features());
+  if (absl::StatusOr<migration::MigrationStats> stats = GetMigration(); stats.ok()) m.migration = *stats;
+  return m;
 }
 
 absl::Status Machine::SetBalloonTarget(uint64_t bytes) {

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // Machine: the composition root, the VM's lifecycle. Creates guest memory,
 // the KVM VM, the devices (DeviceManager) and the vCPUs (boot/x86_boot, or
 // empty ones for an incoming guest), runs the vCPU threads (VcpuRunner) and
@@ -28,7 +29,9 @@
 #include "devices/vm_events.h"
 #include "memory/guest_memory.h"
 #include "memory/write_tracker.h"
+#include "migration/cancel_switch.h"
 #include "migration/channel.h"
+#include "migration/tls_credentials.h"
 #include "migration/source.h"
 #include "migration/stats.h"
 #include "virtio/mmio_transport.h"
@@ -38,6 +41,9 @@
 #include "vmm/device_manager.h"
 #include "vmm/kvm/kvm.h"
 #include "vmm/kvm/vm.h"
+#include "vmm/operation_lock.h"
+#include "vmm/user_pause.h"
+#include "vmm/seccomp/seccomp_mode.h"
 #include "vmm/vcpu_runner.h"
 
 namespace vmm {
@@ -49,9 +55,11 @@ struct MachineConfig {
   std::string initrd_path;  // empty: none
   std::string cmdline;
   uint64_t memory_size = 512ull << 20;
+  memory::MemoryBackend memory_backend = memory::MemoryBackend::kMemfd;  // --memory-backend
   uint32_t cpus = 1;
   ConsoleConfig console;
   std::string api_socket;  // empty: no control API
+  uint32_t api_socket_mode = 0600;  // the socket file's permissions
   DeviceConfig devices;
   bool mmio_cmdline = false;   // also describe virtio-mmio devices on the kernel command line
   // On PVM hosts, while migrating: also track guest writes in the VMM's
@@ -63,8 +71,17 @@ struct MachineConfig {
   // endpoint (tcp:HOST:PORT or unix:PATH), or load a snapshot file.
   std::string incoming;
   std::string restore_path;
+  // How long --incoming waits for a source that passes the checks.
+  absl::Duration incoming_timeout = absl::InfiniteDuration();
+  // --tls-dir: the certificates for tls: migrations either way (null: none).
+  std::shared_ptr<const migration::TlsCredentials> tls;
+  // --insecure: plain tcp: migrations to and from any address.
+  bool insecure_transport = false;
   // --profile-guest: sample the guest's RIP into this file (guest_profiler.h).
   std::string profile_guest_path;
+  // --seccomp: each thread's system calls confined to its kind's list
+  // (seccomp/seccomp_lists.cc).
+  seccomp::SeccompMode seccomp = seccomp::DefaultSeccompMode();
   // When main() started, for the start-up figure logged at the first KVM_RUN.
   absl::Time process_start = absl::Now();
 };
@@ -111,7 +128,14 @@ class Machine : public devices::VmEvents,
   absl::StatusOr<std::vector<api::BalloonStat>> GetBalloonStats() override;
   absl::Status StartMigration(const std::string& destination, const migration::MigrationOptions& options) override;
   absl::StatusOr<migration::MigrationStats> GetMigration() override;
+  absl::StatusOr<migration::MigrationStats> CancelMigration() override;
+  absl::StatusOr<migration::MigrationStats> ResumeMigrationSource() override;
+  absl::StatusOr<migration::MigrationStats> AbandonMigrationSource() override;
   absl::StatusOr<migration::MigrationStats> Snapshot(const std::string& path) override;
+  absl::Status PauseVm() override { return user_pause_.Pause(); }
+  absl::Status ResumeVm() override { return user_pause_.Resume(); }
+  absl::Status ShutdownVm(double timeout_seconds) override;
+  api::VmMetrics GetMetrics() override;
 
   // migration::MigrationSource and MigrationTarget (machine_migration.cc)
   memory::GuestMemory& memory() override { return *memory_; }
@@ -132,7 +156,11 @@ class Machine : public devices::VmEvents,
   absl::Status ListenForIncoming();
   // Receives the guest (--incoming/--restore) before the vCPUs start.
   absl::Status ReceiveGuest();
-  void MigrationThread(migration::Channel channel, migration::MigrationOptions options);
+  absl::Status ReceiveFrom(migration::Channel& channel, absl::Time start);
+  void MigrationThread(migration::Channel channel, migration::MigrationOptions options,
+                       std::shared_ptr<migration::CancelSwitch> cancel);
+  // The 409 for resume/abandon when no migration has an unknown outcome.
+  absl::Status NoUnknownOutcome() ABSL_EXCLUSIVE_LOCKS_REQUIRED(migration_mu_);
   // After a successful migration, keeps the API up briefly so `vmm ctl
   // migrate` can read the final figures.
   void WaitForMigrationResultFetched();
@@ -161,14 +189,27 @@ class Machine : public devices::VmEvents,
 
   absl::Mutex mu_;
   std::optional<MachineOutcome> outcome_ ABSL_GUARDED_BY(mu_);
+  // After PUT /api/v1/vm.shutdown: when ServeUntilEnded stops a guest that
+  // has not acted on the power button.
+  std::optional<absl::Time> shutdown_deadline_ ABSL_GUARDED_BY(mu_);
   int signal_number_ = 0;
 
+  // Snapshot or migration: one at a time (operation_lock.h).
+  OperationLock operations_;
+  // The API user's pause: one level of the counted pause (user_pause.h).
+  UserPause user_pause_{operations_, [this] { Pause(); }, [this] { Resume(); }};
   // Migration, source side: one at a time, on its own thread.
   std::optional<migration::Listener> listener_;  // --incoming
   std::vector<uint32_t> saveable_msrs_;
   absl::Mutex migration_mu_;
   std::optional<migration::MigrationStats> migration_stats_ ABSL_GUARDED_BY(migration_mu_);
   bool migration_running_ ABSL_GUARDED_BY(migration_mu_) = false;
+  // The running (or last) migration's claim on operations_, held from its
+  // start until its outcome is settled (an unknown outcome included), and
+  // its cancel switch.
+  std::optional<OperationLock::Claim> migration_claim_ ABSL_GUARDED_BY(migration_mu_);
+  std::shared_ptr<migration::CancelSwitch> migration_cancel_ ABSL_GUARDED_BY(migration_mu_);
+  std::string migration_destination_ ABSL_GUARDED_BY(migration_mu_);
   bool migration_result_fetched_ ABSL_GUARDED_BY(migration_mu_) = false;
   std::thread migration_thread_;
   std::atomic<int> migration_socket_{-1};  // shut down to stop a migration at exit

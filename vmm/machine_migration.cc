@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // Machine's side of migration and snapshots: the MigrationSource and
 // MigrationTarget interfaces over KVM, guest memory and the devices (whose
 // state and shape the DeviceManager saves and checks, part by part), the
@@ -11,14 +12,29 @@
 #include "absl/time/clock.h"
 #include "base/logging.h"
 #include "base/status_macros.h"
+#include "migration/incoming.h"
 #include "migration/receiver.h"
 #include "migration/sender.h"
+#include "migration/snapshot_file.h"
+#include "migration/transport_policy.h"
 #include "state/state_tree.h"
 #include "vmm/machine.h"
 #include "vmm/kvm/vcpu_state.h"
 #include "vmm/kvm/vm_state.h"
+#include "vmm/seccomp/thread_filter.h"
 
 namespace vmm {
+namespace {
+
+// How long the destination waits for COMMIT after its ACK. The source
+// sends it as soon as it reads the ACK; a source that has not within this
+// is stalled, dead or cut off, and the guest must not run here.
+constexpr absl::Duration kCommitTimeout = absl::Seconds(10);
+// How long a destination waits for the source VMM to exit and free the
+// disk images it shares with this one.
+constexpr absl::Duration kDiskLockWait = absl::Seconds(30);
+
+}  // namespace
 
 absl::Status Machine::ListenForIncoming() {
   if (config_.incoming.empty()) return absl::OkStatus();
@@ -33,14 +49,39 @@ absl::Status Machine::ReceiveGuest() {
   const absl::Time start = absl::Now();
   std::optional<migration::Channel> channel;
   if (listener_.has_value()) {
-    ASSIGN_OR_RETURN(migration::Channel accepted, listener_->Accept(absl::InfiniteDuration()));
+    // Connections that fail the handshake or the preamble are dropped
+    // and the wait goes on (incoming.h). The stream's reads then wait at
+    // most the usual limit plus the source's longest silence by design:
+    // its wait for the guest's free page report, before round 1.
+    ASSIGN_OR_RETURN(migration::Channel accepted,
+                     migration::AcceptSource(*listener_, {.tls = config_.tls.get(),
+                                                          .wait = config_.incoming_timeout,
+                                                          .io_timeout = migration::kDefaultIoTimeout +
+                                                                        absl::Milliseconds(migration::MigrationOptions{}.hint_timeout_ms)}));
     channel.emplace(std::move(accepted));
     listener_.reset();  // one source only
   } else {
     ASSIGN_OR_RETURN(migration::Channel file, migration::Channel::OpenFile(config_.restore_path));
     channel.emplace(std::move(file));
   }
-  migration::Receiver receiver(*this, *channel);
+  // The stream is untrusted input: it is parsed on a thread of its own,
+  // confined to the receiver's list once the connection or file is open.
+  // (Confining this thread instead would stack that list on every thread
+  // it starts afterwards.)
+  absl::Status received;
+  std::thread receiving([&] {
+    seccomp::ConfineThisThread(seccomp::ThreadKind::kMigrationReceiver);
+    received = ReceiveFrom(*channel, start);
+  });
+  receiving.join();
+  RETURN_IF_ERROR(received);
+  // The source committed and exits, freeing its disks' locks; this VM's
+  // guest may write them only once they are its (before the vCPUs start).
+  return devices_->LockDisks(kDiskLockWait);
+}
+
+absl::Status Machine::ReceiveFrom(migration::Channel& channel, absl::Time start) {
+  migration::Receiver receiver(*this, channel);
   absl::StatusOr<migration::ReceiveStats> stats = receiver.Run();
   if (!stats.ok()) {
     receiver.SendError(stats.status());
@@ -49,11 +90,15 @@ absl::Status Machine::ReceiveGuest() {
                                                                                              : "restore",
                                      " failed: ", stats.status().message()));
   }
-  // The source lets go only after this; the vCPUs start right after it.
+  // The explicit commit (migration/FORMAT.md, "Failures"): the guest runs
+  // here only once the source, having seen this ACK, sends COMMIT.
   RETURN_IF_ERROR(receiver.SendAck());
+  if (absl::Status st = receiver.AwaitCommit(kCommitTimeout); !st.ok()) {
+    return absl::Status(st.code(), absl::StrCat("incoming migration failed: ", st.message()));
+  }
   LOG_INFO("migration: received %.1f MiB (%u pages, %u zero pages, %u rounds) from %s in %.0f ms; the guest runs here now",
            static_cast<double>(stats->bytes_received) / (1 << 20), stats->pages_received, stats->zero_pages,
-           stats->rounds, channel->name(), absl::ToDoubleMilliseconds(absl::Now() - start));
+           stats->rounds, channel.name(), absl::ToDoubleMilliseconds(absl::Now() - start));
   return absl::OkStatus();
 }
 
@@ -155,53 +200,107 @@ absl::Status Machine::LoadState(std::span<const uint8_t> state_tree) {
 
 absl::Status Machine::StartMigration(const std::string& destination, const migration::MigrationOptions& options) {
   ASSIGN_OR_RETURN(migration::Endpoint endpoint, migration::ParseEndpoint(destination));
+  RETURN_IF_ERROR(migration::CheckTransport(
+      endpoint, {.have_tls_credentials = config_.tls != nullptr, .insecure = config_.insecure_transport}));
+  const std::string where = endpoint.ToString();
+  // Refused (409) while a snapshot is written, another migration runs or
+  // has an unknown outcome, or the guest has migrated away.
+  ASSIGN_OR_RETURN(OperationLock::Claim claim, operations_.TryBegin(absl::StrCat("a migration to ", where),
+                                                                    absl::StrCat("a migration to ", where, " is running")));
+  // The switch exists, armed without a socket, from the moment the
+  // migration counts as running: a cancel during the connect and the TLS
+  // handshake (which may take the whole io timeout) is kept, and shuts the
+  // socket down as soon as there is one, instead of finding no switch.
+  auto cancel = std::make_shared<migration::CancelSwitch>();
+  cancel->Arm(-1);
   {
     absl::MutexLock lock(&migration_mu_);
-    if (migration_running_) return absl::FailedPreconditionError("a migration is already running");
-    if (migration_stats_.has_value() && migration_stats_->phase == "completed") {
-      return absl::FailedPreconditionError("this VM has already migrated away");
-    }
     migration_running_ = true;
     migration_result_fetched_ = false;
     migration_stats_ = migration::MigrationStats{.guest_ram_bytes = memory_->TotalSize()};
+    migration_cancel_ = cancel;
   }
-  // Connecting here makes "connection refused" the API call's own error.
-  absl::StatusOr<migration::Channel> channel = migration::Channel::Connect(endpoint);
+  // Connecting here (and the TLS handshake) makes "connection refused" or
+  // "certificate refused" the API call's own error.
+  absl::StatusOr<migration::Channel> channel = migration::Channel::Connect(endpoint, {.tls = config_.tls.get()});
   if (!channel.ok()) {
+    cancel->Disarm();
     absl::MutexLock lock(&migration_mu_);
     migration_running_ = false;
-    migration_stats_->phase = "failed";
+    migration_stats_->phase = migration::kPhaseFailed;
     migration_stats_->error = std::string(channel.status().message());
-    return absl::UnavailableError(channel.status().message());
+    return absl::UnavailableError(channel.status().message());  // the claim ends here
   }
   if (migration_thread_.joinable()) migration_thread_.join();  // the previous, finished one
+  {
+    absl::MutexLock lock(&migration_mu_);
+    migration_stats_->encryption = channel->Encryption();
+  }
+  if (endpoint.kind == migration::Endpoint::Kind::kTls) {
+    LOG_INFO("migration: destination %s: %s, record layer: %s", channel->name(), channel->DescribeTls(),
+             channel->Encryption());
+  }
   migration_socket_.store(channel->fd());
+  // Armed with the socket before the thread starts, so a cancel right
+  // after this call returns (or one during the connect) is not lost.
+  cancel->Arm(channel->fd());
+  {
+    absl::MutexLock lock(&migration_mu_);
+    migration_claim_.emplace(std::move(claim));
+  }
   migration::MigrationOptions effective = options;
   // PVM's dirty log misses some guest writes (pages changed with no log
   // entry, see migration/FORMAT.md); the verified final pass catches them.
   // Hardware KVM does not need it.
   effective.verify_final_pass = kvm_->is_pvm();
   effective.read_through_memfd = kvm_->is_pvm();
-  migration_thread_ = std::thread([this, ch = std::move(*channel), options = effective]() mutable {
-    MigrationThread(std::move(ch), options);
+  migration_thread_ = std::thread([this, ch = std::move(*channel), options = effective, cancel]() mutable {
+    MigrationThread(std::move(ch), options, std::move(cancel));
   });
   return absl::OkStatus();
 }
 
-void Machine::MigrationThread(migration::Channel channel, migration::MigrationOptions options) {
+void Machine::MigrationThread(migration::Channel channel, migration::MigrationOptions options,
+                              std::shared_ptr<migration::CancelSwitch> cancel) {
+  // Started by an API worker, so its list applies too: this thread can do
+  // what both lists allow.
+  seccomp::ConfineThisThread(seccomp::ThreadKind::kMigrationSender);
   LOG_INFO("migration: sending the guest to %s", channel.name());
-  migration::Sender sender(*this, channel, options, [this](const migration::MigrationStats& s) {
-    absl::MutexLock lock(&migration_mu_);
-    migration_stats_ = s;
-  });
+  migration::Sender sender(
+      *this, channel, options,
+      [this](const migration::MigrationStats& s) {
+        absl::MutexLock lock(&migration_mu_);
+        migration_stats_ = s;
+      },
+      cancel.get());
   absl::StatusOr<migration::MigrationStats> result = sender.Migrate();
   migration_socket_.store(-1);
+  const bool unknown = !result.ok() && sender.outcome_unknown();
   {
     absl::MutexLock lock(&migration_mu_);
     migration_running_ = false;
+    migration_stats_ = sender.stats();
+    if (result.ok()) {
+      migration_claim_->Describe(absl::StrCat("this VM has migrated away to ", channel.name()));
+    } else if (unknown) {
+      // The guest stays paused (the sender kept its pause) and the VM
+      // claimed until an operator settles it.
+      migration_claim_->Describe(absl::StrCat("the migration to ", channel.name(),
+                                              " has an unknown outcome; settle it first (vmm ctl migrate-resume "
+                                              "or migrate-abandon)"));
+    } else {
+      migration_claim_.reset();
+    }
+  }
+  if (unknown) {
+    LOG_ERROR("migration to %s: outcome unknown, the guest stays paused here: %s. Once you know whether the "
+              "destination runs it: `vmm ctl migrate-resume` runs it here, `vmm ctl migrate-abandon` ends this VMM "
+              "without running it",
+              channel.name(), std::string(result.status().message()));
+    return;
   }
   if (!result.ok()) {
-    LOG_ERROR("migration to %s failed, the guest keeps running here: %s", channel.name(),
+    LOG_ERROR("migration to %s %s, the guest keeps running here: %s", channel.name(), sender.stats().phase,
               std::string(result.status().message()));
     return;
   }
@@ -214,10 +313,75 @@ void Machine::MigrationThread(migration::Channel channel, migration::MigrationOp
 absl::StatusOr<migration::MigrationStats> Machine::GetMigration() {
   absl::MutexLock lock(&migration_mu_);
   if (!migration_stats_.has_value()) return absl::NotFoundError("no migration has been started");
-  if (migration_stats_->phase == "completed" || migration_stats_->phase == "failed") {
-    migration_result_fetched_ = true;
-  }
+  if (migration::PhaseIsFinal(migration_stats_->phase)) migration_result_fetched_ = true;
   return *migration_stats_;
+}
+
+absl::StatusOr<migration::MigrationStats> Machine::CancelMigration() {
+  std::shared_ptr<migration::CancelSwitch> cancel;
+  {
+    absl::MutexLock lock(&migration_mu_);
+    if (!migration_running_) {
+      return absl::FailedPreconditionError(
+          migration_stats_.has_value() ? absl::StrCat("no migration is running (the last one: ", migration_stats_->phase, ")")
+                                       : "no migration is running");
+    }
+    cancel = migration_cancel_;
+  }
+  if (cancel == nullptr) return absl::FailedPreconditionError("no migration is running");
+  switch (cancel->Cancel()) {
+    case migration::CancelSwitch::CancelResult::kTooLate:
+      return absl::FailedPreconditionError(
+          "the migration has sent the guest's last state (END) and can no longer be cancelled: the destination "
+          "decides now (GET /api/v1/migrate; if it ends in unknown-outcome, resume or abandon it)");
+    case migration::CancelSwitch::CancelResult::kNotRunning:
+      return absl::FailedPreconditionError("no migration is running");
+    case migration::CancelSwitch::CancelResult::kCancelled:
+      break;
+  }
+  // The sender stops at its next read or write (the socket is shut down)
+  // and resumes the guest; answer once it has.
+  absl::MutexLock lock(&migration_mu_);
+  migration_mu_.AwaitWithTimeout(
+      absl::Condition(+[](bool* running) { return !*running; }, &migration_running_), absl::Seconds(30));
+  return *migration_stats_;
+}
+
+absl::Status Machine::NoUnknownOutcome() {
+  return absl::FailedPreconditionError(
+      migration_stats_.has_value()
+          ? absl::StrCat("no migration has an unknown outcome (the last one: ", migration_stats_->phase, ")")
+          : "no migration has been started");
+}
+
+absl::StatusOr<migration::MigrationStats> Machine::ResumeMigrationSource() {
+  absl::MutexLock lock(&migration_mu_);
+  if (!migration_stats_.has_value() || migration_stats_->phase != migration::kPhaseUnknownOutcome) {
+    return NoUnknownOutcome();
+  }
+  migration_stats_->phase = migration::kPhaseResumed;
+  migration_stats_->error += "; the operator resumed the guest here";
+  migration_claim_.reset();
+  Resume();  // the pause the sender kept
+  LOG_INFO("migration: the operator resumed the guest here after an unknown outcome");
+  return *migration_stats_;
+}
+
+absl::StatusOr<migration::MigrationStats> Machine::AbandonMigrationSource() {
+  migration::MigrationStats stats;
+  {
+    absl::MutexLock lock(&migration_mu_);
+    if (!migration_stats_.has_value() || migration_stats_->phase != migration::kPhaseUnknownOutcome) {
+      return NoUnknownOutcome();
+    }
+    migration_stats_->phase = migration::kPhaseAbandoned;
+    migration_stats_->error += "; the operator abandoned this copy: the VMM ends without running the guest";
+    migration_result_fetched_ = true;  // this answer carries it
+    stats = *migration_stats_;
+  }
+  LOG_INFO("migration: the operator abandoned this copy of the guest after an unknown outcome; ending without running it");
+  End(MachineOutcome::kMigrated);
+  return stats;
 }
 
 void Machine::WaitForMigrationResultFetched() {
@@ -230,18 +394,16 @@ void Machine::WaitForMigrationResultFetched() {
 }
 
 absl::StatusOr<migration::MigrationStats> Machine::Snapshot(const std::string& path) {
-  {
-    absl::MutexLock lock(&migration_mu_);
-    if (migration_running_) return absl::FailedPreconditionError("a migration is running");
-  }
-  ASSIGN_OR_RETURN(migration::Channel channel, migration::Channel::CreateFile(path));
-  migration::Sender sender(*this, channel, {.read_through_memfd = kvm_->is_pvm()}, nullptr);
-  absl::StatusOr<migration::MigrationStats> stats = sender.Snapshot();
-  if (!stats.ok()) {
-    ::unlink(path.c_str());  // no half-written snapshot left behind
-    return stats.status();
-  }
-  stats->bytes_sent = channel.bytes_written();
+  // Refused (409) while another snapshot or a migration runs: each would
+  // resume the guest while the other still copies it.
+  ASSIGN_OR_RETURN(OperationLock::Claim claim, operations_.TryBegin(absl::StrCat("a snapshot to ", path),
+                                                                    absl::StrCat("a snapshot to ", path,
+                                                                                 " is being written")));
+  // Written beside the path and renamed over it once complete: a failed
+  // snapshot leaves the previous file there as it was.
+  absl::StatusOr<migration::MigrationStats> stats =
+      migration::WriteSnapshotFile(*this, path, {.read_through_memfd = kvm_->is_pvm()});
+  if (!stats.ok()) return stats.status();
   LOG_INFO("snapshot: %.1f MiB written to %s in %.0f ms", static_cast<double>(stats->bytes_sent) / (1 << 20), path,
            stats->total_ms);
   return stats;

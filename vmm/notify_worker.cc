@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 #include "vmm/notify_worker.h"
 
 #include <pthread.h>
@@ -10,6 +11,7 @@
 #include <cstring>
 
 #include "base/logging.h"
+#include "vmm/seccomp/thread_filter.h"
 
 namespace vmm {
 namespace {
@@ -79,6 +81,7 @@ void NotifyWorker::Resume() {
 }
 
 void NotifyWorker::Loop() {
+  seccomp::ConfineThisThread(seccomp::ThreadKind::kDeviceWorker);
   epoll_event events[16];
   while (true) {
     int n = ::epoll_wait(epoll_.get(), events, 16, -1);

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // NotifyWorker: the device thread of the ioeventfd notification mode
 // (--virtio-notify=thread). KVM signals one eventfd per (device, queue)
 // without leaving the kernel when the guest writes QueueNotify; this thread

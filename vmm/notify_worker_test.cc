@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 #include "vmm/notify_worker.h"
 
 #include <poll.h>

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 #include "vmm/pause_barrier.h"
 
 #include "base/logging.h"

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // PauseBarrier: where the vCPU threads park while the VM is paused.
 //
 // The pause is counted: several callers (a migration, a snapshot, an API

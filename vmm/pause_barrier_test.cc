@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // PauseBarrier with std::threads standing in for vCPU threads: each runs
 // "guest work" (a shared counter) between Checkpoints, so a participant that
 // runs while a pause is held shows up as a counter that moved.

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 #include "vmm/resource_use.h"
 
 #include <sys/resource.h>
@@ -38,7 +39,7 @@ SmapsRollup ParseSmapsRollup(absl::string_view text) {
   return out;
 }
 
-void LogResourceUse(int guest_memfd) {
+ResourceUse ReadResourceUse(int guest_memfd) {
   // Guest RAM is the memfd (shmem): its allocated blocks are the guest's
   // resident pages, whether or not the VMM's mapping ever touched them
   // (migration and the loader write through the memfd, so RSS misses
@@ -51,13 +52,21 @@ void LogResourceUse(int guest_memfd) {
   const SmapsRollup rollup = ParseSmapsRollup(text.str());
   struct stat st {};
   ::fstat(guest_memfd, &st);
-  const uint64_t guest_kib = static_cast<uint64_t>(st.st_blocks) * 512 / 1024;
   rusage usage{};
   ::getrusage(RUSAGE_SELF, &usage);
+  auto seconds = [](const timeval& t) { return static_cast<double>(t.tv_sec) + t.tv_usec / 1e6; };
+  return ResourceUse{.rss_kib = rollup.rss_kib,
+                     .guest_ram_resident_kib = static_cast<uint64_t>(st.st_blocks) * 512 / 1024,
+                     .vmm_overhead_kib = rollup.pss_anon_kib + rollup.pss_file_kib,
+                     .user_seconds = seconds(usage.ru_utime),
+                     .system_seconds = seconds(usage.ru_stime)};
+}
+
+void LogResourceUse(int guest_memfd) {
+  const ResourceUse use = ReadResourceUse(guest_memfd);
   LOG_INFO("resources: rss_kib=%u guest_ram_resident_kib=%u vmm_overhead_kib=%u user_ms=%d sys_ms=%d",
-           rollup.rss_kib, guest_kib, rollup.pss_anon_kib + rollup.pss_file_kib,
-           usage.ru_utime.tv_sec * 1000 + usage.ru_utime.tv_usec / 1000,
-           usage.ru_stime.tv_sec * 1000 + usage.ru_stime.tv_usec / 1000);
+           use.rss_kib, use.guest_ram_resident_kib, use.vmm_overhead_kib,
+           static_cast<int64_t>(use.user_seconds * 1000), static_cast<int64_t>(use.system_seconds * 1000));
 }
 
 }  // namespace vmm

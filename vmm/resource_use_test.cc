@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 #include "vmm/resource_use.h"
 
 #include <fstream>

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 #include "vmm/run_options.h"
 
 #include <unistd.h>
@@ -9,10 +10,12 @@
 
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_split.h"
 #include "absl/strings/strip.h"
 #include "absl/time/time.h"
 #include "base/size_parse.h"
 #include "base/status_macros.h"
+#include "migration/transport_policy.h"
 
 namespace vmm {
 namespace {
@@ -22,6 +25,48 @@ std::string ReadFirstLine(const std::string& path) {
   std::string line;
   std::getline(in, line);
   return std::string(absl::StripAsciiWhitespace(line));
+}
+
+// An octal permission mode of at most 0777 ("0600", "660"); a socket has no
+// use for the setuid, setgid or sticky bits.
+absl::StatusOr<uint32_t> ParseSocketMode(const std::string& text) {
+  const bool octal = !text.empty() && text.size() <= 4 &&
+                     text.find_first_not_of("01234567") == std::string::npos;
+  const uint32_t mode = octal ? static_cast<uint32_t>(std::stoul(text, nullptr, 8)) : 0;
+  if (!octal || mode > 0777) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("--api-socket-mode must be an octal mode up to 0777 like 0600 or 0660, not '", text, "'"));
+  }
+  return mode;
+}
+
+// --tls-dir (loaded and checked here, so a bad directory is a usage error
+// at start-up, and the files are read before any thread is confined),
+// --tls-peer-name, --insecure, --incoming-timeout, and whether --incoming's
+// transport is allowed.
+absl::Status ApplyMigrationTransport(const RunFlags& flags, MachineConfig& config) {
+  if (!flags.tls_peer_name.empty() && flags.tls_dir.empty()) {
+    return absl::InvalidArgumentError("--tls-peer-name needs --tls-dir");
+  }
+  if (!flags.tls_dir.empty()) {
+    ASSIGN_OR_RETURN(config.tls, migration::TlsCredentials::Load(flags.tls_dir, flags.tls_peer_name));
+  }
+  config.insecure_transport = flags.insecure;
+  if (!flags.incoming_timeout.empty()) {
+    if (flags.incoming.empty()) return absl::InvalidArgumentError("--incoming-timeout needs --incoming");
+    if (!absl::ParseDuration(flags.incoming_timeout, &config.incoming_timeout) ||
+        config.incoming_timeout <= absl::ZeroDuration()) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          "--incoming-timeout must be a positive duration like 30s or 5m, not '", flags.incoming_timeout, "'"));
+    }
+  }
+  if (flags.incoming.empty()) return absl::OkStatus();
+  absl::StatusOr<migration::Endpoint> endpoint = migration::ParseEndpoint(flags.incoming);
+  if (!endpoint.ok()) return absl::InvalidArgumentError(absl::StrCat("--incoming: ", endpoint.status().message()));
+  absl::Status allowed = migration::CheckTransport(
+      *endpoint, {.have_tls_credentials = config.tls != nullptr, .insecure = config.insecure_transport});
+  if (!allowed.ok()) return absl::InvalidArgumentError(absl::StrCat("--incoming: ", allowed.message()));
+  return absl::OkStatus();
 }
 
 }  // namespace
@@ -54,6 +99,7 @@ absl::StatusOr<MachineConfig> BuildMachineConfig(const RunFlags& flags) {
   }
   config.incoming = flags.incoming;
   config.restore_path = flags.restore;
+  RETURN_IF_ERROR(ApplyMigrationTransport(flags, config));
   config.profile_guest_path = flags.profile_guest;
   if (!flags.restore.empty() && ::access(flags.restore.c_str(), R_OK) != 0) {
     return absl::NotFoundError(absl::StrCat("cannot read snapshot ", flags.restore));
@@ -102,6 +148,7 @@ absl::StatusOr<MachineConfig> BuildMachineConfig(const RunFlags& flags) {
                                                      flags.host_memory_bytes >> 20, " MiB of RAM"));
   }
   config.memory_size = *memory;
+  ASSIGN_OR_RETURN(config.memory_backend, memory::ParseMemoryBackend(flags.memory_backend));
 
   if (flags.cpus < 1 || flags.cpus > kMaxCpus) {
     return absl::InvalidArgumentError(
@@ -127,9 +174,16 @@ absl::StatusOr<MachineConfig> BuildMachineConfig(const RunFlags& flags) {
     config.timeout = timeout;
   }
   config.api_socket = flags.api_socket;
+  ASSIGN_OR_RETURN(config.api_socket_mode, ParseSocketMode(flags.api_socket_mode));
   config.devices.balloon = flags.balloon;
   config.devices.balloon_deflate_on_oom = flags.balloon_deflate_on_oom;
   config.devices.balloon_reporting = flags.balloon_reporting;
+  if (flags.balloon_chunks == "true" || flags.balloon_chunks == "false") {
+    config.devices.balloon_chunks = flags.balloon_chunks == "true";
+  } else {
+    return absl::InvalidArgumentError(
+        absl::StrCat("--balloon-chunks must be 'true' or 'false', not '", flags.balloon_chunks, "'"));
+  }
   config.mmio_cmdline = flags.mmio_cmdline;
   config.migration_write_tracking = flags.migration_write_tracking;
   if (flags.virtio_notify == "inline") {
@@ -155,7 +209,53 @@ absl::StatusOr<MachineConfig> BuildMachineConfig(const RunFlags& flags) {
     return absl::InvalidArgumentError("--balloon-size needs the balloon (--balloon)");
   }
   config.devices.balloon_size = *balloon;
+  for (const std::string& disk : flags.disks) {
+    ASSIGN_OR_RETURN(DiskConfig parsed, ParseDiskFlag(disk));
+    config.devices.disks.push_back(std::move(parsed));
+  }
+  // The source VMM holds its disks' locks until it exits (or for ever,
+  // should it resume): a destination locks them once the guest is its.
+  config.devices.defer_disk_locks = !flags.incoming.empty() || !flags.restore.empty();
+  ASSIGN_OR_RETURN(config.seccomp, seccomp::ParseSeccompMode(flags.seccomp));
   return config;
+}
+
+absl::StatusOr<DiskConfig> ParseDiskFlag(const std::string& value) {
+  std::vector<std::string> parts = absl::StrSplit(value, ',');
+  DiskConfig disk{.path = parts[0]};
+  if (disk.path.empty()) {
+    return absl::InvalidArgumentError(absl::StrCat("--disk '", value, "' has no image path (expected PATH[,readonly])"));
+  }
+  for (size_t i = 1; i < parts.size(); ++i) {
+    if (parts[i] != "readonly") {
+      return absl::InvalidArgumentError(absl::StrCat("--disk '", value, "': unknown option '", parts[i],
+                                                     "' (expected PATH[,readonly])"));
+    }
+    disk.readonly = true;
+  }
+  return disk;
+}
+
+std::vector<std::string> TakeDiskFlags(int& argc, char** argv) {
+  std::vector<std::string> disks;
+  int out = 1;
+  int i = 1;
+  for (; i < argc; ++i) {
+    const absl::string_view arg = argv[i];
+    if (arg == "--") break;
+    if (absl::StartsWith(arg, "--disk=")) {
+      disks.emplace_back(arg.substr(7));
+      continue;
+    }
+    if (arg == "--disk" && i + 1 < argc) {
+      disks.emplace_back(argv[++i]);
+      continue;
+    }
+    argv[out++] = argv[i];
+  }
+  for (; i < argc; ++i) argv[out++] = argv[i];
+  argc = out;
+  return disks;
 }
 
 }  // namespace vmm

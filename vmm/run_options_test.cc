@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 #include "vmm/run_options.h"
 
 #include <unistd.h>
@@ -5,6 +6,8 @@
 #include <fstream>
 
 #include <gtest/gtest.h>
+
+#include "absl/strings/str_cat.h"
 
 namespace vmm {
 namespace {
@@ -72,6 +75,55 @@ TEST_F(RunOptionsTest, DeviceFlags) {
   EXPECT_FALSE(BuildMachineConfig(f).ok());
 }
 
+TEST_F(RunOptionsTest, DisksInOrderWithReadonly) {
+  RunFlags f = Defaults();
+  f.disks = {"/img/root.img", "/img/data.img,readonly"};
+  auto config = BuildMachineConfig(f);
+  ASSERT_TRUE(config.ok()) << config.status();
+  ASSERT_EQ(config->devices.disks.size(), 2u);
+  EXPECT_EQ(config->devices.disks[0].path, "/img/root.img");
+  EXPECT_FALSE(config->devices.disks[0].readonly);
+  EXPECT_EQ(config->devices.disks[1].path, "/img/data.img");
+  EXPECT_TRUE(config->devices.disks[1].readonly);
+  EXPECT_FALSE(config->devices.defer_disk_locks);
+  // A migration destination locks its images only once the guest is its.
+  f.incoming = "unix:" + dir_ + "/incoming.sock";
+  config = BuildMachineConfig(f);
+  ASSERT_TRUE(config.ok()) << config.status();
+  EXPECT_TRUE(config->devices.defer_disk_locks);
+}
+
+TEST_F(RunOptionsTest, BadDiskNamesWhatWasTyped) {
+  for (const std::string& typed : {std::string("/a.img,ro"), std::string(",readonly"), std::string("")}) {
+    RunFlags f = Defaults();
+    f.disks = {typed};
+    auto config = BuildMachineConfig(f);
+    ASSERT_FALSE(config.ok()) << typed;
+    EXPECT_NE(config.status().message().find("--disk '" + typed + "'"), std::string::npos) << config.status();
+  }
+}
+
+TEST(TakeDiskFlagsTest, TakesEveryFormInOrderAndLeavesTheRest) {
+  std::vector<std::string> args = {"vmm", "--disk", "a.img", "--memory", "1G", "--disk=b.img,readonly",
+                                   "--cpus=2", "--", "--disk", "c.img"};
+  std::vector<char*> argv;
+  for (std::string& a : args) argv.push_back(a.data());
+  int argc = static_cast<int>(argv.size());
+  std::vector<std::string> disks = TakeDiskFlags(argc, argv.data());
+  EXPECT_EQ(disks, (std::vector<std::string>{"a.img", "b.img,readonly"}));
+  ASSERT_EQ(argc, 7);
+  EXPECT_EQ(std::string(argv[1]), "--memory");
+  EXPECT_EQ(std::string(argv[3]), "--cpus=2");
+  EXPECT_EQ(std::string(argv[4]), "--");
+  EXPECT_EQ(std::string(argv[5]), "--disk");  // after "--": not a flag
+  // A trailing --disk without a value stays for the parser to refuse.
+  std::vector<std::string> tail = {"vmm", "--disk"};
+  std::vector<char*> tail_argv = {tail[0].data(), tail[1].data()};
+  int tail_argc = 2;
+  EXPECT_TRUE(TakeDiskFlags(tail_argc, tail_argv.data()).empty());
+  EXPECT_EQ(tail_argc, 2);
+}
+
 TEST_F(RunOptionsTest, ClearErrors) {
   auto expect_error = [&](RunFlags f, const std::string& fragment) {
     auto config = BuildMachineConfig(f);
@@ -126,6 +178,86 @@ TEST_F(RunOptionsTest, ClearErrors) {
   f = Defaults();
   f.guest_image_dir = "/nonexistent";
   expect_error(f, "guest-images/build.sh");
+  f = Defaults();
+  f.seccomp = "strict";
+  expect_error(f, "--seccomp must be 'on', 'log' or 'off', not 'strict'");
+}
+
+TEST_F(RunOptionsTest, SeccompModes) {
+  EXPECT_EQ(BuildMachineConfig(Defaults())->seccomp, seccomp::DefaultSeccompMode());
+  for (auto [text, mode] : {std::pair{"on", seccomp::SeccompMode::kOn}, std::pair{"log", seccomp::SeccompMode::kLog},
+                            std::pair{"off", seccomp::SeccompMode::kOff}}) {
+    RunFlags f = Defaults();
+    f.seccomp = text;
+    absl::StatusOr<MachineConfig> config = BuildMachineConfig(f);
+    ASSERT_TRUE(config.ok()) << config.status();
+    EXPECT_EQ(config->seccomp, mode) << text;
+  }
+}
+
+TEST_F(RunOptionsTest, ApiSocketModeIsOctalUpTo0777) {
+  EXPECT_EQ(BuildMachineConfig(Defaults())->api_socket_mode, 0600u);
+  for (auto [text, mode] : {std::pair{"0660", 0660u}, std::pair{"600", 0600u}, std::pair{"0", 0u}}) {
+    RunFlags f = Defaults();
+    f.api_socket_mode = text;
+    absl::StatusOr<MachineConfig> config = BuildMachineConfig(f);
+    ASSERT_TRUE(config.ok()) << config.status();
+    EXPECT_EQ(config->api_socket_mode, mode) << text;
+  }
+  for (const char* bad : {"", "rw", "0800", "4755", "01777", "0x180", "-1", "00600"}) {
+    RunFlags f = Defaults();
+    f.api_socket_mode = bad;
+    absl::StatusOr<MachineConfig> config = BuildMachineConfig(f);
+    ASSERT_FALSE(config.ok()) << bad;
+    EXPECT_NE(config.status().message().find(absl::StrCat("--api-socket-mode must be an octal mode up to 0777 like 0600 or 0660, not '", bad, "'")),
+              absl::string_view::npos)
+        << config.status();
+  }
+}
+
+}  // namespace
+}  // namespace vmm
+
+namespace vmm {
+namespace {
+
+class BalloonChunksAndBackendOptionsTest : public RunOptionsTest {};
+
+TEST_F(BalloonChunksAndBackendOptionsTest, ChunksAreOfferedOnlyWhenTurnedOn) {
+  auto config = BuildMachineConfig(Defaults());
+  ASSERT_TRUE(config.ok()) << config.status();
+  EXPECT_FALSE(config->devices.balloon_chunks);
+  EXPECT_EQ(config->memory_backend, memory::MemoryBackend::kMemfd);
+  RunFlags f = Defaults();
+  f.balloon_chunks = "true";
+  config = BuildMachineConfig(f);
+  ASSERT_TRUE(config.ok()) << config.status();
+  EXPECT_TRUE(config->devices.balloon_chunks);
+  for (const char* bad : {"yes", "1", "", "TRUE"}) {
+    f.balloon_chunks = bad;
+    config = BuildMachineConfig(f);
+    ASSERT_FALSE(config.ok()) << bad;
+    EXPECT_NE(config.status().message().find(std::string("--balloon-chunks must be 'true' or 'false', not '") + bad +
+                                             "'"),
+              std::string::npos)
+        << config.status();
+  }
+}
+
+TEST_F(BalloonChunksAndBackendOptionsTest, MemoryBackendIsParsedWithAClearError) {
+  RunFlags f = Defaults();
+  f.memory_backend = "hugetlb";
+  auto config = BuildMachineConfig(f);
+  ASSERT_TRUE(config.ok()) << config.status();
+  EXPECT_EQ(config->memory_backend, memory::MemoryBackend::kHugetlb);
+  f.memory_backend = "thp";
+  EXPECT_EQ(BuildMachineConfig(f)->memory_backend, memory::MemoryBackend::kThp);
+  f.memory_backend = "1G-pages";
+  config = BuildMachineConfig(f);
+  ASSERT_FALSE(config.ok());
+  EXPECT_NE(config.status().message().find("--memory-backend must be 'memfd', 'thp' or 'hugetlb', not '1G-pages'"),
+            std::string::npos)
+      << config.status();
 }
 
 }  // namespace

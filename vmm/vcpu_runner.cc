@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 #include "vmm/vcpu_runner.h"
 
 #include <pthread.h>
@@ -10,6 +11,7 @@
 #include "absl/time/clock.h"
 #include "base/logging.h"
 #include "vmm/guest_page_walk.h"
+#include "vmm/seccomp/thread_filter.h"
 
 namespace vmm {
 namespace {
@@ -30,11 +32,13 @@ VcpuRunner::VcpuRunner(VcpuRunnerParts parts)
       pio_bus_(*parts.pio_bus),
       mmio_bus_(*parts.mmio_bus),
       device_thread_(parts.device_thread),
+      drain_devices_(std::move(parts.drain_devices)),
       profiler_(std::move(parts.profiler)),
       profile_path_(std::move(parts.profile_path)),
       pvm_host_(parts.pvm_host),
       process_start_(parts.process_start),
       on_stop_(std::move(parts.on_stop)),
+      exit_counters_(vcpus_.size()),
       barrier_(vcpus_.size()) {}
 
 VcpuRunner::~VcpuRunner() {
@@ -86,7 +90,12 @@ void VcpuRunner::Kick() {
 
 void VcpuRunner::Pause() {
   absl::MutexLock lock(&control_mu_);
-  if (barrier_.Pause([this] { Kick(); }) && device_thread_ != nullptr) device_thread_->Pause();
+  if (!barrier_.Pause([this] { Kick(); })) return;
+  if (device_thread_ != nullptr) device_thread_->Pause();
+  // With nothing left to notify them, the devices' threads finish what
+  // they hold: a paused VM has no request in flight, so what migration and
+  // snapshots copy is final.
+  if (drain_devices_) drain_devices_();
 }
 
 void VcpuRunner::Resume() {
@@ -100,6 +109,8 @@ void VcpuRunner::Loop(size_t index) {
   // Named so that bench/ can leave vCPU threads out of the VMM's own CPU time
   // (QEMU's are "CPU N/KVM").
   ::pthread_setname_np(::pthread_self(), absl::StrCat("vcpu", index).c_str());
+  // From here on this thread runs the guest and its exits' handlers.
+  seccomp::ConfineThisThread(seccomp::ThreadKind::kVcpu);
   Vcpu& vcpu = *vcpus_[index];
   if (index == 0) {
     // The monotonic time lets bench/ time exec -> first KVM_RUN, dynamic
@@ -122,6 +133,7 @@ void VcpuRunner::Loop(size_t index) {
       on_stop_(VcpuStop::kVmmError);
       return;
     }
+    exit_counters_.Count(index, exit->index());
     if (!HandleExit(vcpu, *exit)) return;
   }
 }

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // VcpuRunner: the vCPU threads. Each runs the KVM_RUN loop of one vCPU and
 // dispatches its exits inline: port I/O and MMIO to the buses (device work
 // runs on the vCPU that exited), halts, kicks, and the exits that end the
@@ -29,6 +30,7 @@
 #include "vmm/kvm/vcpu.h"
 #include "vmm/notify_worker.h"
 #include "vmm/pause_barrier.h"
+#include "vmm/vcpu_exit_counters.h"
 
 namespace vmm {
 
@@ -47,6 +49,10 @@ struct VcpuRunnerParts {
   memory::Bus* mmio_bus = nullptr;
   // Runs device work off the vCPU threads; paused with them. May be null.
   NotifyWorker* device_thread = nullptr;
+  // Called once the vCPUs and the device thread are paused (outermost
+  // Pause only): waits for the devices' own threads (virtio-blk's worker)
+  // to finish what the guest asked before the pause. May be empty.
+  std::function<void()> drain_devices;
   // --profile-guest; started with the threads. May be null.
   std::unique_ptr<GuestProfiler> profiler;
   std::string profile_path;  // for the summary line
@@ -80,6 +86,7 @@ class VcpuRunner {
   bool paused() const { return barrier_.paused(); }
 
   const std::vector<std::unique_ptr<Vcpu>>& vcpus() const { return vcpus_; }
+  const VcpuExitCounters& exit_counters() const { return exit_counters_; }
 
  private:
   void Loop(size_t index);
@@ -93,12 +100,14 @@ class VcpuRunner {
   memory::Bus& pio_bus_;
   memory::Bus& mmio_bus_;
   NotifyWorker* const device_thread_;
+  const std::function<void()> drain_devices_;
   std::unique_ptr<GuestProfiler> profiler_;
   const std::string profile_path_;
   const bool pvm_host_;
   const absl::Time process_start_;
   const std::function<void(VcpuStop)> on_stop_;
 
+  VcpuExitCounters exit_counters_;
   PauseBarrier barrier_;
   // Serialises Pause and Resume, so the device thread pauses with the
   // outermost Pause and resumes with the last Resume.

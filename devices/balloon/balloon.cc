@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 #include "devices/balloon/balloon.h"
 
 #include <linux/virtio_config.h>
@@ -14,6 +15,7 @@
 #include "absl/strings/str_format.h"
 #include "base/logging.h"
 #include "base/status_macros.h"
+#include "devices/balloon/chunk_format.h"
 #include "virtio/virtio_ring_uapi.h"
 
 namespace devices {
@@ -33,7 +35,7 @@ uint64_t MaxPfn(const memory::GuestMemory& mem) {
 }  // namespace
 
 Balloon::Balloon(const memory::GuestMemory& mem, BalloonOptions options)
-    : options_(options), ballooned_(MaxPfn(mem)) {}
+    : options_(options), discard_tracker_(mem.backing_page_size()), ballooned_(MaxPfn(mem)) {}
 
 uint32_t Balloon::device_type() const { return VIRTIO_ID_BALLOON; }
 
@@ -45,6 +47,7 @@ uint64_t Balloon::device_features() const {
   if (options_.free_page_hint) f |= Bit(VIRTIO_BALLOON_F_FREE_PAGE_HINT);
   if (options_.page_poison) f |= Bit(VIRTIO_BALLOON_F_PAGE_POISON);
   if (options_.reporting) f |= Bit(VIRTIO_BALLOON_F_REPORTING);
+  if (options_.chunks) f |= Bit(kBalloonFChunks);
   return f;
 }
 
@@ -88,6 +91,11 @@ void Balloon::WriteConfig(uint64_t offset, std::span<const uint8_t> data) {
     return;
   }
   std::memcpy(reinterpret_cast<uint8_t*>(&config_) + offset, data.data(), data.size());
+  // No more pages than the VM has can be in the balloon; Load refuses more.
+  if (config_.actual > ballooned_.num_pages()) {
+    LOG_GUEST_ERROR("balloon: actual %u pages is beyond guest RAM", config_.actual);
+    config_.actual = static_cast<uint32_t>(ballooned_.num_pages());
+  }
 }
 
 absl::Status Balloon::Activate(virtio::ActivateArgs args) {
@@ -100,6 +108,12 @@ absl::Status Balloon::Activate(virtio::ActivateArgs args) {
   // if a driver leaves them unconfigured.
   if (!args.queues[0].ready() || !args.queues[1].ready()) {
     return absl::InvalidArgumentError("balloon: inflate or deflate queue not ready");
+  }
+  // The transport only lets offered features through; checked again here
+  // because Load refuses a state with the range format not offered, and the
+  // device must never hold a value its Load would refuse.
+  if ((args.features & Bit(kBalloonFChunks)) && !options_.chunks) {
+    return absl::InvalidArgumentError("balloon: range format negotiated but not offered");
   }
   args.queues.resize(roles.size(), virtio::Queue(kQueueSize));
   mem_ = args.mem;
@@ -185,7 +199,10 @@ absl::Status Balloon::ProcessQueue(uint16_t index) {
     case QueueRole::kInflate:
     case QueueRole::kDeflate: {
       ServiceClock clock;
-      absl::Status st = HandlePfnQueue(queue, roles_[index] == QueueRole::kInflate);
+      const bool inflate = roles_[index] == QueueRole::kInflate;
+      // [chunks] The range format replaces the PFN arrays when negotiated.
+      absl::Status st = (features_ & Bit(kBalloonFChunks)) ? HandleChunkQueue(queue, inflate)
+                                                            : HandlePfnQueue(queue, inflate);
       RecordService(clock);
       return st;
     }
@@ -224,6 +241,7 @@ void Balloon::ReadPfns(const virtio::Descriptor& desc, std::vector<uint32_t>& pf
     LOG_GUEST_ERROR("balloon: PFN buffer is device-writable; skipped");
     return;
   }
+  if (desc.len == 0) return;  // nothing to read, and the slice may be null
   if (desc.len % sizeof(uint32_t) != 0 || desc.len / sizeof(uint32_t) > kMaxPfnsPerBuffer) {
     // Skipping is safe: an unlisted page is simply not reclaimed.
     LOG_GUEST_ERROR("balloon: PFN buffer of %u bytes; skipped", desc.len);
@@ -238,19 +256,49 @@ void Balloon::ReadPfns(const virtio::Descriptor& desc, std::vector<uint32_t>& pf
 }
 
 absl::Status Balloon::HandlePfnQueue(virtio::Queue& queue, bool inflate) {
-  // Drain everything offered at this notification first, so that the
-  // compaction sees all of it and each range costs one discard.
+  // The PFNs of the chains offered at this notification are compacted
+  // together, so that each range costs one discard, but in batches of at
+  // most kMaxBatchPfns: a guest may chain the ring's every descriptor, each
+  // naming a full buffer (or all the same one), in every chain it offers,
+  // and the memory spent on one notification must not grow with that. A
+  // chain's buffer goes back once all of its PFNs are applied.
   std::vector<uint32_t> pfns;
-  std::vector<uint16_t> heads;
+  pfns.reserve(kMaxBatchPfns);
+  std::vector<uint16_t> done_heads;  // chains whose PFNs are all in `pfns` or applied
+  absl::Status result;
+  auto apply = [&] {
+    peak_batch_pfns_ = std::max<uint64_t>(peak_batch_pfns_, pfns.size());
+    absl::Status st = ApplyPfns(pfns, inflate);
+    if (result.ok()) result = st;
+    pfns.clear();
+  };
+  auto give_back = [&]() -> absl::Status {
+    apply();
+    for (uint16_t head : done_heads) RETURN_IF_ERROR(queue.AddUsed(*mem_, head, 0));
+    done_heads.clear();
+    return absl::OkStatus();
+  };
+  bool any = false;
   while (true) {
     ASSIGN_OR_RETURN(std::optional<virtio::DescriptorChain> chain, queue.PopChain(*mem_));
     if (!chain.has_value()) break;
-    heads.push_back(chain->head);
+    any = true;
     ++counters_.requests;
-    for (const virtio::Descriptor& desc : chain->descriptors) ReadPfns(desc, pfns);
+    for (const virtio::Descriptor& desc : chain->descriptors) {
+      if (pfns.size() + kMaxPfnsPerBuffer > kMaxBatchPfns) apply();
+      ReadPfns(desc, pfns);
+    }
+    done_heads.push_back(chain->head);
+    if (done_heads.size() >= kQueueSize) RETURN_IF_ERROR(give_back());
   }
-  if (heads.empty()) return absl::OkStatus();
+  if (!any) return absl::OkStatus();
+  RETURN_IF_ERROR(give_back());
+  SignalIfNeeded(queue);
+  return result;
+}
 
+absl::Status Balloon::ApplyPfns(std::span<const uint32_t> pfns, bool inflate) {
+  if (pfns.empty()) return absl::OkStatus();
   const std::vector<PfnRange> ranges = CompactPfns(pfns);
   const SplitResult split = SplitAtRegions(ranges, *mem_);
   if (split.pages_outside > 0) {
@@ -264,13 +312,15 @@ absl::Status Balloon::HandlePfnQueue(virtio::Queue& queue, bool inflate) {
     const uint64_t first = r.start >> kBalloonPfnShift;
     const uint64_t count = r.length >> kBalloonPfnShift;
     if (inflate) {
-      ballooned_.Set(first, count);
       counters_.pages_inflated += count;
       ++counters_.ranges;
-      if (discard) {
+      // [chunks] The tracker marks the range ballooned and says what may go
+      // back now: the range itself, or on huge pages the ones it completed.
+      for (const PfnRange& d : discard_tracker_.Inflate(ballooned_, {first, count})) {
+        if (!discard) break;
         // Keep going on a host failure so the bitmap and the used ring stay
         // consistent; report the first failure at the end.
-        absl::Status st = DiscardRange(r.start, r.length);
+        absl::Status st = DiscardRange(d.first_pfn << kBalloonPfnShift, d.count << kBalloonPfnShift);
         if (result.ok()) result = st;
       }
     } else {
@@ -280,9 +330,12 @@ absl::Status Balloon::HandlePfnQueue(virtio::Queue& queue, bool inflate) {
       counters_.pages_deflated += count;
     }
   }
-  for (uint16_t head : heads) RETURN_IF_ERROR(queue.AddUsed(*mem_, head, 0));
-  SignalIfNeeded(queue);
   return result;
+}
+
+uint64_t Balloon::peak_batch_pfns() const {
+  absl::MutexLock lock(&mu_);
+  return peak_batch_pfns_;
 }
 
 absl::Status Balloon::HandleReporting(virtio::Queue& queue) {
@@ -303,8 +356,12 @@ absl::Status Balloon::HandleReporting(virtio::Queue& queue) {
       // The discard must happen before the buffer goes back: from then on
       // the guest may reuse the pages.
       if (!PoisonForbidsDiscard()) {
-        absl::Status st = DiscardRange(desc.gpa, desc.len);
-        if (result.ok()) result = st;
+        // [chunks] Only whole host pages: a huge page stays whole.
+        const PfnRange reported{desc.gpa >> kBalloonPfnShift, desc.len >> kBalloonPfnShift};
+        for (const PfnRange& d : discard_tracker_.WholeHostPagesWithin(reported)) {
+          absl::Status st = DiscardRange(d.first_pfn << kBalloonPfnShift, d.count << kBalloonPfnShift);
+          if (result.ok()) result = st;
+        }
       }
     }
     RETURN_IF_ERROR(queue.AddUsed(*mem_, chain->head, 0));
@@ -548,6 +605,10 @@ absl::Status Balloon::Load(const state::StateNode& in) {
   }
 
   absl::MutexLock lock(&mu_);
+  if ((features & Bit(kBalloonFChunks)) && !options_.chunks) {
+    return fail("the driver negotiated the range format (chunks), which this device does not offer (--balloon-chunks)");
+  }
+  if (!active && features != 0) return fail("negotiated features on a device that is not active");
   if ((active != 0) != active_) {
     return fail(active ? "the device was active but the restored driver state is not" : "the device was not active");
   }

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // devices::Balloon: the virtio memory balloon (device id 5; virtio 1.2,
 // 5.5). The guest gives pages back on the inflate queue and takes them back
 // on the deflate queue; free page reporting hands over free blocks that the
@@ -30,6 +31,7 @@
 #include "absl/status/status.h"
 #include "absl/synchronization/mutex.h"
 #include "devices/balloon/balloon_stats.h"
+#include "devices/balloon/hugepage_discard_tracker.h"
 #include "devices/balloon/page_bitmap.h"
 #include "devices/balloon/pfn_ranges.h"
 #include "memory/guest_memory.h"
@@ -46,6 +48,8 @@ struct BalloonOptions {
   bool free_page_hint = true;
   bool page_poison = true;
   bool reporting = true;
+  // Offer the range format (VIRTIO_BALLOON_F_CHUNKS, chunk_format.h).
+  bool chunks = true;
 };
 
 class Balloon : public virtio::VirtioDevice, public memory::PageHints {
@@ -56,6 +60,11 @@ class Balloon : public virtio::VirtioDevice, public memory::PageHints {
   static constexpr uint16_t kQueueSize = 256;
   // The Linux driver's VIRTIO_BALLOON_ARRAY_PFNS_MAX.
   static constexpr uint32_t kMaxPfnsPerBuffer = 256;
+  // Most PFNs held at once while serving one inflate or deflate
+  // notification (32 KiB, naming 32 MiB of guest pages): a notification's
+  // chains are compacted together up to this many, then applied, however
+  // many descriptors the guest chained.
+  static constexpr uint32_t kMaxBatchPfns = 32 * kMaxPfnsPerBuffer;
 
   enum class QueueRole { kInflate, kDeflate, kStats, kFreePageHint, kReporting };
 
@@ -117,6 +126,20 @@ class Balloon : public virtio::VirtioDevice, public memory::PageHints {
   // not offered a buffer yet.
   absl::Status RequestStats();
 
+  // The most PFNs held at once by any inflate or deflate notification so
+  // far (at most kMaxBatchPfns); not part of the saved state.
+  uint64_t peak_batch_pfns() const;
+  // The range ("chunk") format, when negotiated: entries applied and
+  // entries (or whole buffers) refused as invalid. Not saved.
+  struct ChunkCounters {
+    uint64_t entries = 0;
+    uint64_t refused = 0;
+  };
+  ChunkCounters chunk_counters() const;
+  // Ballooned pages not given back yet because their huge page is not
+  // wholly ballooned (hugepage_discard_tracker.h); 0 with 4 KiB backing.
+  uint64_t pages_waiting_for_huge_page() const;
+
   // Ballooned pages (inflated and not deflated since).
   uint64_t ballooned_pages() const;
   bool IsBallooned(uint64_t pfn) const;
@@ -155,11 +178,19 @@ class Balloon : public virtio::VirtioDevice, public memory::PageHints {
  private:
   absl::Status HandlePfnQueue(virtio::Queue& queue, bool inflate)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // The inflate/deflate queues under VIRTIO_BALLOON_F_CHUNKS
+  // (balloon_chunks.cc): one buffer held at a time, each valid entry
+  // applied (and discarded) on its own, invalid ones logged and skipped.
+  absl::Status HandleChunkQueue(virtio::Queue& queue, bool inflate) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  absl::Status ApplyChunk(uint64_t entry, bool inflate) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   absl::Status HandleStats(virtio::Queue& queue) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   absl::Status HandleReporting(virtio::Queue& queue) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   absl::Status HandleFreePageHint(virtio::Queue& queue) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   void ReadPfns(const virtio::Descriptor& desc, std::vector<uint32_t>& pfns)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Compacts one batch of PFNs and balloons or
+  // deflates the ranges; host errors come back after the whole batch.
+  absl::Status ApplyPfns(std::span<const uint32_t> pfns, bool inflate) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // Whether discarding would break the guest's page poisoning.
   bool PoisonForbidsDiscard() const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // Discards one validated range, counting it; host errors come back.
@@ -174,6 +205,9 @@ class Balloon : public virtio::VirtioDevice, public memory::PageHints {
   absl::Status SetHintCommand(uint32_t cmd_id);
 
   const BalloonOptions options_;
+  // Which ballooned ranges may go back to the host now (whole huge pages
+  // only on a huge page backend). Stateless beyond the bitmap.
+  const HugePageDiscardTracker discard_tracker_;
 
   mutable absl::Mutex mu_;
   virtio_balloon_config config_ ABSL_GUARDED_BY(mu_) = {};
@@ -190,6 +224,8 @@ class Balloon : public virtio::VirtioDevice, public memory::PageHints {
   std::optional<uint16_t> pending_stats_head_ ABSL_GUARDED_BY(mu_);
 
   Counters counters_ ABSL_GUARDED_BY(mu_);
+  uint64_t peak_batch_pfns_ ABSL_GUARDED_BY(mu_) = 0;
+  ChunkCounters chunk_counters_ ABSL_GUARDED_BY(mu_);
   std::vector<uint32_t> service_ns_ ABSL_GUARDED_BY(mu_);  // ring of samples
   size_t service_next_ ABSL_GUARDED_BY(mu_) = 0;
   BalloonStats stats_ ABSL_GUARDED_BY(mu_);

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // The Migratable conformance suite (state/testing) for the balloon behind
 // its virtio-mmio transport, which saves the device in its own node. A fake
 // driver negotiates every feature through the register file, sets up the
@@ -15,6 +16,7 @@
 #include <vector>
 
 #include "devices/balloon/balloon.h"
+#include "devices/balloon/chunk_format.h"
 #include "memory/guest_memory.h"
 #include "state/testing/migratable_conformance.h"
 #include "virtio/mmio_transport.h"
@@ -49,13 +51,24 @@ struct BalloonCase : state::testing::CaseDefaults {
     }
     uint32_t ReadConfig(size_t field) { return Read(VIRTIO_MMIO_CONFIG + field); }
     // A PFN array in a fresh driver buffer, offered on `queue`, notified.
+    // The driver negotiates every feature, the range format too: then the
+    // pages go as one order-0 entry each (chunk_format.h).
     void SendPfns(uint16_t queue, uint32_t first, uint32_t count) {
       std::vector<uint32_t> pfns;
-      for (uint32_t p = first; p < first + count; ++p) pfns.push_back(p);
+      std::vector<uint64_t> entries;
+      for (uint32_t p = first; p < first + count; ++p) {
+        pfns.push_back(p);
+        entries.push_back(EncodeChunk(uint64_t{p} * kPageSize, 0));
+      }
+      const bool chunks = transport.driver_features() & (1ull << kBalloonFChunks);
       const memory::Gpa gpa = next_buffer;
       next_buffer += kPageSize;
-      ASSERT_TRUE(mem.WriteBytes(gpa, {reinterpret_cast<const uint8_t*>(pfns.data()), pfns.size() * 4}).ok());
-      FakeDriver::Buffer buffer[] = {{gpa, count * 4, false}};
+      const uint32_t len = count * (chunks ? 8 : 4);
+      ASSERT_TRUE(mem.WriteBytes(gpa, {chunks ? reinterpret_cast<const uint8_t*>(entries.data())
+                                              : reinterpret_cast<const uint8_t*>(pfns.data()),
+                                       len})
+                      .ok());
+      FakeDriver::Buffer buffer[] = {{gpa, len, false}};
       drivers[queue]->AddChain(buffer);
       Write(VIRTIO_MMIO_QUEUE_NOTIFY, queue);
     }
@@ -154,8 +167,9 @@ struct BalloonCase : state::testing::CaseDefaults {
     return o;
   }
 
-  // Streams from VMMs before the hint command id was saved lack it.
-  static std::vector<std::string> Optional() { return {"device/last_hint_cmd_id"}; }
+  // Streams from VMMs before these were saved lack them (the transport then
+  // infers device_active from the status, as those VMMs did).
+  static std::vector<std::string> Optional() { return {"device/last_hint_cmd_id", "device_active"}; }
 };
 
 }  // namespace

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 #include "devices/balloon/balloon_stats.h"
 
 #include <cstring>

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // The memory statistics a virtio-balloon driver reports on the stats queue
 // (virtio 1.2, 5.5.6.3): packed {le16 tag, le64 value} records. Parsing is
 // pure and tolerant: unknown tags and a trailing partial record are skipped,

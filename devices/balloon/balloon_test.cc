@@ -1,4 +1,6 @@
+// SPDX-License-Identifier: MIT
 #include "devices/balloon/balloon.h"
+#include "devices/balloon/chunk_format.h"
 
 #include <linux/virtio_balloon.h>
 #include <linux/virtio_config.h>
@@ -132,7 +134,7 @@ TEST(BalloonQueueRoles, FollowNegotiatedFeatures) {
 
 TEST_F(BalloonTest, OffersFeaturesAndQueues) {
   EXPECT_EQ(balloon_->device_type(), 5u);
-  EXPECT_EQ(balloon_->device_features(), kAllFeatures);
+  EXPECT_EQ(balloon_->device_features(), kAllFeatures | Bit(kBalloonFChunks));
   std::vector<uint16_t> sizes = balloon_->queue_max_sizes();
   EXPECT_EQ(sizes.size(), 5u);
   for (uint16_t s : sizes) EXPECT_GE(s, 128);  // reporting needs >= 32
@@ -215,6 +217,17 @@ TEST_F(BalloonTest, InflateSkipsOversizedOrRaggedBuffer) {
   ASSERT_TRUE(balloon_->ProcessQueue(0).ok());
   EXPECT_EQ(balloon_->counters().discard_calls, 0u);
   EXPECT_EQ(drivers_[0]->UsedIdx(), 2);
+}
+
+// Found by fuzz/balloon_fuzzer: a zero-length buffer made ReadPfns copy
+// from a null pointer.
+TEST_F(BalloonTest, InflateSkipsEmptyBuffer) {
+  Activate(kVersion1);
+  FakeDriver::Buffer empty[] = {{kBuffers, 0, false}};
+  drivers_[0]->AddChain(empty);
+  ASSERT_TRUE(balloon_->ProcessQueue(0).ok());
+  EXPECT_EQ(balloon_->counters().pages_inflated, 0u);
+  EXPECT_EQ(drivers_[0]->UsedIdx(), 1);
 }
 
 TEST_F(BalloonTest, DeflateIsBookkeepingOnly) {
@@ -318,12 +331,15 @@ TEST_F(BalloonTest, ZeroPoisonStillDiscards) {
 }
 
 std::vector<uint8_t> StatRecords(std::initializer_list<std::pair<uint16_t, uint64_t>> stats) {
-  std::vector<uint8_t> out;
+  // Sized once and written in place (growing it with insert() trips a false
+  // -Wstringop-overflow in GCC 12's optimised builds).
+  constexpr size_t kRecordBytes = 10;
+  std::vector<uint8_t> out(stats.size() * kRecordBytes);
+  uint8_t* rec = out.data();
   for (auto [tag, value] : stats) {
-    uint8_t rec[10];
     std::memcpy(rec, &tag, 2);
     std::memcpy(rec + 2, &value, 8);
-    out.insert(out.end(), rec, rec + 10);
+    rec += kRecordBytes;
   }
   return out;
 }
@@ -375,6 +391,21 @@ TEST_F(BalloonTest, ConfigSpace) {
   balloon_->Reset();
   EXPECT_EQ(balloon_->target_pages(), 1000u);
   EXPECT_EQ(balloon_->actual_pages(), 0u);
+}
+
+// Found by fuzz/balloon_fuzzer: Load refuses an `actual` beyond guest RAM,
+// so the device must not keep one either.
+TEST_F(BalloonTest, ActualIsClampedToGuestRam) {
+  WriteConfigField(offsetof(virtio_balloon_config, actual), 0xffffffff);
+  EXPECT_EQ(balloon_->actual_pages(), kHighEndPfn);
+  state::StateWriter w;
+  w.BeginNode("b");
+  ASSERT_TRUE(balloon_->Save(w).ok());
+  w.EndNode();
+  auto reader = state::StateReader::Parse(*w.Finish());
+  ASSERT_TRUE(reader.ok());
+  Balloon fresh(mem_);
+  EXPECT_TRUE(fresh.Load(*reader->Node("b")).ok());
 }
 
 TEST_F(BalloonTest, HintCommandIdsAreNewToTheGuestAcrossSaveAndRestore) {
@@ -699,6 +730,53 @@ TEST_F(BalloonTest, TransportStateWithoutDeviceNodeIsRefusedAndLeavesItReset) {
   auto reader = state::StateReader::Parse(*w.Finish());
   EXPECT_FALSE(transport.Load(*reader->Node("t")).ok());
   EXPECT_EQ(transport.status(), 0u);
+}
+
+}  // namespace
+}  // namespace devices
+
+namespace devices {
+namespace {
+
+// A guest that chains every descriptor the ring allows, all at one full
+// PFN buffer, in chain after chain (indirect tables of the ring's size),
+// makes the device hold no more than one bounded batch of PFNs at a time,
+// and the pages it names are still ballooned and discarded.
+TEST_F(BalloonTest, ChainsOfDescriptorsAtOneBufferAreServedInBoundedBatches) {
+  Activate(kVersion1);
+  Touch(kFirstDataPfn, Balloon::kMaxPfnsPerBuffer);
+  std::vector<uint32_t> pfns;
+  for (uint32_t p = 0; p < Balloon::kMaxPfnsPerBuffer; ++p) pfns.push_back(kFirstDataPfn + p);
+  const memory::Gpa buffer = PutPfns(pfns);
+  const std::vector<FakeDriver::Buffer> same(Balloon::kQueueSize,
+                                             {buffer, Balloon::kMaxPfnsPerBuffer * 4, false});
+  constexpr int kChains = 16;
+  for (int i = 0; i < kChains; ++i) {
+    drivers_[0]->AddIndirectChain(same, NextBuffer(same.size() * sizeof(vring_desc)));
+  }
+  // The last chain names other pages after a full batch of repeats: they
+  // must be applied too, from the batch that follows.
+  const uint32_t other_first = kFirstDataPfn + 1024;
+  Touch(other_first, Balloon::kMaxPfnsPerBuffer);
+  std::vector<uint32_t> others;
+  for (uint32_t p = 0; p < Balloon::kMaxPfnsPerBuffer; ++p) others.push_back(other_first + p);
+  std::vector<FakeDriver::Buffer> mixed(Balloon::kMaxBatchPfns / Balloon::kMaxPfnsPerBuffer + 1,
+                                        {buffer, Balloon::kMaxPfnsPerBuffer * 4, false});
+  mixed.push_back({PutPfns(others), Balloon::kMaxPfnsPerBuffer * 4, false});
+  drivers_[0]->AddIndirectChain(mixed, NextBuffer(mixed.size() * sizeof(vring_desc)));
+
+  ASSERT_TRUE(balloon_->ProcessQueue(0).ok());
+  // Collected all at once, this would be kChains * kQueueSize full buffers.
+  EXPECT_GT(balloon_->peak_batch_pfns(), 0u);
+  EXPECT_LE(balloon_->peak_batch_pfns(), Balloon::kMaxBatchPfns);
+  EXPECT_EQ(balloon_->counters().requests, kChains + 1u);
+  EXPECT_EQ(drivers_[0]->UsedIdx(), kChains + 1);
+  EXPECT_EQ(balloon_->ballooned_pages(), 2u * Balloon::kMaxPfnsPerBuffer);
+  EXPECT_EQ(balloon_->BalloonedRanges(),
+            (std::vector<memory::GpaRange>{{kFirstDataPfn * kPageSize, Balloon::kMaxPfnsPerBuffer * kPageSize},
+                                           {other_first * kPageSize, Balloon::kMaxPfnsPerBuffer * kPageSize}}));
+  EXPECT_EQ(ByteAtPfn(kFirstDataPfn), 0);
+  EXPECT_EQ(ByteAtPfn(other_first + Balloon::kMaxPfnsPerBuffer - 1), 0);
 }
 
 }  // namespace

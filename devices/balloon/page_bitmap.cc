@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 #include "devices/balloon/page_bitmap.h"
 
 #include <algorithm>
@@ -34,6 +35,27 @@ void PageBitmap::Update(uint64_t first_pfn, uint64_t count, bool value) {
     set_ += std::popcount(word) - before;
     pfn += n;
   }
+}
+
+uint64_t PageBitmap::CountIn(uint64_t first_pfn, uint64_t count) const {
+  if (first_pfn >= num_pages_) return 0;
+  const uint64_t end = first_pfn + std::min(count, num_pages_ - first_pfn);
+  uint64_t set = 0;
+  for (uint64_t pfn = first_pfn; pfn < end;) {
+    const uint64_t bit = pfn % 64;
+    const uint64_t n = std::min<uint64_t>(64 - bit, end - pfn);
+    const uint64_t mask = (n == 64 ? ~0ull : ((1ull << n) - 1)) << bit;
+    set += static_cast<uint64_t>(std::popcount(words_[pfn / 64] & mask));
+    pfn += n;
+  }
+  return set;
+}
+
+bool PageBitmap::AnySet(uint64_t first_pfn, uint64_t count) const { return CountIn(first_pfn, count) != 0; }
+
+bool PageBitmap::AllSet(uint64_t first_pfn, uint64_t count) const {
+  if (count == 0) return true;
+  return first_pfn < num_pages_ && count <= num_pages_ - first_pfn && CountIn(first_pfn, count) == count;
 }
 
 std::vector<PfnRange> PageBitmap::Ranges() const {

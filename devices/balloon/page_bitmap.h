@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // PageBitmap: one bit per 4 KiB guest page frame from 0 up to the end of
 // the highest RAM region. The balloon marks the pages the guest gave up, so
 // the migrator can skip them; the MMIO hole costs a few bits per page and
@@ -23,6 +24,12 @@ class PageBitmap {
   void Clear(uint64_t first_pfn, uint64_t count);
   void ClearAll();
   bool Test(uint64_t pfn) const;
+  // Whether any / every page of [first, first + count) is set; pages
+  // beyond the bitmap count as clear. AllSet of an empty range is true.
+  bool AnySet(uint64_t first_pfn, uint64_t count) const;
+  bool AllSet(uint64_t first_pfn, uint64_t count) const;
+  // Set pages in [first, first + count), clipped to the bitmap.
+  uint64_t CountIn(uint64_t first_pfn, uint64_t count) const;
   uint64_t CountSet() const { return set_; }
   // The set bits as sorted, maximal ranges.
   std::vector<PfnRange> Ranges() const;

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 #include "devices/balloon/page_bitmap.h"
 
 #include <gtest/gtest.h>

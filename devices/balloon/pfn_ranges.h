@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // Pure helpers that turn the PFN lists a balloon driver sends into the
 // fewest guest-physical ranges: CompactPfns sorts, dedups and merges, and
 // SplitAtRegions clips the result to RAM (GuestMemory::RegionPieces) so that

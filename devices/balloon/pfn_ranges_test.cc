@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 #include "devices/balloon/pfn_ranges.h"
 
 #include <gtest/gtest.h>

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 /*
  * /init (PID 1) of the project's default guest initramfs.
  *

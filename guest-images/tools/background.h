@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 /*
  * What the guest tools that keep a background process (migcheck, tscgap)
  * share: files written whole (a rename, so a reader never sees half of

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 /*
  * memtouch MIB [PATTERN_BYTE] [--hold SECONDS]
  *

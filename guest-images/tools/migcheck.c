@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 /*
  * migcheck: guest-side checker for live migration tests.
  *

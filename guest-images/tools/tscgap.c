@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 /*
  * tscgap: the guest's own view of a pause (migration downtime), for
  * bench/migrate. A background process spins reading the TSC in user mode

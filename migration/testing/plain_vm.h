@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // PlainSource / PlainTarget: the two sides of a migration with nothing but
 // guest RAM (a real GuestMemory: memfd, mapping, dirty bitmap) and a tiny
 // state tree. The stream tests drive the Sender and Receiver with them, with
@@ -148,12 +149,14 @@ class PlainTarget : public MigrationTarget {
     return absl::OkStatus();
   }
   absl::Status LoadState(std::span<const uint8_t> tree) override {
+    if (!load_error.empty()) return absl::FailedPreconditionError(load_error);
     loaded_state.assign(tree.begin(), tree.end());
     return absl::OkStatus();
   }
 
   memory::GuestMemory mem_;
   std::string expected_shape = "shape-1";
+  std::string load_error;  // non-empty: LoadState refuses the state with it
   std::vector<uint8_t> loaded_state;
 };
 

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // state::testing::MigratableConformance: the one suite every
 // state::Migratable runs (after crosvm's snapshot suite for every device).
 // A part is saved, changed, and loaded into a fresh instance, as a

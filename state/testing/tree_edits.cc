@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 #include "state/testing/tree_edits.h"
 
 #include <libfdt.h>

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // state::testing tree edits: copies of a saved state tree with one property
 // dropped, one property resized or one node dropped, so a test can hand a
 // Migratable every malformed tree a damaged or hostile stream could carry

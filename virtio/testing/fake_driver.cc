@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 #include "virtio/testing/fake_driver.h"
 
 #include "virtio/virtio_ring_uapi.h"

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // FakeDriver: the driver side of one split virtqueue, for tests only. It
 // lays out the descriptor table, avail and used rings in a test GuestMemory
 // and offers chains the way a Linux driver would; raw writers let tests

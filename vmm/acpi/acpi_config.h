@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // What the ACPI tables describe beyond the fixed PC devices of
 // devices/pc_ports.h: the vCPU count and the virtio-mmio devices. Filled in
 // by the VMM from its own configuration; validated by BuildAcpiTables().

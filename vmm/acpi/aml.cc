@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // AML encodings from the ACPI 6.5 specification, chapter 20 ("ACPI Machine
 // Language Specification") and section 6.4 (resource descriptors).
 #include "vmm/acpi/aml.h"

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // A small AML (ACPI Machine Language) encoder: just what this VMM's DSDT
 // needs (names, scopes, devices, packages, integers, strings, EISA IDs and
 // resource templates). Each function returns the encoded bytes, so terms

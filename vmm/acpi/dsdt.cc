@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 #include "vmm/acpi/dsdt.h"
 
 #include "absl/strings/str_format.h"

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // The DSDT: \_S5 for soft-off through the PM1a control block, and under
 // \_SB the devices Linux cannot probe on its own: COM1, each virtio-mmio
 // window (_HID "LNRO0005", the virtio_mmio driver's ACPI match) and the

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 #include "vmm/acpi/fadt.h"
 
 #include <cstring>
@@ -19,9 +20,10 @@ constexpr uint16_t kBootArchVgaNotPresent = 1 << 2;
 
 // Fixed feature flags (ACPI 6.5 table 5.10).
 constexpr uint32_t kFlagWbinvd = 1 << 0;
-// Set: there are no fixed-hardware power or sleep buttons, so the OS does
-// not enable their PM1 status bits.
-constexpr uint32_t kFlagPowerButtonNotFixed = 1 << 4;
+// Set: there is no fixed-hardware sleep button, so the OS does not enable
+// its PM1 status bit. The power button is fixed hardware (clear bit 4,
+// PWR_BUTTON): devices::AcpiPm raises PWRBTN_STS and the SCI, which is
+// how PUT /api/v1/vm.shutdown asks the guest to power off.
 constexpr uint32_t kFlagSleepButtonNotFixed = 1 << 5;
 constexpr uint32_t kFlagResetRegSupported = 1 << 10;
 
@@ -75,7 +77,7 @@ Bytes BuildFadt(uint64_t dsdt_gpa, uint64_t facs_gpa) {
   t[kPm1CntLen] = devices::kPm1aControlLength;
   PutLe(t, kIapcBootArch, kBootArchVgaNotPresent, 2);
   PutLe(t, kFlags,
-        kFlagWbinvd | kFlagPowerButtonNotFixed | kFlagSleepButtonNotFixed | kFlagResetRegSupported,
+        kFlagWbinvd | kFlagSleepButtonNotFixed | kFlagResetRegSupported,
         4);
   PutSystemIoGas(t, kResetReg, devices::kResetPort, 8, AccessSize::kByte);
   t[kResetValue] = devices::kResetValue;

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // The FADT ("FACP") and the FACS it points to. The FADT describes a
 // full-hardware (not hardware-reduced) PC: the PM1a event and control
 // blocks, the SCI, and the reset register of devices/pc_ports.h.

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // Cross-checks the tables with ACPICA's own tools: `iasl -d` must
 // disassemble every table without errors, and the disassembled DSDT must
 // compile back; acpiexec must load them and evaluate \_S5_ and _CRS

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 #include "vmm/acpi/madt.h"
 
 #include "devices/pc_ports.h"

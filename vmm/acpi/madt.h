@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // The MADT ("APIC"): one local APIC per vCPU, the IOAPIC, the ISA
 // interrupt overrides and the LINT1 NMI, matching KVM's in-kernel irqchip
 // (KVM_CREATE_IRQCHIP). The kernel takes its CPU list from here: with

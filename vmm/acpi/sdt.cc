@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 #include "vmm/acpi/sdt.h"
 
 #include <cstring>

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // Byte-level helpers shared by the fixed-layout ACPI tables: the 36-byte
 // system description table header, little-endian stores, checksums and the
 // Generic Address Structure. Tables are built as byte vectors with explicit

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 #include "vmm/acpi/tables.h"
 
 #include <algorithm>

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // The ACPI tables the guest finds at boot: RSDP -> XSDT -> FADT (-> FACS,
 // DSDT) and MADT, built as one blob to copy into guest memory at
 // `base_gpa`. The VMM places it in the BIOS area (memory::kBiosRomStart),

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 #include "vmm/acpi/tables.h"
 
 #include <gtest/gtest.h>
@@ -131,6 +132,7 @@ TEST(AcpiTables, FadtDescribesThePcPorts) {
   EXPECT_EQ(boot_arch & (1 << 5), 0);  // the CMOS RTC is present
   uint32_t flags = GetLe(b, f + 112, 4);
   EXPECT_NE(flags & (1 << 10), 0u);  // RESET_REG_SUP
+  EXPECT_EQ(flags & (1 << 4), 0u);   // a fixed power button (vm.shutdown presses it)
   EXPECT_EQ(flags & (1 << 20), 0u);  // not HW_REDUCED_ACPI
   EXPECT_EQ(b[f + 116], 1);          // reset register in system I/O
   EXPECT_EQ(GetLe(b, f + 120, 8), devices::kResetPort);

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 #include "vmm/api/api_client.h"
 
 #include <httplib.h>
@@ -15,6 +16,10 @@
 namespace vmm::api {
 namespace {
 
+constexpr const char* kCommands =
+    "status, ping, pause, resume, shutdown, metrics, balloon [SIZE|stats], migrate DEST, migrate-status, migrate-cancel, migrate-resume, "
+    "migrate-abandon, snapshot FILE";
+
 int Fail(int status, const std::string& message) {
   std::fprintf(stderr, "vmm: error: %s\n", message.c_str());
   return status;
@@ -26,6 +31,14 @@ struct Reply {
   std::string raw;
 };
 
+httplib::Result Call(httplib::Client& client, const std::string& method, const std::string& path,
+                     const std::string& body) {
+  if (method == "GET") return client.Get(path.c_str());
+  if (method == "DELETE") return client.Delete(path.c_str());
+  if (method == "POST") return client.Post(path.c_str(), body, "application/json");
+  return client.Put(path.c_str(), body, "application/json");
+}
+
 // One request; a transport failure is an error naming the socket.
 absl::StatusOr<Reply> Request(const std::string& socket_path, const std::string& method, const std::string& path,
                               const std::string& body, int read_timeout_s) {
@@ -33,8 +46,7 @@ absl::StatusOr<Reply> Request(const std::string& socket_path, const std::string&
   client.set_address_family(AF_UNIX);
   client.set_connection_timeout(5);
   client.set_read_timeout(read_timeout_s);
-  httplib::Result result = method == "GET" ? client.Get(path.c_str())
-                                           : client.Put(path.c_str(), body, "application/json");
+  httplib::Result result = Call(client, method, path, body);
   if (!result) {
     return absl::UnavailableError("cannot reach the VMM's API socket " + socket_path + ": " +
                                   httplib::to_string(result.error()));
@@ -103,20 +115,43 @@ int Migrate(const std::string& socket_path, const std::string& destination, cons
     last = r->body;
     const std::string state = last["state"].get<std::string>();
     if (tty) DrawProgress(last);
-    if (state == "completed" || state == "failed") break;
+    if (migration::PhaseIsFinal(state)) break;
     ::usleep(200 * 1000);
   }
   if (tty) std::fputc('\n', stderr);
   if (options.json) std::printf("%s\n", last.dump().c_str());
-  if (last["state"] == "failed") {
-    return Fail(1, "migration failed (the guest keeps running here): " + last.value("error", std::string("?")));
+  const std::string state = last["state"].get<std::string>();
+  const std::string error = last.value("error", std::string("?"));
+  if (state == migration::kPhaseUnknownOutcome) {
+    return Fail(1, "migration outcome unknown, the guest is paused here: " + error +
+                       ". Once you know whether the destination runs it: `vmm ctl --api-socket " + socket_path +
+                       " migrate-resume` runs it here, `migrate-abandon` ends this VMM without running it");
+  }
+  if (state != migration::kPhaseCompleted) {
+    return Fail(1, "migration " + state + " (the guest keeps running here): " + error);
   }
   if (!options.json) std::printf("%s\n", Summary(last, "migrated").c_str());
   return 0;
 }
 
+// How long `ctl snapshot` waits for the VMM's answer: the VMM writes the
+// whole guest RAM at most, so the wait grows with it instead of being a
+// fixed limit a large guest on a slow disk could pass. The floor is the
+// minimum write rate a snapshot is still allowed before it is taken as hung.
+int SnapshotWaitSeconds(const std::string& socket_path) {
+  constexpr int kFloorSeconds = 600;
+  constexpr uint64_t kSlowestMibPerSecond = 16;
+  absl::StatusOr<Reply> vm = Request(socket_path, "GET", "/api/v1/vm", "", 10);
+  if (!vm.ok() || vm->status != 200 || !vm->body.contains("memory_mib") || !vm->body["memory_mib"].is_number_unsigned()) {
+    return kFloorSeconds;
+  }
+  const uint64_t seconds = vm->body["memory_mib"].get<uint64_t>() / kSlowestMibPerSecond;
+  return static_cast<int>(std::clamp<uint64_t>(seconds, kFloorSeconds, 24 * 3600));
+}
+
 int Snapshot(const std::string& socket_path, const std::string& path, const CtlOptions& options) {
-  absl::StatusOr<Reply> r = Request(socket_path, "PUT", "/api/v1/snapshot", nlohmann::json{{"path", path}}.dump(), 600);
+  absl::StatusOr<Reply> r = Request(socket_path, "PUT", "/api/v1/snapshot", nlohmann::json{{"path", path}}.dump(),
+                                    SnapshotWaitSeconds(socket_path));
   if (!r.ok()) return Fail(1, std::string(r.status().message()));
   if (r->status != 200) return Fail(1, "snapshot failed: " + ErrorText(*r));
   if (options.json) {
@@ -129,33 +164,27 @@ int Snapshot(const std::string& socket_path, const std::string& path, const CtlO
 
 int Send(const std::string& socket_path, const std::string& method, const std::string& path,
          const std::string& body) {
-  httplib::Client client(socket_path);
-  client.set_address_family(AF_UNIX);
-  client.set_connection_timeout(5);
-  client.set_read_timeout(60);
-  httplib::Result result = method == "GET" ? client.Get(path.c_str())
-                                           : client.Put(path.c_str(), body, "application/json");
-  if (!result) {
-    return Fail(1, "cannot reach the VMM's API socket " + socket_path + ": " +
-                       httplib::to_string(result.error()));
-  }
-  nlohmann::json parsed = nlohmann::json::parse(result->body, nullptr, false);
-  if (result->status / 100 != 2) {
-    std::string message = !parsed.is_discarded() && parsed.contains("error")
-                              ? parsed["error"].get<std::string>()
-                              : result->body;
-    return Fail(1, "API " + std::to_string(result->status) + ": " + message);
-  }
-  std::printf("%s\n", parsed.is_discarded() ? result->body.c_str() : parsed.dump(2).c_str());
+  absl::StatusOr<Reply> r = Request(socket_path, method, path, body, 60);
+  if (!r.ok()) return Fail(1, std::string(r.status().message()));
+  if (r->status / 100 != 2) return Fail(1, "API " + std::to_string(r->status) + ": " + ErrorText(*r));
+  // /metrics is text, printed as it came.
+  std::printf("%s%s", r->body.is_discarded() ? r->raw.c_str() : r->body.dump(2).c_str(),
+              !r->body.is_discarded() || r->raw.empty() || r->raw.back() != '\n' ? "\n" : "");
   return 0;
+}
+
+int Shutdown(const std::string& socket_path, const CtlOptions& options) {
+  nlohmann::json body = nlohmann::json::object();
+  if (options.shutdown_timeout_seconds) body["timeout_s"] = *options.shutdown_timeout_seconds;
+  return Send(socket_path, "PUT", "/api/v1/vm.shutdown", body.dump());
 }
 
 }  // namespace
 
 int RunCtlCommand(const std::string& socket_path, const std::vector<std::string>& words,
                   const CtlOptions& options) {
-  if (socket_path.empty()) return Fail(2, "vmm ctl needs --api PATH (the VMM's --api-socket)");
-  if (words.empty()) return Fail(2, "vmm ctl: expected a command: status, balloon [SIZE|stats], migrate DEST, snapshot FILE");
+  if (socket_path.empty()) return Fail(2, "vmm ctl needs --api-socket PATH (the socket the VMM serves its API on)");
+  if (words.empty()) return Fail(2, std::string("vmm ctl: expected a command: ") + kCommands);
   const std::string& command = words[0];
   if (command == "status" && words.size() == 1) return Send(socket_path, "GET", "/api/v1/vm", "");
   if (command == "balloon") {
@@ -172,10 +201,21 @@ int RunCtlCommand(const std::string& socket_path, const std::vector<std::string>
     }
   }
   if (command == "migrate" && words.size() == 2) return Migrate(socket_path, words[1], options);
+  if (words.size() == 1) {
+    if (command == "ping") return Send(socket_path, "GET", "/api/v1/ping", "");
+    if (command == "pause") return Send(socket_path, "PUT", "/api/v1/vm.pause", "");
+    if (command == "resume") return Send(socket_path, "PUT", "/api/v1/vm.resume", "");
+    if (command == "shutdown") return Shutdown(socket_path, options);
+    if (command == "metrics") return Send(socket_path, "GET", "/metrics", "");
+    if (command == "migrate-status") return Send(socket_path, "GET", "/api/v1/migrate", "");
+    if (command == "migrate-cancel") return Send(socket_path, "DELETE", "/api/v1/migrate", "");
+    if (command == "migrate-resume") return Send(socket_path, "POST", "/api/v1/migrate/resume", "");
+    if (command == "migrate-abandon") return Send(socket_path, "POST", "/api/v1/migrate/abandon", "");
+  }
   if (command == "migrate") return Fail(2, "vmm ctl migrate: expected one destination, tcp:HOST:PORT or unix:PATH");
   if (command == "snapshot" && words.size() == 2) return Snapshot(socket_path, words[1], options);
   if (command == "snapshot") return Fail(2, "vmm ctl snapshot: expected one file path");
-  return Fail(2, "vmm ctl: unknown command; expected: status, balloon [SIZE|stats], migrate DEST, snapshot FILE");
+  return Fail(2, "vmm ctl: unknown command '" + command + "'; expected: " + kCommands);
 }
 
 }  // namespace vmm::api

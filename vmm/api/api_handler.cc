@@ -1,14 +1,25 @@
+// SPDX-License-Identifier: MIT
 #include "vmm/api/api_handler.h"
 
 #include <nlohmann/json.hpp>
+
+#include "absl/strings/str_cat.h"
+#include "base/version.h"
+#include "vmm/api/metrics_text.h"
+#include "vmm/api/prometheus_text.h"
 
 namespace vmm::api {
 namespace {
 
 using nlohmann::json;
 
+// Strings in a response may quote what the client sent (a path, a
+// destination), which need not be UTF-8; dump() would throw on them, so
+// invalid bytes become U+FFFD instead.
+std::string Dump(const json& value) { return value.dump(-1, ' ', false, json::error_handler_t::replace); }
+
 ApiResponse Error(int status, const std::string& message) {
-  return {status, json{{"error", message}}.dump()};
+  return {status, Dump(json{{"error", message}})};
 }
 
 ApiResponse FromStatus(const absl::Status& status) {
@@ -39,11 +50,11 @@ ApiResponse FromStatus(const absl::Status& status) {
 
 ApiResponse Vm(Control& control) {
   VmInfo info = control.GetVmInfo();
-  return {200, json{{"state", info.state},
-                    {"memory_mib", info.memory_bytes >> 20},
-                    {"vcpus", info.vcpus},
-                    {"pvm_host", info.pvm_host}}
-                   .dump()};
+  return {200, Dump(json{{"state", info.state},
+                         {"memory_mib", info.memory_bytes >> 20},
+                         {"vcpus", info.vcpus},
+                         {"pvm_host", info.pvm_host},
+                         {"version", std::string(base::Version())}})};
 }
 
 ApiResponse PutBalloon(Control& control, const std::string& body) {
@@ -61,7 +72,7 @@ ApiResponse PutBalloon(Control& control, const std::string& body) {
   if (mib > (1ull << 40)) return Error(400, "size_mib is too large");
   absl::Status status = control.SetBalloonTarget(mib << 20);
   if (!status.ok()) return FromStatus(status);
-  return {200, json{{"size_mib", mib}}.dump()};
+  return {200, Dump(json{{"size_mib", mib}})};
 }
 
 ApiResponse GetBalloon(Control& control) {
@@ -69,15 +80,15 @@ ApiResponse GetBalloon(Control& control) {
   if (!info.ok()) return FromStatus(info.status());
   json counters = json::object();
   for (const auto& [name, value] : info->counters) counters[name] = value;
-  return {200, json{{"size_mib", info->target_bytes >> 20},
-                    {"actual_mib", info->actual_bytes >> 20},
-                    {"features", info->features},
-                    {"counters", counters}}
-                   .dump()};
+  return {200, Dump(json{{"size_mib", info->target_bytes >> 20},
+                         {"actual_mib", info->actual_bytes >> 20},
+                         {"features", info->features},
+                         {"counters", counters}})};
 }
 
 json StatsJson(const migration::MigrationStats& s) {
   json out{{"state", s.phase},
+           {"encryption", s.encryption},
            {"rounds", s.round},
            {"guest_ram_bytes", s.guest_ram_bytes},
            {"bytes_sent", s.bytes_sent},
@@ -149,20 +160,27 @@ ApiResponse PutMigrate(Control& control, const std::string& body) {
   if (request.is_discarded() || !request.is_object()) return Error(400, "body is not a JSON object");
   auto dest = request.find("destination");
   if (dest == request.end() || !dest->is_string()) {
-    return Error(400, "missing field destination (\"tcp:HOST:PORT\" or \"unix:PATH\")");
+    return Error(400, "missing field destination (\"tls:HOST:PORT\", \"tcp:HOST:PORT\" or \"unix:PATH\")");
   }
   migration::MigrationOptions options;
   if (absl::Status st = ReadMigrateOptions(request, options); !st.ok()) return FromStatus(st);
   absl::Status status = control.StartMigration(dest->get<std::string>(), options);
   if (!status.ok()) return FromStatus(status);
   absl::StatusOr<migration::MigrationStats> stats = control.GetMigration();
-  return {202, stats.ok() ? StatsJson(*stats).dump() : json{{"state", "setup"}}.dump()};
+  return {202, stats.ok() ? Dump(StatsJson(*stats)) : Dump(json{{"state", "setup"}})};
 }
 
 ApiResponse GetMigrate(Control& control) {
   absl::StatusOr<migration::MigrationStats> stats = control.GetMigration();
   if (!stats.ok()) return FromStatus(stats.status());
-  return {200, StatsJson(*stats).dump()};
+  return {200, Dump(StatsJson(*stats))};
+}
+
+// DELETE /api/v1/migrate and the two answers to an unknown outcome: no
+// body, the figures back.
+ApiResponse MigrationAction(absl::StatusOr<migration::MigrationStats> stats) {
+  if (!stats.ok()) return FromStatus(stats.status());
+  return {200, Dump(StatsJson(*stats))};
 }
 
 ApiResponse PutSnapshot(Control& control, const std::string& body) {
@@ -174,7 +192,7 @@ ApiResponse PutSnapshot(Control& control, const std::string& body) {
   }
   absl::StatusOr<migration::MigrationStats> stats = control.Snapshot(path->get<std::string>());
   if (!stats.ok()) return FromStatus(stats.status());
-  return {200, StatsJson(*stats).dump()};
+  return {200, Dump(StatsJson(*stats))};
 }
 
 ApiResponse GetBalloonStats(Control& control) {
@@ -182,35 +200,98 @@ ApiResponse GetBalloonStats(Control& control) {
   if (!stats.ok()) return FromStatus(stats.status());
   json out = json::object();
   for (const BalloonStat& s : *stats) out[s.name] = json{{"value", s.value}, {"unit", s.unit}};
-  return {200, out.dump()};
+  return {200, Dump(out)};
+}
+
+ApiResponse Ping() { return {200, Dump(json{{"version", std::string(base::Version())}})}; }
+
+ApiResponse Done(const absl::Status& status, const char* state) {
+  if (!status.ok()) return FromStatus(status);
+  return {200, Dump(json{{"state", state}})};
+}
+
+// Seconds the guest gets to act on the power button before the VM is
+// stopped, when the request names none.
+constexpr double kDefaultShutdownTimeoutSeconds = 30;
+constexpr double kMaxShutdownTimeoutSeconds = 24 * 3600;
+
+ApiResponse PutShutdown(Control& control, const std::string& body) {
+  double timeout = kDefaultShutdownTimeoutSeconds;
+  if (!body.empty()) {
+    json request = json::parse(body, nullptr, /*allow_exceptions=*/false);
+    if (request.is_discarded() || !request.is_object()) return Error(400, "body is not a JSON object");
+    for (auto it = request.begin(); it != request.end(); ++it) {
+      if (it.key() != "timeout_s") return Error(400, "unknown field " + it.key());
+      if (!it->is_number() || it->get<double>() < 0 || it->get<double>() > kMaxShutdownTimeoutSeconds) {
+        return Error(400, "timeout_s must be a number of seconds from 0 to 86400");
+      }
+      timeout = it->get<double>();
+    }
+  }
+  absl::Status status = control.ShutdownVm(timeout);
+  if (!status.ok()) return FromStatus(status);
+  return {202, Dump(json{{"state", "shutting-down"}, {"timeout_s", timeout}})};
+}
+
+ApiResponse Metrics(Control& control) {
+  return {200, FormatMetrics(control.GetMetrics()), kPrometheusContentType};
+}
+
+using Handler = ApiResponse (*)(Control&, const std::string& body);
+
+struct RouteHandler {
+  Route route;
+  Handler handler;
+};
+
+// Every endpoint, in one table: the dispatcher, the 405 answers and
+// ApiRoutes() (which the OpenAPI test compares with openapi.json) all
+// read it.
+const std::vector<RouteHandler>& Table() {
+  static const std::vector<RouteHandler> table = {
+      {{"GET", "/api/v1/ping"}, [](Control&, const std::string&) { return Ping(); }},
+      {{"GET", "/api/v1/vm"}, [](Control& c, const std::string&) { return Vm(c); }},
+      {{"PUT", "/api/v1/vm.pause"}, [](Control& c, const std::string&) { return Done(c.PauseVm(), "paused"); }},
+      {{"PUT", "/api/v1/vm.resume"}, [](Control& c, const std::string&) { return Done(c.ResumeVm(), "running"); }},
+      {{"PUT", "/api/v1/vm.shutdown"}, PutShutdown},
+      {{"PUT", "/api/v1/balloon"}, PutBalloon},
+      {{"GET", "/api/v1/balloon"}, [](Control& c, const std::string&) { return GetBalloon(c); }},
+      {{"GET", "/api/v1/balloon/statistics"}, [](Control& c, const std::string&) { return GetBalloonStats(c); }},
+      {{"PUT", "/api/v1/migrate"}, PutMigrate},
+      {{"GET", "/api/v1/migrate"}, [](Control& c, const std::string&) { return GetMigrate(c); }},
+      {{"DELETE", "/api/v1/migrate"},
+       [](Control& c, const std::string&) { return MigrationAction(c.CancelMigration()); }},
+      {{"POST", "/api/v1/migrate/resume"},
+       [](Control& c, const std::string&) { return MigrationAction(c.ResumeMigrationSource()); }},
+      {{"PUT", "/api/v1/migrate/resume"},
+       [](Control& c, const std::string&) { return MigrationAction(c.ResumeMigrationSource()); }},
+      {{"POST", "/api/v1/migrate/abandon"},
+       [](Control& c, const std::string&) { return MigrationAction(c.AbandonMigrationSource()); }},
+      {{"PUT", "/api/v1/migrate/abandon"},
+       [](Control& c, const std::string&) { return MigrationAction(c.AbandonMigrationSource()); }},
+      {{"PUT", "/api/v1/snapshot"}, PutSnapshot},
+      {{"GET", "/metrics"}, [](Control& c, const std::string&) { return Metrics(c); }},
+  };
+  return table;
 }
 
 }  // namespace
 
+std::vector<Route> ApiRoutes() {
+  std::vector<Route> routes;
+  for (const RouteHandler& r : Table()) routes.push_back(r.route);
+  return routes;
+}
+
 ApiResponse HandleApiRequest(Control& control, const std::string& method, const std::string& path,
                              const std::string& body) {
-  if (path == "/api/v1/vm") {
-    if (method == "GET") return Vm(control);
-    return Error(405, "method not allowed; use GET");
+  std::string allowed;
+  for (const RouteHandler& r : Table()) {
+    if (r.route.path != path) continue;
+    if (r.route.method == method) return r.handler(control, body);
+    absl::StrAppend(&allowed, allowed.empty() ? "" : ", ", r.route.method);
   }
-  if (path == "/api/v1/balloon") {
-    if (method == "PUT") return PutBalloon(control, body);
-    if (method == "GET") return GetBalloon(control);
-    return Error(405, "method not allowed; use GET or PUT");
-  }
-  if (path == "/api/v1/balloon/statistics") {
-    if (method == "GET") return GetBalloonStats(control);
-    return Error(405, "method not allowed; use GET");
-  }
-  if (path == "/api/v1/migrate") {
-    if (method == "PUT") return PutMigrate(control, body);
-    if (method == "GET") return GetMigrate(control);
-    return Error(405, "method not allowed; use GET or PUT");
-  }
-  if (path == "/api/v1/snapshot") {
-    if (method == "PUT") return PutSnapshot(control, body);
-    return Error(405, "method not allowed; use PUT");
-  }
+  if (!allowed.empty()) return Error(405, "method not allowed; use " + allowed);
   return Error(404, "no such endpoint: " + path);
 }
 

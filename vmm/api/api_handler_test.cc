@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 #include "vmm/api/api_handler.h"
 
 #include <gtest/gtest.h>
@@ -5,6 +6,8 @@
 #include <optional>
 
 #include <nlohmann/json.hpp>
+
+#include "base/version.h"
 
 namespace vmm::api {
 namespace {
@@ -36,9 +39,47 @@ class RecordingControl : public Control {
     if (!stats) return absl::NotFoundError("no migration has been started");
     return *stats;
   }
+  absl::StatusOr<migration::MigrationStats> CancelMigration() override {
+    if (!stats || stats->phase != "precopy") {
+      return absl::FailedPreconditionError("the migration has sent the guest's last state (END)");
+    }
+    stats->phase = migration::kPhaseCancelled;
+    return *stats;
+  }
+  absl::StatusOr<migration::MigrationStats> ResumeMigrationSource() override { return Settle(migration::kPhaseResumed); }
+  absl::StatusOr<migration::MigrationStats> AbandonMigrationSource() override {
+    return Settle(migration::kPhaseAbandoned);
+  }
   absl::StatusOr<migration::MigrationStats> Snapshot(const std::string& path) override {
+    if (stats && !migration::PhaseIsFinal(stats->phase)) {
+      return absl::FailedPreconditionError("cannot start a snapshot to " + path + ": a migration to X is running");
+    }
     snapshot_path = path;
     return migration::MigrationStats{.phase = "completed", .round = 1};
+  }
+  absl::Status PauseVm() override {
+    if (paused) return absl::FailedPreconditionError("the VM is already paused");
+    paused = true;
+    return absl::OkStatus();
+  }
+  absl::Status ResumeVm() override {
+    if (!paused) return absl::FailedPreconditionError("the VM is not paused");
+    paused = false;
+    return absl::OkStatus();
+  }
+  absl::Status ShutdownVm(double timeout_seconds) override {
+    shutdown_timeout = timeout_seconds;
+    return absl::OkStatus();
+  }
+  VmMetrics GetMetrics() override { return VmMetrics{.uptime_seconds = 3}; }
+  bool paused = false;
+  std::optional<double> shutdown_timeout;
+  absl::StatusOr<migration::MigrationStats> Settle(const char* phase) {
+    if (!stats || stats->phase != migration::kPhaseUnknownOutcome) {
+      return absl::FailedPreconditionError("no migration has an unknown outcome");
+    }
+    stats->phase = phase;
+    return *stats;
   }
   uint64_t target = 0;
   std::string migrate_to, snapshot_path;
@@ -55,6 +96,15 @@ TEST(ApiHandler, VmInfo) {
   EXPECT_EQ(Parse(r)["memory_mib"], 1024);
   EXPECT_EQ(Parse(r)["vcpus"], 2);
   EXPECT_EQ(Parse(r)["state"], "running");
+}
+
+TEST(ApiHandler, VmInfoNamesTheVmmVersion) {
+  RecordingControl c;
+  ApiResponse r = HandleApiRequest(c, "GET", "/api/v1/vm", "");
+  ASSERT_EQ(r.status, 200);
+  ASSERT_TRUE(Parse(r)["version"].is_string()) << r.body;
+  EXPECT_EQ(Parse(r)["version"], std::string(base::Version()));
+  EXPECT_FALSE(Parse(r)["version"].get<std::string>().empty());
 }
 
 TEST(ApiHandler, PutBalloonSetsTarget) {
@@ -91,6 +141,73 @@ TEST(ApiHandler, UnknownPathAndMethod) {
   EXPECT_EQ(HandleApiRequest(c, "GET", "/api/v1/nothing", "").status, 404);
   EXPECT_EQ(HandleApiRequest(c, "DELETE", "/api/v1/vm", "").status, 405);
   EXPECT_EQ(HandleApiRequest(c, "POST", "/api/v1/balloon", "{}").status, 405);
+}
+
+TEST(ApiHandler, PauseAndResumeAre409WhenAlreadyInThatState) {
+  RecordingControl c;
+  EXPECT_EQ(HandleApiRequest(c, "PUT", "/api/v1/vm.resume", "").status, 409);
+  ApiResponse r = HandleApiRequest(c, "PUT", "/api/v1/vm.pause", "");
+  EXPECT_EQ(r.status, 200);
+  EXPECT_EQ(Parse(r)["state"], "paused");
+  EXPECT_TRUE(c.paused);
+  r = HandleApiRequest(c, "PUT", "/api/v1/vm.pause", "");
+  EXPECT_EQ(r.status, 409);
+  EXPECT_EQ(Parse(r)["error"], "the VM is already paused");
+  EXPECT_EQ(HandleApiRequest(c, "PUT", "/api/v1/vm.resume", "").status, 200);
+  EXPECT_FALSE(c.paused);
+  EXPECT_EQ(HandleApiRequest(c, "GET", "/api/v1/vm.pause", "").status, 405);
+}
+
+TEST(ApiHandler, ShutdownTakesAnOptionalTimeout) {
+  RecordingControl c;
+  ApiResponse r = HandleApiRequest(c, "PUT", "/api/v1/vm.shutdown", "");
+  EXPECT_EQ(r.status, 202);
+  EXPECT_EQ(c.shutdown_timeout, 30);
+  EXPECT_EQ(Parse(r)["timeout_s"], 30);
+  EXPECT_EQ(HandleApiRequest(c, "PUT", "/api/v1/vm.shutdown", R"({"timeout_s": 2.5})").status, 202);
+  EXPECT_EQ(c.shutdown_timeout, 2.5);
+  c.shutdown_timeout.reset();
+  for (const char* body : {"x", R"({"timeout_s": -1})", R"({"timeout_s": "5s"})", R"({"timeout": 5})",
+                           R"({"timeout_s": 1e9})"}) {
+    EXPECT_EQ(HandleApiRequest(c, "PUT", "/api/v1/vm.shutdown", body).status, 400) << body;
+  }
+  EXPECT_FALSE(c.shutdown_timeout.has_value());
+}
+
+TEST(ApiHandler, PingAnswersTheVersion) {
+  RecordingControl c;
+  ApiResponse r = HandleApiRequest(c, "GET", "/api/v1/ping", "");
+  EXPECT_EQ(r.status, 200);
+  EXPECT_EQ(Parse(r)["version"], std::string(base::Version()));
+}
+
+TEST(ApiHandler, MetricsAreTextNotJson) {
+  RecordingControl c;
+  ApiResponse r = HandleApiRequest(c, "GET", "/metrics", "");
+  EXPECT_EQ(r.status, 200);
+  EXPECT_EQ(r.content_type.rfind("text/plain; version=0.0.4", 0), 0u);
+  EXPECT_NE(r.body.find("vmm_uptime_seconds 3\n"), std::string::npos) << r.body;
+}
+
+TEST(ApiHandler, EveryRouteIsServedAndTheWrongMethodIs405) {
+  RecordingControl c;
+  for (const Route& route : ApiRoutes()) {
+    // (404 itself is a valid answer: GET /api/v1/migrate before any.)
+    EXPECT_EQ(HandleApiRequest(c, route.method, route.path, "").body.find("no such endpoint"), std::string::npos)
+        << route.path;
+    EXPECT_EQ(HandleApiRequest(c, "PATCH", route.path, "").status, 405) << route.path;
+  }
+}
+
+// Found by fuzz/api_handler_fuzzer: an error quoting bytes that are not
+// UTF-8 made nlohmann::json throw, which ended the VMM.
+TEST(ApiHandler, ErrorsQuotingInvalidUtf8AreStillJson) {
+  RecordingControl c;
+  ApiResponse r = HandleApiRequest(c, "GET", "/api/v1/\xff\xfe", "");
+  EXPECT_EQ(r.status, 404);
+  nlohmann::json body = nlohmann::json::parse(r.body, nullptr, /*allow_exceptions=*/false);
+  ASSERT_FALSE(body.is_discarded()) << r.body;
+  EXPECT_EQ(body["error"], "no such endpoint: /api/v1/\uFFFD\uFFFD");
 }
 
 TEST(ApiHandler, Statistics) {
@@ -140,7 +257,62 @@ TEST(ApiHandler, MigrateRejectsBadRequests) {
   EXPECT_TRUE(c.migrate_to.empty());
   ApiResponse refused = HandleApiRequest(c, "PUT", "/api/v1/migrate", R"({"destination": "tcp:127.0.0.1:1"})");
   EXPECT_EQ(refused.status, 502);
-  EXPECT_EQ(HandleApiRequest(c, "DELETE", "/api/v1/migrate", "").status, 405);
+  EXPECT_EQ(HandleApiRequest(c, "POST", "/api/v1/migrate", "{}").status, 405);
+  EXPECT_EQ(HandleApiRequest(c, "GET", "/api/v1/migrate/resume", "").status, 405);
+  EXPECT_EQ(HandleApiRequest(c, "DELETE", "/api/v1/migrate/abandon", "").status, 405);
+}
+
+TEST(ApiHandler, DeleteCancelsARunningMigrationAndIs409PastEnd) {
+  RecordingControl c;
+  ASSERT_EQ(HandleApiRequest(c, "PUT", "/api/v1/migrate", R"({"destination": "tcp:10.0.0.2:4444"})").status, 202);
+  ApiResponse r = HandleApiRequest(c, "DELETE", "/api/v1/migrate", "");
+  ASSERT_EQ(r.status, 200) << r.body;
+  EXPECT_EQ(Parse(r)["state"], "cancelled");
+  EXPECT_EQ(Parse(HandleApiRequest(c, "GET", "/api/v1/migrate", ""))["state"], "cancelled");
+  c.stats->phase = migration::kPhaseAwaitingAck;
+  r = HandleApiRequest(c, "DELETE", "/api/v1/migrate", "");
+  EXPECT_EQ(r.status, 409);
+  EXPECT_NE(Parse(r)["error"].get<std::string>().find("last state (END)"), std::string::npos) << r.body;
+}
+
+// Every state the source can be in is named as is in GET's `state`.
+TEST(ApiHandler, GetNamesEveryOutcome) {
+  RecordingControl c;
+  c.stats = migration::MigrationStats{};
+  for (const char* phase : {"precopy", "stop-and-copy", "awaiting-ack", "committing", "completed", "failed",
+                            "cancelled", "unknown-outcome", "resumed", "abandoned"}) {
+    c.stats->phase = phase;
+    ApiResponse r = HandleApiRequest(c, "GET", "/api/v1/migrate", "");
+    ASSERT_EQ(r.status, 200);
+    EXPECT_EQ(Parse(r)["state"], phase);
+  }
+}
+
+TEST(ApiHandler, ResumeAndAbandonSettleOnlyAnUnknownOutcome) {
+  RecordingControl c;
+  c.stats = migration::MigrationStats{.phase = "failed"};
+  for (const char* action : {"/api/v1/migrate/resume", "/api/v1/migrate/abandon"}) {
+    ApiResponse r = HandleApiRequest(c, "POST", action, "");
+    EXPECT_EQ(r.status, 409) << action;
+    EXPECT_EQ(Parse(r)["error"], "no migration has an unknown outcome");
+  }
+  c.stats->phase = migration::kPhaseUnknownOutcome;
+  ApiResponse r = HandleApiRequest(c, "POST", "/api/v1/migrate/resume", "");
+  ASSERT_EQ(r.status, 200) << r.body;
+  EXPECT_EQ(Parse(r)["state"], "resumed");
+  c.stats->phase = migration::kPhaseUnknownOutcome;
+  r = HandleApiRequest(c, "PUT", "/api/v1/migrate/abandon", "");
+  ASSERT_EQ(r.status, 200) << r.body;
+  EXPECT_EQ(Parse(r)["state"], "abandoned");
+}
+
+TEST(ApiHandler, SnapshotDuringAMigrationIs409WithTheReason) {
+  RecordingControl c;
+  ASSERT_EQ(HandleApiRequest(c, "PUT", "/api/v1/migrate", R"({"destination": "tcp:10.0.0.2:4444"})").status, 202);
+  ApiResponse r = HandleApiRequest(c, "PUT", "/api/v1/snapshot", R"({"path": "/tmp/x.snap"})");
+  EXPECT_EQ(r.status, 409);
+  EXPECT_EQ(Parse(r)["error"], "cannot start a snapshot to /tmp/x.snap: a migration to X is running");
+  EXPECT_TRUE(c.snapshot_path.empty());
 }
 
 TEST(ApiHandler, SnapshotNeedsAPath) {

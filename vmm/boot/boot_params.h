@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // Builds the "zero page" (struct boot_params) that the 64-bit Linux boot
 // protocol hands the kernel in RSI, plus the command line it points to.
 //

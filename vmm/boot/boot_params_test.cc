@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 #include "vmm/boot/boot_params.h"
 
 #include <asm/bootparam.h>

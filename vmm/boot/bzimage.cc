@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 #include "vmm/boot/bzimage.h"
 
 #include <algorithm>
@@ -49,11 +50,14 @@ absl::StatusOr<BzImage> ParseBzImage(std::span<const uint8_t> file) {
   }
   image.header_bytes.assign(file.begin() + kSetupHeaderOffset, file.begin() + header_end);
   image.header = SetupHeaderFromBytes(image.header_bytes);
+  // setup_header is packed: its fields are read by value (uint32_t{...}
+  // where a function takes a reference, e.g. StrFormat), never bound to a
+  // reference, which would be misaligned.
   const setup_header& hdr = image.header;
 
   if (hdr.boot_flag != kBootFlag) {
     return absl::InvalidArgumentError(
-        absl::StrFormat("bad boot flag 0x%04x (expected 0xaa55)", hdr.boot_flag));
+        absl::StrFormat("bad boot flag 0x%04x (expected 0xaa55)", uint16_t{hdr.boot_flag}));
   }
   if (hdr.header != kSetupHeaderMagic) {
     return absl::InvalidArgumentError("no \"HdrS\" setup header signature");
@@ -91,12 +95,12 @@ absl::StatusOr<BzImage> ParseBzImage(std::span<const uint8_t> file) {
   if (hdr.payload_length == 0 || payload_end > file.size()) {
     return absl::InvalidArgumentError(
         absl::StrFormat("payload [0x%x, +0x%x) is empty or not inside the file (%u bytes)",
-                        payload_start, hdr.payload_length, file.size()));
+                        payload_start, uint32_t{hdr.payload_length}, file.size()));
   }
   image.payload = file.subspan(payload_start, hdr.payload_length);
   LOG_DEBUG("bzImage: protocol %x, payload %s %u bytes, init_size 0x%x, pref_address 0x%x",
-            hdr.version, CompressionName(DetectCompression(image.payload)), hdr.payload_length,
-            hdr.init_size, hdr.pref_address);
+            uint16_t{hdr.version}, CompressionName(DetectCompression(image.payload)),
+            uint32_t{hdr.payload_length}, uint32_t{hdr.init_size}, uint64_t{hdr.pref_address});
   return image;
 }
 

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // Parsing of a bzImage (the x86 Linux boot protocol, Documentation/x86/
 // boot.rst): the real-mode setup header, and the compressed vmlinux payload
 // it points at. We never run the setup or decompressor code: the host

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // Host-side decompression of a kernel payload (the compressed vmlinux inside
 // a bzImage). The guest kernel would do this itself at emulated speed, which
 // on a PVM host takes seconds to minutes (see PLATFORM.md); the host does it

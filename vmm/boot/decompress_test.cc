@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 #include "vmm/boot/decompress.h"
 
 #include <gtest/gtest.h>

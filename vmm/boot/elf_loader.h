@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // Loads an x86-64 ELF kernel (vmlinux) into guest memory at the physical
 // addresses its program headers name, and finds its entry points: the
 // 64-bit boot protocol entry (startup_64) and, if the kernel was built with

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 #include "vmm/boot/elf_loader.h"
 
 #include <elf.h>

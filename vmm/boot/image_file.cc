@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 #include "vmm/boot/image_file.h"
 
 #include <fcntl.h>

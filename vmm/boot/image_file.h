@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // ImageFile: a kernel image opened read-only and mapped into the VMM, so a
 // large vmlinux (debug info can make it hundreds of MiB) is never copied
 // whole into a buffer.

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 #include "vmm/boot/initrd.h"
 
 #include <fcntl.h>

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // Places an initrd (initramfs) in guest RAM the way a boot loader does: as
 // high as allowed, page aligned, above the kernel, and read straight from
 // the file into guest memory with no intermediate copy.

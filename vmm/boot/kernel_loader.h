@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // The one entry point for loading a guest kernel: sniffs the file (ELF
 // vmlinux or bzImage), decompresses a bzImage's payload on the host, and
 // loads the resulting vmlinux into guest memory.

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 #include "vmm/boot/kernel_loader.h"
 
 #include <gtest/gtest.h>

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 #include "vmm/boot/x86_boot.h"
 
 #include <sys/random.h>

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // Boots an x86-64 Linux guest the way the kernel's 64-bit boot protocol
 // expects (Documentation/arch/x86/boot.rst): loads the kernel and initrd
 // into guest RAM, writes the ACPI tables, boot_params (command line, e820,

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // The CPUID a vCPU sees: KVM's supported set, adjusted per vCPU (APIC ID,
 // topology, hypervisor bit) and, on a PVM host, with the features its
 // guest-kernel emulator cannot execute removed (shared/PLATFORM.md).
@@ -21,10 +22,13 @@ struct CpuidOptions {
 std::vector<kvm_cpuid_entry2> AdjustCpuid(std::vector<kvm_cpuid_entry2> entries,
                                           const CpuidOptions& options);
 
-// Guest kernel options a PVM host needs because it does not honour some
-// CPUID bits (see PLATFORM.md); appended to the command line on PVM only.
+// Guest kernel options for PVM hosts only, appended to the command line
+// there and nowhere else (see PLATFORM.md): PVM does not honour some CPUID
+// bits for instructions its emulator cannot run (xsave, cx16, popcnt, smap)
+// or runs slowly (erms, fsrm), and page-table changes are costly under it
+// (rodata=off, percpu_alloc=page). bench/benchlib.py gives QEMU the same.
 inline constexpr const char* kPvmKernelOptions =
-    "noxsave clearcpuid=cx16,popcnt,smap,erms,fsrm";
+    "noxsave clearcpuid=cx16,popcnt,smap,erms,fsrm rodata=off percpu_alloc=page";
 
 }  // namespace vmm
 

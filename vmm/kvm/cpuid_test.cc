@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 #include "vmm/kvm/cpuid.h"
 
 #include <gtest/gtest.h>

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // Kvm: the /dev/kvm system fd. Capability checks, the host's supported
 // CPUID and MSR lists, and whether this host's KVM is PVM (a software
 // hypervisor whose guest-kernel emulator lacks some instructions).

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // C layouts of the KVM structs that end in a flexible array.
 //
 // <linux/kvm.h> declares those arrays with __DECLARE_FLEX_ARRAY, which in

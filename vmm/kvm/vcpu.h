@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // Vcpu: one KVM vCPU fd and its shared kvm_run page. Run() turns each
 // KVM_RUN return into a VcpuExit VcpuRunner dispatches; the register
 // accessors wrap the state ioctls (used at boot and, later, by migration).

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 #include "vmm/kvm/vcpu_state.h"
 
 #include <linux/kvm.h>

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // Saving and restoring one vCPU's KVM state for migration and snapshots:
 // node "vcpu@<id>" of the state tree, with the register sets as raw KVM
 // structs (x86 little-endian), every MSR KVM can read back, and the LAPIC.

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // vCPU and VM state through the real /dev/kvm: state set on one VM, saved,
 // loaded into a second VM, must read back the same (the conformance check
 // every Migratable passes: save -> load elsewhere -> compare).

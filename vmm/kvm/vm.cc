@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 #include "vmm/kvm/vm.h"
 
 #include <sys/eventfd.h>

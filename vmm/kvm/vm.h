@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // Vm: one KVM virtual machine fd. Memory slots, the in-kernel interrupt
 // controllers and timer, and interrupt injection.
 #ifndef VMM_KVM_VM_H_

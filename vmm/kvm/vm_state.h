@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // Saving and restoring the VM-wide in-kernel state: node "vm" of the state
 // tree with the PIC pair and IOAPIC (KVM_GET_IRQCHIP), the PIT
 // (KVM_GET_PIT2) and kvm-clock (KVM_GET_CLOCK). Loaded structs are

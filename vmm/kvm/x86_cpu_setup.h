@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // The x86-64 CPU state a Linux kernel expects at its 64-bit entry point
 // (boot protocol, "64-bit boot protocol"): long mode, identity-mapped page
 // tables, flat GDT, RSI = boot_params. Builders here are pure (they write

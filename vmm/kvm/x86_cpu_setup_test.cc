@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 #include "vmm/kvm/x86_cpu_setup.h"
 
 #include <gtest/gtest.h>

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // Test helpers: a scratch directory, the compressors the kernel build uses,
 // and synthetic ELF kernels and bzImages small enough to build per test.
 #ifndef VMM_BOOT_TESTING_TEST_IMAGES_H_
