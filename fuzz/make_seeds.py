@@ -2,7 +2,7 @@
 # SPDX-License-Identifier: MIT
 """Writes the seed corpus of every fuzz target under fuzz/corpus/<target>/.
 
-    fuzz/make_seeds.py [BUILD_DIR]   (default build-fuzz; for state_seeds)
+    fuzz/make_seeds.py [BUILD_DIR]   (default build-checked; for state_seeds)
 
 Most targets read their input with libFuzzer's FuzzedDataProvider, which
 takes whole buffers from the front of the input and integers from the back;
@@ -393,7 +393,7 @@ def generated_seeds(build: pathlib.Path):
 
 
 def main():
-    build = pathlib.Path(sys.argv[1] if len(sys.argv) > 1 else ROOT.parent / "build-fuzz")
+    build = pathlib.Path(sys.argv[1] if len(sys.argv) > 1 else ROOT.parent / "build-checked")
     queue_seeds()
     mmio_seeds()
     balloon_seeds()

@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # SPDX-License-Identifier: MIT
-# Builds the libFuzzer targets (fuzz/, CMake option VMM_FUZZ) with clang into
-# build-fuzz/ and runs each for SECONDS_EACH seconds on a scratch copy of its
-# seed corpus (fuzz/corpus/<target>/; the committed corpus never grows).
+# Builds the libFuzzer targets (fuzz/, CMake option VMM_FUZZ) with clang in
+# the checked tree (scripts/configure-checked.sh: build-checked/) and runs
+# each for SECONDS_EACH seconds on a scratch copy of its seed corpus
+# (fuzz/corpus/<target>/; the committed corpus never grows).
 # Prints one line per target (executions, exec/s, coverage) and exits
 # non-zero naming the target and the saved crashing input if any target
 # crashes, leaks, runs out of memory or times out.
@@ -19,19 +20,9 @@ if ! [[ "$seconds" =~ ^[0-9]+$ ]] || (( seconds < 1 )); then
   echo "fuzz: SECONDS_EACH must be a whole number of seconds (at least 1), not '$seconds'" >&2
   exit 2
 fi
-build=${VMM_FUZZ_BUILD:-$root/build-fuzz}
+build=${VMM_FUZZ_BUILD:-$root/build-checked}
 jobs=${VMM_FUZZ_JOBS:-$(nproc)}
-mkdir -p "$build"
-launcher=()
-if command -v ccache >/dev/null; then
-  launcher=(-DCMAKE_C_COMPILER_LAUNCHER=ccache -DCMAKE_CXX_COMPILER_LAUNCHER=ccache)
-fi
-if ! cmake -S "$root" -B "$build" -DVMM_FUZZ=ON -DCMAKE_C_COMPILER=clang -DCMAKE_CXX_COMPILER=clang++ \
-    -DCMAKE_BUILD_TYPE=RelWithDebInfo "${launcher[@]}" >"$build/configure.log" 2>&1; then
-  tail -n 30 "$build/configure.log" >&2
-  echo "fuzz: configuring $build failed (log: $build/configure.log)" >&2
-  exit 1
-fi
+"$root/scripts/configure-checked.sh" "$build" >/dev/null
 if ! cmake --build "$build" --target fuzzers -j "$jobs" >"$build/build.log" 2>&1; then
   grep -E 'error|Error' "$build/build.log" | head -n 30 >&2 || tail -n 30 "$build/build.log" >&2
   echo "fuzz: building the fuzz targets failed (log: $build/build.log)" >&2

@@ -9,8 +9,9 @@
 #   scripts/test.sh CTEST_ARGS   the whole suite's build, tests chosen by these
 #                                ctest arguments (-R REGEX, ...); no sanitizer run
 #   scripts/test.sh --sanitize   only the sanitizer run: everything built with
-#                                ASan+UBSan in build-asan, every unit test and
-#                                one guest boot, balloon and migration test
+#                                clang's ASan+UBSan in build-checked (the fuzz
+#                                targets' tree), every unit test and one
+#                                guest boot, balloon and migration test
 #   scripts/test.sh --tsan       ThreadSanitizer: the unit-test binaries that run
 #                                threads, built in build-tsan (not run by CI)
 #   scripts/test.sh --unverified the guest tests labelled `unverified`: written
@@ -75,15 +76,18 @@ normal_suite() {
 sanitize_run() {
   scripts/install-deps.sh
   guest-images/build.sh
-  configure_sanitized build-asan address
-  cmake --build build-asan -j"$(nproc)"
+  # The checked tree (clang, ASan+UBSan, coverage instrumentation) is the
+  # fuzz run's too: built whole here, the fuzz stage only runs its targets.
+  local build
+  build=$(scripts/configure-checked.sh)
+  cmake --build "$build" -j"$(nproc)"
   # A finding ends the process with a report: ASan's and UBSan's by default
   # here (-fno-sanitize-recover), LeakSanitizer's at exit.
   export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1:detect_stack_use_after_return=1}
   export UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}
   local start=$SECONDS
-  ctest --test-dir build-asan --output-on-failure -j2 -LE unverified -E "$GUEST_TESTS|$SECCOMP_CONFINEMENT_TESTS"
-  ctest --test-dir build-asan --output-on-failure -j2 -R "$ASAN_GUEST_TESTS"
+  ctest --test-dir "$build" --output-on-failure -j2 -LE unverified -E "$GUEST_TESTS|$SECCOMP_CONFINEMENT_TESTS"
+  ctest --test-dir "$build" --output-on-failure -j2 -R "$ASAN_GUEST_TESTS"
   echo "test: sanitizer run: tests took $((SECONDS - start)) s"
 }
 
