@@ -261,7 +261,7 @@ absl::StatusOr<NetConfig> ParseNetFlag(const std::string& value) {
       net.tap = std::string(kv.second);
     } else if (kv.first == "mac" && !net.mac.has_value()) {
       absl::StatusOr<devices::MacAddress> mac = devices::ParseMacAddress(kv.second);
-      if (!mac.ok()) return bad(mac.status().message());
+      if (!mac.ok()) return absl::InvalidArgumentError(absl::StrCat("--net '", value, "': ", mac.status().message()));
       net.mac = *mac;
     } else if (kv.first == "tap" || kv.first == "mac") {
       return bad(absl::StrCat("'", part, "' is empty or given twice"));
