@@ -506,6 +506,7 @@ absl::Status Net::Load(const state::StateNode& in) {
   ASSIGN_OR_RETURN(uint32_t rx_broken, in.U32("rx_broken"));
   ASSIGN_OR_RETURN(uint32_t tx_broken, in.U32("tx_broken"));
 
+  if (active > 1 || rx_broken > 1 || tx_broken > 1) return fail("a flag (active, rx_broken, tx_broken) is not 0 or 1");
   const MacAddress mac = UnpackMac(packed_mac);
   if (packed_mac >> 48 != 0 || (mac[0] & 1) != 0) {
     return fail(absl::StrFormat("MAC 0x%x is not a unicast Ethernet address", packed_mac));

@@ -142,6 +142,49 @@ TEST(NetLoadTest, RefusesAnotherMacGivenOnTheDestinationNamingBoth) {
   EXPECT_NE(std::string(st.message()).find("02:01:02:03:04:05"), std::string::npos) << st;
 }
 
+// A saved state with these values, as a hostile or damaged stream could
+// carry, for the device on its own (inactive: no driver yet).
+std::vector<uint8_t> NetState(uint64_t mac, uint32_t active, uint64_t features, uint32_t rx_broken = 0) {
+  state::StateWriter out;
+  out.BeginNode(state::testing::kPartNode);
+  out.PutU64("mac", mac);
+  out.PutU32("active", active);
+  out.PutU64("features", features);
+  out.PutStruct("rx_queue", virtio::Queue::Snapshot{});
+  out.PutStruct("tx_queue", virtio::Queue::Snapshot{});
+  out.PutU32("rx_broken", rx_broken);
+  out.PutU32("tx_broken", 0);
+  out.EndNode();
+  absl::StatusOr<std::vector<uint8_t>> blob = out.Finish();
+  EXPECT_TRUE(blob.ok());
+  return blob.ok() ? *blob : std::vector<uint8_t>{};
+}
+
+TEST(NetLoadTest, RefusesValuesTheDeviceNeverKeeps) {
+  NetCase::Instance fresh;
+  ASSERT_NE(fresh.h, nullptr);
+  Net& net = *fresh.h->net;
+  constexpr uint64_t kGood = 0x525400123456;
+  ASSERT_TRUE(state::testing::LoadTree(net, NetState(kGood, 0, 0)).ok());
+  const struct {
+    std::vector<uint8_t> tree;
+    const char* why;
+  } bad[] = {
+      {NetState(0x015400123456, 0, 0), "not a unicast"},        // multicast bit
+      {NetState(uint64_t{1} << 48 | kGood, 0, 0), "not a unicast"},  // more than 48 bits
+      {NetState(kGood, 2, 0), "not 0 or 1"},
+      {NetState(kGood, 0, 0, 7), "not 0 or 1"},
+      {NetState(kGood, 0, 1ull << VIRTIO_F_VERSION_1), "not active"},
+      {NetState(kGood, 1, 1ull << VIRTIO_F_VERSION_1), "was active"},
+  };
+  for (const auto& b : bad) {
+    absl::Status st = state::testing::LoadTree(net, b.tree);
+    ASSERT_FALSE(st.ok()) << b.why;
+    EXPECT_NE(std::string(st.message()).find(b.why), std::string::npos) << st;
+  }
+  EXPECT_EQ(net.mac(), NetHarness::kMac);
+}
+
 }  // namespace
 }  // namespace devices
 
