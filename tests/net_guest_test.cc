@@ -144,7 +144,7 @@ TEST(NetGuestTest, GuestAndHostPingEachOtherAndFilesCrossBothWays) {
   ASSERT_NE(at, std::string::npos) << *guest_sum;
   const std::string from_guest_md5 = guest_sum->substr(at, 32);
   std::optional<std::string> got =
-      host.Run(absl::StrCat("busybox wget -q -T 120 -O - http://", kGuestIp, ":8000/from-guest | md5sum"));
+      host.Run(absl::StrCat("timeout 300 busybox wget -q -O - http://", kGuestIp, ":8000/from-guest | md5sum"));
   ASSERT_TRUE(got.has_value()) << vm.output();
   EXPECT_EQ(got->substr(0, 32), from_guest_md5);
 
