@@ -6,7 +6,7 @@
 
 Most targets read their input with libFuzzer's FuzzedDataProvider, which
 takes whole buffers from the front of the input and integers from the back;
-the device targets (mmio_transport, balloon, block, ports) read guest scripts
+the device targets (mmio_transport, balloon, block, net, ports) read guest scripts
 (devices/testing/guest_scripts.h), little-endian integers from the front.
 The Input class below lays a seed out either way, so each seed is a
 realistic session (a driver's probe, a chain of PFNs, a request). The
@@ -274,6 +274,69 @@ def block_seeds():
     session("readonly-write", [(OUT, 0, [(0, 1, False)])], readonly=1)
 
 
+def net_header(inp: Input, flags=0, gso_type=0, hdr_len=0, gso_size=0, csum_start=0, csum_offset=0):
+    inp.u8(flags).u8(gso_type)
+    for v in (hdr_len, gso_size, csum_start, csum_offset, 0):
+        inp.int(v, 2)
+
+
+def net_chain(inp: Input, total, pieces):
+    """A chain over `total` bytes (fuzz/net_fuzzer.cc, Chain): the lengths
+    of all pieces but the last, which takes the rest."""
+    inp.in_range(len(pieces) + 1, 1, 4)
+    for length in pieces:
+        inp.u8(0).in_range(length, 0, total)
+    inp.u8(0)
+
+
+def net_send(inp: Input, frames):
+    """Action 0: frames of (header fields, frame bytes, piece lengths)."""
+    inp.in_range(0, 0, 6).in_range(len(frames), 1, 8)
+    for header, length, pieces in frames:
+        net_header(inp, **header)
+        inp.u8(0).in_range(length, 0, 1600)
+        net_chain(inp, 12 + length, pieces)
+
+
+def net_receive(inp: Input, length, room, pieces, header=None):
+    """Action 2: a frame from the host, then a receive chain of `room`."""
+    inp.in_range(2, 0, 6)
+    net_header(inp, **(header or {}))
+    inp.u8(0).in_range(length, 0, 1600).u8(255).in_range(room, 0, 3200)
+    net_chain(inp, room, pieces)
+
+
+def net_seeds():
+    clear("net")
+    NEEDS_CSUM, DATA_VALID, TCPV4, TCPV6 = 1, 2, 1, 4
+    tso4 = dict(flags=NEEDS_CSUM, gso_type=TCPV4, hdr_len=54, gso_size=1448, csum_start=34, csum_offset=16)
+    inp = Input(script=True).u8(0)
+    net_send(inp, [({}, 100, [])])
+    write("net", "send-plain", inp.bytes())
+    inp = Input(script=True).u8(0)
+    net_send(inp, [(tso4, 1500, [12, 200]), (dict(tso4, gso_type=TCPV6, csum_start=54), 1500, [])])
+    write("net", "send-tso-split", inp.bytes())
+    inp = Input(script=True).u8(0x3f)  # no offloads: the same TSO frame is refused
+    net_send(inp, [(tso4, 1500, [])])
+    write("net", "send-tso-refused", inp.bytes())
+    inp = Input(script=True).u8(0)
+    net_receive(inp, 300, 2000, [12])
+    net_receive(inp, 1000, 1500, [], header=dict(flags=DATA_VALID))
+    write("net", "receive", inp.bytes())
+    inp = Input(script=True).u8(0)
+    net_receive(inp, 1500, 100, [])
+    write("net", "receive-too-small", inp.bytes())
+    inp = Input(script=True).u8(0)
+    inp.in_range(5, 0, 6).in_range(6, 1, 8).in_range(0, 0, 40)  # the MAC
+    inp.in_range(6, 0, 6)  # reset and probe again
+    net_send(inp, [({}, 60, [])])
+    write("net", "config-and-reset", inp.bytes())
+    inp = Input(script=True).u8(0)
+    inp.in_range(3, 0, 6).u8(1).in_range(4096 + 2, 0, 12286).int(7, 2).in_range(1, 0, 2)  # tx avail idx
+    net_send(inp, [({}, 60, [])])
+    write("net", "corrupt-ring", inp.bytes())
+
+
 def ports_seeds():
     clear("ports")
     # op: low nibble device (0 com1, 1 cmos, 2 pm, 3 i8042, 4 reset, 5 pvpanic),
@@ -398,6 +461,7 @@ def main():
     mmio_seeds()
     balloon_seeds()
     block_seeds()
+    net_seeds()
     ports_seeds()
     api_seeds()
     boot_seeds()

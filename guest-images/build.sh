@@ -52,6 +52,11 @@ if ((${#need[@]})); then
 fi
 BUSYBOX=/bin/busybox
 [[ -x $BUSYBOX ]] || die "$BUSYBOX missing after installing busybox-static"
+# The applets README.md promises for the disk and the network.
+APPLETS=" $("$BUSYBOX" --list | tr '\n' ' ') "
+for a in mount umount ip ifconfig ping sync; do
+	[[ $APPLETS == *" $a "* ]] || die "$BUSYBOX has no '$a' applet"
+done
 
 # ---------------------------------------------------------------- cache key
 KPKG=$(dpkg-query -W -f='${Version}' linux-source-6.1)
@@ -146,7 +151,7 @@ GEN=$CACHE/gen_init_cpio
 gcc -O2 -o "$GEN" "$KDIR/usr/gen_init_cpio.c"
 LIST=$CACHE/initramfs.list
 {
-	for d in bin sbin usr usr/bin usr/sbin dev proc sys tmp root etc; do
+	for d in bin sbin usr usr/bin usr/sbin dev proc sys tmp root etc mnt; do
 		echo "dir /$d 0755 0 0"
 	done
 	echo "nod /dev/console 0600 0 0 c 5 1"

@@ -43,6 +43,23 @@ TEST(Cli, BadValuesExitTwoWithAClearLine) {
   ExpectUsageError({{"frobnicate"}, "unknown command"});
 }
 
+// --net: a bad value is named as typed; a tap that exists as something
+// else (here a tun device, in a network namespace of its own) is named
+// with the likely cause.
+TEST(Cli, BadNetExitsTwoNamingWhatWasTyped) {
+  ExpectUsageError({{"run", "--net", "tap=t0,mac=zz"}, "--net 'tap=t0,mac=zz': MAC address 'zz'"});
+  ExpectUsageError({{"run", "--net", "mac=52:54:00:12:34:56"}, "--net 'mac=52:54:00:12:34:56': no tap=NAME"});
+  ExpectUsageError({{"run", "--net", "tap=t0", "--net=tap=t0"}, "tap 't0' is given twice"});
+  if (::geteuid() != 0) GTEST_SKIP() << "a tap of its own needs root";
+  GuestProcess vmm({"unshare", "-n", "sh", "-c", "ip tuntap add vmmtun0 mode tun && exec \"$0\" \"$@\""},
+                   {"run", "--net", "tap=vmmtun0"});
+  std::optional<int> status = vmm.WaitExit(absl::Seconds(20));
+  ASSERT_TRUE(status.has_value());
+  EXPECT_EQ(*status, 2) << vmm.stderr_text();
+  EXPECT_NE(vmm.stderr_text().find("cannot open tap 'vmmtun0'"), std::string::npos) << vmm.stderr_text();
+  EXPECT_NE(vmm.stderr_text().find("vnet_hdr"), std::string::npos) << vmm.stderr_text();
+}
+
 // The migration transport is checked when `vmm run` starts, before KVM:
 // plain tcp beyond loopback, tls without credentials, and each bad
 // --tls-dir file named.

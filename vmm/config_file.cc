@@ -44,6 +44,7 @@ const Field kFields[] = {
     {"balloon_reporting", &RunFlags::balloon_reporting},
     {"balloon_chunks", &RunFlags::balloon_chunks},
     {"disk", &RunFlags::disks},
+    {"net", &RunFlags::nets},
     {"mmio_cmdline", &RunFlags::mmio_cmdline},
     {"virtio_notify", &RunFlags::virtio_notify},
     {"migration_write_tracking", &RunFlags::migration_write_tracking},

@@ -44,6 +44,14 @@ TEST(ConfigFile, DisksAreAnArrayOfStrings) {
   EXPECT_EQ(nlohmann::json::parse(ConfigJson(flags))["disk"], nlohmann::json::array({"/a.img", "/b.img,readonly"}));
 }
 
+TEST(ConfigFile, NetsAreAnArrayOfStrings) {
+  RunFlags flags;
+  ASSERT_TRUE(Apply(R"({"net": ["tap=tap0", "tap=tap1,mac=02:00:00:00:00:01"]})", flags).ok());
+  EXPECT_EQ(flags.nets, (std::vector<std::string>{"tap=tap0", "tap=tap1,mac=02:00:00:00:00:01"}));
+  EXPECT_EQ(nlohmann::json::parse(ConfigJson(flags))["net"],
+            nlohmann::json::array({"tap=tap0", "tap=tap1,mac=02:00:00:00:00:01"}));
+}
+
 TEST(ConfigFile, FlagsGivenOnTheCommandLineWin) {
   RunFlags flags;
   flags.memory = "1G";  // as the command line set it

@@ -56,6 +56,16 @@ absl::StatusOr<std::unique_ptr<DeviceManager>> DeviceManager::Create(Vm& vm, mem
     dm->disks_.push_back(block);
     RETURN_IF_ERROR(dm->AddVirtioDevice(std::move(block), "--disk").status());
   }
+  // After the disks, so a VM without NICs keeps its windows and GSIs.
+  for (size_t i = 0; i < config.nets.size(); ++i) {
+    const NetConfig& nic = config.nets[i];
+    ASSIGN_OR_RETURN(std::shared_ptr<devices::Net> net,
+                     devices::Net::Create(nic.tap, {.mac = nic.mac.value_or(devices::GeneratedMacAddress(
+                                                        static_cast<uint32_t>(i))),
+                                                    .mac_given = nic.mac.has_value()}));
+    dm->nets_.push_back(net);
+    RETURN_IF_ERROR(dm->AddVirtioDevice(std::move(net), "--net").status());
+  }
   return dm;
 }
 
@@ -141,6 +151,9 @@ void DeviceManager::StartDeviceThread() {
   for (const std::shared_ptr<devices::Block>& disk : disks_) {
     disk->StartWorker([] { seccomp::ConfineThisThread(seccomp::ThreadKind::kBlockWorker); });
   }
+  for (const std::shared_ptr<devices::Net>& net : nets_) {
+    net->StartWorker([] { seccomp::ConfineThisThread(seccomp::ThreadKind::kNetWorker); });
+  }
 }
 
 absl::Status DeviceManager::LockDisks(absl::Duration wait) {
@@ -158,6 +171,15 @@ absl::Status DeviceManager::LockDisks(absl::Duration wait) {
 
 void DeviceManager::DrainDevices() {
   for (const std::shared_ptr<devices::Block>& disk : disks_) disk->Drain();
+  for (const std::shared_ptr<devices::Net>& net : nets_) net->Drain();
+}
+
+void DeviceManager::ResumeDevices() {
+  for (const std::shared_ptr<devices::Net>& net : nets_) net->Resume();
+}
+
+void DeviceManager::AnnounceNics() {
+  for (const std::shared_ptr<devices::Net>& net : nets_) net->Announce();
 }
 
 absl::Status DeviceManager::SaveState(state::StateWriter& out) {

@@ -20,6 +20,7 @@
 
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -29,6 +30,8 @@
 #include "devices/balloon/balloon.h"
 #include "devices/block/block.h"
 #include "devices/legacy.h"
+#include "devices/net/mac_address.h"
+#include "devices/net/net.h"
 #include "devices/serial.h"
 #include "devices/vm_events.h"
 #include "memory/bus.h"
@@ -53,6 +56,13 @@ struct DiskConfig {
   bool readonly = false;
 };
 
+// One --net: a tap device, and the guest NIC's MAC (generated when not
+// given).
+struct NetConfig {
+  std::string tap;
+  std::optional<devices::MacAddress> mac;
+};
+
 struct DeviceConfig {
   bool balloon = true;
   uint64_t balloon_size = 0;  // bytes taken from the guest at boot
@@ -65,6 +75,8 @@ struct DeviceConfig {
   // A migration or restore destination: the images are opened unlocked and
   // LockDisks locks them once the guest is handed over.
   bool defer_disk_locks = false;
+  // In order: the first is the guest's eth0.
+  std::vector<NetConfig> nets;
 };
 
 class DeviceManager {
@@ -88,17 +100,24 @@ class DeviceManager {
   const std::shared_ptr<virtio::MmioTransport>& balloon_transport() const { return balloon_transport_; }
   // The --virtio-notify=thread worker, or null; paused with the vCPUs.
   NotifyWorker* device_thread() const { return notify_worker_.get(); }
-  // Starts the notify worker and every disk's worker, each confined to its
-  // seccomp list.
+  // Starts the notify worker and every disk's and NIC's worker, each
+  // confined to its seccomp list.
   void StartDeviceThread();
   // Once the vCPUs and the device thread are paused: waits until every
-  // disk has served the requests the guest made before the pause.
+  // disk has served the requests the guest made before the pause, and
+  // every NIC has sent what the guest offered and stopped receiving.
   void DrainDevices();
+  // When the VM runs again: the NICs receive again.
+  void ResumeDevices();
+  // After a restore or an incoming migration: every NIC announces its MAC
+  // from its new place (devices/net/announce.h).
+  void AnnounceNics();
   // Takes every disk's image lock (deferred by defer_disk_locks), retrying
   // for up to `wait` while the source VMM, which holds them until it exits,
   // goes away. The error names the image still in use.
   absl::Status LockDisks(absl::Duration wait);
   const std::vector<std::shared_ptr<devices::Block>>& disks() const { return disks_; }
+  const std::vector<std::shared_ptr<devices::Net>>& nets() const { return nets_; }
 
   // Writes the "devices" node: one child per registered part.
   absl::Status SaveState(state::StateWriter& out);
@@ -144,6 +163,7 @@ class DeviceManager {
   std::shared_ptr<devices::Balloon> balloon_;
   std::shared_ptr<virtio::MmioTransport> balloon_transport_;
   std::vector<std::shared_ptr<devices::Block>> disks_;
+  std::vector<std::shared_ptr<devices::Net>> nets_;
   std::vector<VirtioSlot> virtio_;
   std::vector<acpi::MmioDevice> virtio_mmio_;
   std::vector<Part> parts_;

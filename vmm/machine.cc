@@ -135,6 +135,7 @@ absl::Status Machine::Build(std::unique_ptr<GuestProfiler> profiler) {
       .mmio_bus = &devices_->mmio_bus(),
       .device_thread = devices_->device_thread(),
       .drain_devices = [devices = devices_.get()] { devices->DrainDevices(); },
+      .resume_devices = [devices = devices_.get()] { devices->ResumeDevices(); },
       .profiler = std::move(profiler),
       .profile_path = config_.profile_guest_path,
       .pvm_host = kvm_->is_pvm(),
@@ -168,6 +169,9 @@ MachineOutcome Machine::Run() {
 
   devices_->StartDeviceThread();
   runner_->Start();
+  // The guest's NICs now answer from this host: the switches between it
+  // and its peers learn their new port now, not at its next frame.
+  if (receives_guest()) devices_->AnnounceNics();
   if (!config_.api_socket.empty()) {
     absl::StatusOr<std::unique_ptr<api::ApiServer>> server = api::ApiServer::Start(config_.api_socket, *this, {.socket_mode = config_.api_socket_mode});
     if (server.ok()) {

@@ -38,11 +38,14 @@ ABSL_FLAG(std::string, timeout, "",
 ABSL_FLAG(std::string, api_socket, "", "vmm run and vmm ctl: the control API's Unix socket (run serves the API (HTTP/JSON) on it, ctl talks to it)");
 ABSL_FLAG(std::string, api_socket_mode, "0600", "The --api-socket file's permissions, in octal (0660: the owner's group too)");
 ABSL_FLAG(std::string, api, "", "vmm ctl: the VMM's API socket (the older name of --api-socket)");
-// Repeatable: RunCommand takes every --disk out of argv before Abseil's
-// parser runs (TakeDiskFlags); the flag is defined for --help and the
-// shell completion.
+// Repeatable: RunCommand takes every --disk and --net out of argv before
+// Abseil's parser runs (TakeRepeatedFlag); the flags are defined for
+// --help and the shell completion.
 ABSL_FLAG(std::string, disk, "",
           "A virtio-blk disk on a raw image: PATH[,readonly]; repeat for more (the first is /dev/vda)");
+ABSL_FLAG(std::string, net, "",
+          "A virtio-net NIC on a tap device: tap=NAME[,mac=MAC] (created if missing, given CAP_NET_ADMIN); "
+          "repeat for more (the first is eth0)");
 ABSL_FLAG(bool, balloon, true, "Give the guest a virtio-balloon device (virtio-mmio)");
 ABSL_FLAG(std::string, balloon_size, "0", "Balloon size at boot: memory taken from the guest (e.g. 256M)");
 ABSL_FLAG(bool, balloon_deflate_on_oom, false, "Offer VIRTIO_BALLOON_F_DEFLATE_ON_OOM");
@@ -96,7 +99,7 @@ constexpr const char* kUsage =
     "usage: vmm run [--kernel PATH] [--initrd PATH] [--cmdline \"...\"] [--memory 512M]\n"
     "               [--cpus N] [--console stdio|file:PATH] [--timeout DURATION]\n"
     "               [--api-socket PATH [--api-socket-mode 0600]] [--balloon=false] [--balloon-size SIZE] [--mmio-cmdline]\n"
-    "               [--disk PATH[,readonly]]...\n"
+    "               [--disk PATH[,readonly]]... [--net tap=NAME[,mac=MAC]]...\n"
     "               [--incoming tls:HOST:PORT|tcp:HOST:PORT|unix:PATH [--incoming-timeout DURATION]\n"
     "                | --restore FILE] [--tls-dir DIR [--tls-peer-name NAME]] [--insecure]\n"
     "               [--seccomp on|log|off]\n"
@@ -175,7 +178,8 @@ int RunCommand(int argc, char** argv, absl::Time process_start) {
     std::fputs(kUsage, stdout);
     return 0;
   }
-  std::vector<std::string> disks = vmm::TakeDiskFlags(argc, argv);
+  std::vector<std::string> disks = vmm::TakeRepeatedFlag("--disk", argc, argv);
+  std::vector<std::string> nets = vmm::TakeRepeatedFlag("--net", argc, argv);
   if (!SubcommandFlagsAreOwn("run", argc, argv)) return kUsageError;
   std::vector<char*> rest = ParseFlags(argc, argv);
   if (rest.size() > 1) {
@@ -200,6 +204,7 @@ int RunCommand(int argc, char** argv, absl::Time process_start) {
       .balloon_reporting = absl::GetFlag(FLAGS_balloon_reporting),
       .balloon_chunks = absl::GetFlag(FLAGS_balloon_chunks),
       .disks = disks,
+      .nets = nets,
       .mmio_cmdline = absl::GetFlag(FLAGS_mmio_cmdline),
       .virtio_notify = absl::GetFlag(FLAGS_virtio_notify),
       .migration_write_tracking = absl::GetFlag(FLAGS_migration_write_tracking),
@@ -218,6 +223,7 @@ int RunCommand(int argc, char** argv, absl::Time process_start) {
   if (std::string path = absl::GetFlag(FLAGS_config); !path.empty()) {
     std::set<std::string> given = vmm::FlagsGivenOnCommandLine(argc, argv);
     if (!disks.empty()) given.insert("disk");  // taken out of argv already
+    if (!nets.empty()) given.insert("net");
     absl::Status applied = vmm::ApplyConfigFile(path, given, flags);
     if (!applied.ok()) {
       std::fprintf(stderr, "vmm: error: %s\n", std::string(applied.message()).c_str());

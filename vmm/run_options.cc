@@ -15,6 +15,7 @@
 #include "absl/time/time.h"
 #include "base/size_parse.h"
 #include "base/status_macros.h"
+#include "devices/net/mac_address.h"
 #include "migration/transport_policy.h"
 
 namespace vmm {
@@ -213,6 +214,19 @@ absl::StatusOr<MachineConfig> BuildMachineConfig(const RunFlags& flags) {
     ASSIGN_OR_RETURN(DiskConfig parsed, ParseDiskFlag(disk));
     config.devices.disks.push_back(std::move(parsed));
   }
+  for (const std::string& net : flags.nets) {
+    ASSIGN_OR_RETURN(NetConfig parsed, ParseNetFlag(net));
+    for (const NetConfig& earlier : config.devices.nets) {
+      if (earlier.tap == parsed.tap) {
+        return absl::InvalidArgumentError(absl::StrCat("--net '", net, "': tap '", parsed.tap, "' is given twice"));
+      }
+      if (parsed.mac.has_value() && earlier.mac == parsed.mac) {
+        return absl::InvalidArgumentError(absl::StrCat("--net '", net, "': MAC ", devices::FormatMacAddress(*parsed.mac),
+                                                       " is given twice"));
+      }
+    }
+    config.devices.nets.push_back(std::move(parsed));
+  }
   // The source VMM holds its disks' locks until it exits (or for ever,
   // should it resume): a destination locks them once the guest is its.
   config.devices.defer_disk_locks = !flags.incoming.empty() || !flags.restore.empty();
@@ -236,26 +250,55 @@ absl::StatusOr<DiskConfig> ParseDiskFlag(const std::string& value) {
   return disk;
 }
 
-std::vector<std::string> TakeDiskFlags(int& argc, char** argv) {
-  std::vector<std::string> disks;
+absl::StatusOr<NetConfig> ParseNetFlag(const std::string& value) {
+  auto bad = [&](absl::string_view why) {
+    return absl::InvalidArgumentError(absl::StrCat("--net '", value, "': ", why, " (expected tap=NAME[,mac=MAC])"));
+  };
+  NetConfig net;
+  for (absl::string_view part : absl::StrSplit(value, ',')) {
+    std::pair<absl::string_view, absl::string_view> kv = absl::StrSplit(part, absl::MaxSplits('=', 1));
+    if (kv.first == "tap" && net.tap.empty() && !kv.second.empty()) {
+      net.tap = std::string(kv.second);
+    } else if (kv.first == "mac" && !net.mac.has_value()) {
+      absl::StatusOr<devices::MacAddress> mac = devices::ParseMacAddress(kv.second);
+      if (!mac.ok()) return absl::InvalidArgumentError(absl::StrCat("--net '", value, "': ", mac.status().message()));
+      net.mac = *mac;
+    } else if (kv.first == "tap" || kv.first == "mac") {
+      return bad(absl::StrCat("'", part, "' is empty or given twice"));
+    } else {
+      return bad(absl::StrCat("unknown option '", part, "'"));
+    }
+  }
+  if (net.tap.empty()) return bad("no tap=NAME");
+  // Linux's limit (IFNAMSIZ less the terminating zero); '/' and ':' and
+  // blanks are not allowed in interface names.
+  if (net.tap.size() > 15 || net.tap.find_first_of("/: \t\n") != std::string::npos) {
+    return bad(absl::StrCat("'", net.tap, "' is not an interface name (at most 15 characters, no '/', ':' or blanks)"));
+  }
+  return net;
+}
+
+std::vector<std::string> TakeRepeatedFlag(absl::string_view flag, int& argc, char** argv) {
+  const std::string with_value = absl::StrCat(flag, "=");
+  std::vector<std::string> values;
   int out = 1;
   int i = 1;
   for (; i < argc; ++i) {
     const absl::string_view arg = argv[i];
     if (arg == "--") break;
-    if (absl::StartsWith(arg, "--disk=")) {
-      disks.emplace_back(arg.substr(7));
+    if (absl::StartsWith(arg, with_value)) {
+      values.emplace_back(arg.substr(with_value.size()));
       continue;
     }
-    if (arg == "--disk" && i + 1 < argc) {
-      disks.emplace_back(argv[++i]);
+    if (arg == flag && i + 1 < argc) {
+      values.emplace_back(argv[++i]);
       continue;
     }
     argv[out++] = argv[i];
   }
   for (; i < argc; ++i) argv[out++] = argv[i];
   argc = out;
-  return disks;
+  return values;
 }
 
 }  // namespace vmm

@@ -37,6 +37,7 @@ struct RunFlags {
   // for it (guest-images/patches/0008) has run on a host with KVM.
   std::string balloon_chunks = "false";
   std::vector<std::string> disks;  // each --disk as typed: PATH[,readonly]
+  std::vector<std::string> nets;   // each --net as typed: tap=NAME[,mac=MAC]
   bool mmio_cmdline = false;
   std::string virtio_notify = "inline";  // or "thread"
   bool migration_write_tracking = true;
@@ -61,12 +62,16 @@ absl::StatusOr<MachineConfig> BuildMachineConfig(const RunFlags& flags);
 // One --disk value, PATH[,readonly]; the error quotes what was typed.
 absl::StatusOr<DiskConfig> ParseDiskFlag(const std::string& value);
 
-// Takes every "--disk VALUE" and "--disk=VALUE" out of argv (before "--"),
-// in order, shifting the rest down and lowering argc: the flag repeats,
-// which Abseil's flags cannot express (a repeated flag keeps its last
-// value, and a list flag splits at the commas ",readonly" uses). A
-// trailing "--disk" with no value is left for the flag parser to refuse.
-std::vector<std::string> TakeDiskFlags(int& argc, char** argv);
+// One --net value, tap=NAME[,mac=MAC]; the error quotes what was typed.
+absl::StatusOr<NetConfig> ParseNetFlag(const std::string& value);
+
+// Takes every "--NAME VALUE" and "--NAME=VALUE" (`flag` is "--disk" or
+// "--net") out of argv (before "--"), in order, shifting the rest down and
+// lowering argc: the flag repeats, which Abseil's flags cannot express (a
+// repeated flag keeps its last value, and a list flag splits at the commas
+// ",readonly" uses). A trailing flag with no value is left for the flag
+// parser to refuse.
+std::vector<std::string> TakeRepeatedFlag(absl::string_view flag, int& argc, char** argv);
 
 // guest-images/out next to the source tree this binary was built from, or
 // $VMM_GUEST_IMAGE_DIR.

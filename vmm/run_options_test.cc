@@ -103,13 +103,52 @@ TEST_F(RunOptionsTest, BadDiskNamesWhatWasTyped) {
   }
 }
 
-TEST(TakeDiskFlagsTest, TakesEveryFormInOrderAndLeavesTheRest) {
+TEST_F(RunOptionsTest, NetsInOrderWithTheirMacs) {
+  RunFlags f = Defaults();
+  f.nets = {"tap=tap0", "mac=52:54:00:AB:cd:01,tap=tap1"};
+  auto config = BuildMachineConfig(f);
+  ASSERT_TRUE(config.ok()) << config.status();
+  ASSERT_EQ(config->devices.nets.size(), 2u);
+  EXPECT_EQ(config->devices.nets[0].tap, "tap0");
+  EXPECT_FALSE(config->devices.nets[0].mac.has_value());
+  EXPECT_EQ(config->devices.nets[1].tap, "tap1");
+  EXPECT_EQ(config->devices.nets[1].mac, (devices::MacAddress{0x52, 0x54, 0x00, 0xab, 0xcd, 0x01}));
+}
+
+TEST_F(RunOptionsTest, BadNetNamesWhatWasTyped) {
+  for (const std::string& typed :
+       {std::string(""), std::string("tap0"), std::string("tap="), std::string("tap=a,tap=b"),
+        std::string("tap=tap0,mac=52:54:00:12:34"), std::string("tap=tap0,mac=01:00:5e:00:00:01"),
+        std::string("tap=tap0,mac=zz:54:00:12:34:56"), std::string("tap=tap0,queues=2"),
+        std::string("tap=a-name-too-long-for-linux"), std::string("tap=a/b")}) {
+    RunFlags f = Defaults();
+    f.nets = {typed};
+    auto config = BuildMachineConfig(f);
+    ASSERT_FALSE(config.ok()) << typed;
+    EXPECT_NE(config.status().message().find("--net '" + typed + "'"), std::string::npos) << config.status();
+  }
+}
+
+TEST_F(RunOptionsTest, TheSameTapOrMacTwiceIsRefused) {
+  RunFlags f = Defaults();
+  f.nets = {"tap=tap0", "tap=tap0"};
+  auto config = BuildMachineConfig(f);
+  ASSERT_FALSE(config.ok());
+  EXPECT_NE(config.status().message().find("tap 'tap0' is given twice"), std::string::npos) << config.status();
+  f.nets = {"tap=tap0,mac=02:00:00:00:00:01", "tap=tap1,mac=02:00:00:00:00:01"};
+  config = BuildMachineConfig(f);
+  ASSERT_FALSE(config.ok());
+  EXPECT_NE(config.status().message().find("02:00:00:00:00:01 is given twice"), std::string::npos)
+      << config.status();
+}
+
+TEST(TakeRepeatedFlagTest, TakesEveryFormInOrderAndLeavesTheRest) {
   std::vector<std::string> args = {"vmm", "--disk", "a.img", "--memory", "1G", "--disk=b.img,readonly",
                                    "--cpus=2", "--", "--disk", "c.img"};
   std::vector<char*> argv;
   for (std::string& a : args) argv.push_back(a.data());
   int argc = static_cast<int>(argv.size());
-  std::vector<std::string> disks = TakeDiskFlags(argc, argv.data());
+  std::vector<std::string> disks = TakeRepeatedFlag("--disk", argc, argv.data());
   EXPECT_EQ(disks, (std::vector<std::string>{"a.img", "b.img,readonly"}));
   ASSERT_EQ(argc, 7);
   EXPECT_EQ(std::string(argv[1]), "--memory");
@@ -120,8 +159,19 @@ TEST(TakeDiskFlagsTest, TakesEveryFormInOrderAndLeavesTheRest) {
   std::vector<std::string> tail = {"vmm", "--disk"};
   std::vector<char*> tail_argv = {tail[0].data(), tail[1].data()};
   int tail_argc = 2;
-  EXPECT_TRUE(TakeDiskFlags(tail_argc, tail_argv.data()).empty());
+  EXPECT_TRUE(TakeRepeatedFlag("--disk", tail_argc, tail_argv.data()).empty());
   EXPECT_EQ(tail_argc, 2);
+}
+
+TEST(TakeRepeatedFlagTest, TakesOnlyTheNamedFlag) {
+  std::vector<std::string> args = {"vmm", "--net", "tap=t0", "--disk", "a.img", "--net=tap=t1", "--network=x"};
+  std::vector<char*> argv;
+  for (std::string& a : args) argv.push_back(a.data());
+  int argc = static_cast<int>(argv.size());
+  EXPECT_EQ(TakeRepeatedFlag("--net", argc, argv.data()), (std::vector<std::string>{"tap=t0", "tap=t1"}));
+  ASSERT_EQ(argc, 4);
+  EXPECT_EQ(std::string(argv[1]), "--disk");
+  EXPECT_EQ(std::string(argv[3]), "--network=x");
 }
 
 TEST_F(RunOptionsTest, ClearErrors) {

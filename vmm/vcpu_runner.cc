@@ -33,6 +33,7 @@ VcpuRunner::VcpuRunner(VcpuRunnerParts parts)
       mmio_bus_(*parts.mmio_bus),
       device_thread_(parts.device_thread),
       drain_devices_(std::move(parts.drain_devices)),
+      resume_devices_(std::move(parts.resume_devices)),
       profiler_(std::move(parts.profiler)),
       profile_path_(std::move(parts.profile_path)),
       pvm_host_(parts.pvm_host),
@@ -101,7 +102,10 @@ void VcpuRunner::Pause() {
 void VcpuRunner::Resume() {
   absl::MutexLock lock(&control_mu_);
   // The device thread first, as the last Resume lets the vCPUs go.
-  if (barrier_.pauses() == 1 && device_thread_ != nullptr) device_thread_->Resume();
+  if (barrier_.pauses() == 1) {
+    if (resume_devices_) resume_devices_();
+    if (device_thread_ != nullptr) device_thread_->Resume();
+  }
   barrier_.Resume();
 }
 

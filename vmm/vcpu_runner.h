@@ -51,8 +51,12 @@ struct VcpuRunnerParts {
   NotifyWorker* device_thread = nullptr;
   // Called once the vCPUs and the device thread are paused (outermost
   // Pause only): waits for the devices' own threads (virtio-blk's worker)
-  // to finish what the guest asked before the pause. May be empty.
+  // to finish what the guest asked before the pause, and virtio-net's to
+  // stop writing received frames into guest memory. May be empty.
   std::function<void()> drain_devices;
+  // Called before the last Resume lets the vCPUs go: what drain_devices
+  // stopped starts again. May be empty.
+  std::function<void()> resume_devices;
   // --profile-guest; started with the threads. May be null.
   std::unique_ptr<GuestProfiler> profiler;
   std::string profile_path;  // for the summary line
@@ -101,6 +105,7 @@ class VcpuRunner {
   memory::Bus& mmio_bus_;
   NotifyWorker* const device_thread_;
   const std::function<void()> drain_devices_;
+  const std::function<void()> resume_devices_;
   std::unique_ptr<GuestProfiler> profiler_;
   const std::string profile_path_;
   const bool pvm_host_;

@@ -4,7 +4,9 @@
  *
  * Written in C rather than as a shell script because the guest kernel is
  * emulated on PVM hosts and every fork/exec costs: this init forks once.
- * - mounts proc, sysfs and devtmpfs;
+ * - mounts proc, sysfs and devtmpfs (devtmpfs gives /dev/vda, /dev/vdb...);
+ * - brings the loopback interface up (eth0 is left to the user: ip=... on
+ *   the kernel command line or `ip addr add` / `ip link set eth0 up`);
  * - starts an interactive busybox shell on the console tty (its own session,
  *   so job control works) and respawns it when it exits;
  * - prints the line VMM-GUEST-READY just before the shell starts;
@@ -23,7 +25,9 @@
 #include <sys/mount.h>
 #include <sys/reboot.h>
 #include <sys/stat.h>
+#include <sys/socket.h>
 #include <sys/wait.h>
+#include <net/if.h>
 #include <unistd.h>
 #include <cpuid.h>
 
@@ -100,6 +104,23 @@ static int avx_guard(void)
 	return strstr(flags, " xsave ") == NULL;
 }
 
+/* Programs that talk to 127.0.0.1 expect lo up, as any distribution's init sets it. */
+static void loopback_up(void)
+{
+	int fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+	if (fd < 0)
+		return;
+	struct ifreq ifr;
+	memset(&ifr, 0, sizeof(ifr));
+	strncpy(ifr.ifr_name, "lo", sizeof(ifr.ifr_name) - 1);
+	if (ioctl(fd, SIOCGIFFLAGS, &ifr) == 0) {
+		ifr.ifr_flags |= IFF_UP;
+		if (ioctl(fd, SIOCSIFFLAGS, &ifr) != 0)
+			say("init: cannot bring lo up\n");
+	}
+	close(fd);
+}
+
 static pid_t start_shell(void)
 {
 	pid_t pid = fork();
@@ -158,6 +179,7 @@ int main(void)
 	mount("sysfs", "/sys", "sysfs", MS_NOSUID | MS_NODEV | MS_NOEXEC, NULL);
 	mount("devtmpfs", "/dev", "devtmpfs", MS_NOSUID, NULL);
 	chdir("/");
+	loopback_up();
 
 	pid_t shell = start_shell();
 	for (;;) {

@@ -4,11 +4,12 @@
 // migrate, snapshot), the migration sender (with its page-scan workers)
 // streaming to a receiver over a Unix socket, a snapshot written from an
 // API worker and restored by a receiver, and the device worker running a
-// balloon-like discard, and a vCPU thread's balloon inflate (its exit
-// handling without KVM_RUN). Run under --seccomp=log, with the reports
+// balloon-like discard, a vCPU thread's balloon inflate (its exit
+// handling without KVM_RUN), a disk's and a NIC's workers. Run under --seccomp=log, with the reports
 // collected: the workload must complete and nothing may be reported (a
 // report names the thread kind and the call its list lacks). The guest
 // test (tests/seccomp_guest_test.cc) covers the KVM side under `on`.
+#include <linux/if_ether.h>
 #include <linux/virtio_config.h>
 #include <malloc.h>
 #include <pthread.h>
@@ -33,6 +34,7 @@
 #include "devices/balloon/balloon.h"
 #include "devices/block/testing/block_harness.h"
 #include "devices/legacy.h"
+#include "devices/net/testing/net_harness.h"
 #include "migration/cancel_switch.h"
 #include "migration/channel.h"
 #include "migration/incoming.h"
@@ -244,6 +246,60 @@ std::string DiskRequestsConfined() {
   return problems;
 }
 
+// A NIC's frames: its driver notifying from a vCPU-confined thread, its
+// worker confined to its own list sending, receiving, draining and
+// announcing and setting the tap's offloads, on a real tap. The tap lives
+// in a network namespace of its own, entered by a thread of its own (a
+// namespace is per thread; the migrations above need the test's loopback).
+// Without the privilege for a namespace there is no tap to confine.
+std::string NicFramesConfined() {
+  std::string problems;
+  std::thread netns([&] {
+    if (!devices::testing::EnterFreshNetns()) {
+      std::fprintf(stderr, "NIC worker not exercised: no network namespace of our own (not root?)\n");
+      return;
+    }
+    constexpr char kTap[] = "vmmseccomp0";
+    absl::StatusOr<devices::Tap> tap = devices::Tap::Open(kTap);
+    if (!tap.ok()) {
+      problems = "tap: " + std::string(tap.status().message()) + "; ";
+      return;
+    }
+    using devices::testing::NetHarness;
+    std::unique_ptr<NetHarness> h =
+        NetHarness::Make(std::move(*tap), [] { ConfineThisThread(ThreadKind::kNetWorker); });
+    std::optional<devices::testing::HostPort> host;
+    if (h != nullptr && devices::testing::SetLinkUp(kTap)) host = devices::testing::HostPort::Open(kTap);
+    if (!host.has_value()) {
+      problems = "NIC: no device or host port; ";
+      return;
+    }
+    const std::vector<uint8_t> out = devices::testing::TestFrame(200, 1, {0x02, 0, 0, 0, 0, 0x99});
+    const std::vector<uint8_t> in = devices::testing::TestFrame(300, 2, NetHarness::kMac);
+    std::thread vcpu([&] {
+      ConfineThisThread(ThreadKind::kVcpu);
+      if (!(h->Negotiate() & VIRTIO_CONFIG_S_DRIVER_OK)) {
+        problems += "NIC negotiation failed; ";
+        return;
+      }
+      h->Transmit({}, out, NetHarness::kData);
+      const virtio::FakeDriver::Buffer rx{NetHarness::kData + (1 << 20), 2048, true};
+      h->rx->AddChain({&rx, 1});
+      h->Notify(devices::Net::kRxQueue);
+    });
+    vcpu.join();
+    std::optional<std::vector<uint8_t>> sent = host->Receive();
+    if (!sent.has_value() || *sent != out) problems += "NIC frame not sent; ";
+    if (!host->Send(in) || !h->WaitRxUsed(1)) problems += "NIC frame not received; ";
+    h->net->Announce();
+    std::optional<devices::testing::HostPort> rarp = devices::testing::HostPort::Open(kTap, ETH_P_RARP);
+    if (!rarp.has_value() || !rarp->Receive().has_value()) problems += "no announce; ";
+    if (h->net->tap_offloads() == 0) problems += "NIC offloads not set; ";
+  });
+  netns.join();
+  return problems;
+}
+
 std::string RunWorkload(const std::string& dir) {
   std::string problems = InflateOnAVcpuThread();
   PlainMachine machine;
@@ -365,7 +421,7 @@ std::string RunWorkload(const std::string& dir) {
   }
   worker->reset();
   server->reset();
-  return problems + DiskRequestsConfined();
+  return problems + DiskRequestsConfined() + NicFramesConfined();
 }
 
 // What glibc and absl do the first time, on whichever thread gets there

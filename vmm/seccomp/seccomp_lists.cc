@@ -24,6 +24,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <linux/kvm.h>
+#include <linux/if_tun.h>
 #include <linux/netlink.h>
 #include <linux/seccomp.h>
 #include <linux/userfaultfd.h>
@@ -263,6 +264,21 @@ Rules BlockWorkerList() {
   return r;
 }
 
+// A NIC's worker (devices/net/net.cc) on its tap and its eventfd, both
+// opened before the thread starts: it never opens, closes or maps a file.
+Rules NetWorkerList() {
+  Rules r = ThreadRuntime();
+  Allow(r, {
+      SCMP_SYS(poll), SCMP_SYS(ppoll),  // the tap and the notification eventfd (glibc's poll uses either)
+      SCMP_SYS(read),                   // a frame from the tap (into the device's buffer), the eventfd's count
+      SCMP_SYS(writev),                 // a frame to the tap: the checked header, then straight from guest RAM
+  });
+  // The tap's offloads follow the driver's features (TUN_F_* only).
+  AllowIoctls(r, {TUNSETOFFLOAD});
+  // Its used-buffer interrupt is an irqfd write (ThreadRuntime's write).
+  return r;
+}
+
 Rules ProfilerTimerList() {
   Rules r = ThreadRuntime();
   AllowSignalsToThisProcess(r);  // the sampling signal to each vCPU
@@ -307,6 +323,7 @@ std::vector<SyscallRule> AllowListFor(ThreadKind kind) {
     case ThreadKind::kMigrationReceiver: return MigrationReceiverList();
     case ThreadKind::kDeviceWorker: return DeviceWorkerList();
     case ThreadKind::kBlockWorker: return BlockWorkerList();
+    case ThreadKind::kNetWorker: return NetWorkerList();
     case ThreadKind::kProfilerTimer: return ProfilerTimerList();
     case ThreadKind::kMain: return MainList();
   }
@@ -321,6 +338,7 @@ const char* ThreadKindName(ThreadKind kind) {
     case ThreadKind::kMigrationReceiver: return "migration receiver";
     case ThreadKind::kDeviceWorker: return "device worker";
     case ThreadKind::kBlockWorker: return "disk worker";
+    case ThreadKind::kNetWorker: return "NIC worker";
     case ThreadKind::kProfilerTimer: return "guest profiler timer";
     case ThreadKind::kMain: return "main";
   }

@@ -17,13 +17,15 @@ enum class ThreadKind {
   kMigrationReceiver,  // --incoming/--restore: parses the stream into the new VM
   kDeviceWorker,       // notify_worker.cc: ioeventfd-driven device work
   kBlockWorker,        // devices/block/block.cc: a disk's requests (one thread per --disk)
+  kNetWorker,          // devices/net/net.cc: a NIC's frames both ways (one thread per --net)
   kProfilerTimer,      // guest_profiler.cc: --profile-guest's sampling clock
   kMain,               // machine.cc: the console, signals, --timeout, shutdown
 };
 
 inline constexpr ThreadKind kAllThreadKinds[] = {
     ThreadKind::kVcpu,         ThreadKind::kApiServer,     ThreadKind::kMigrationSender, ThreadKind::kMigrationReceiver,
-    ThreadKind::kDeviceWorker, ThreadKind::kBlockWorker,   ThreadKind::kProfilerTimer,   ThreadKind::kMain};
+    ThreadKind::kDeviceWorker, ThreadKind::kBlockWorker,   ThreadKind::kNetWorker,       ThreadKind::kProfilerTimer,
+    ThreadKind::kMain};
 
 // For messages: "vCPU", "API server", ...
 const char* ThreadKindName(ThreadKind kind);
