@@ -24,8 +24,7 @@ cd "$(dirname "$0")/.."
 # The guest tests of the sanitizer run: few, because each boots a guest, and
 # what they add is the VMM's own code paths under ASan (devices, the balloon's
 # discards, the migration sender and receiver), not more guest coverage.
-ASAN_GUEST_TESTS='^(GuestTest\.DefaultGuestWithTwoCpusRunsCommandsAndPowersOff|BalloonGuestTest\.InflateGivesMemoryBackAndDeflateReturnsIt|MigrationGuestTest\..*)$'
-GUEST_TESTS='^(GuestTest|BalloonGuestTest|MigrationGuestTest|SeccompGuestTest)\.'
+ASAN_GUEST_TESTS='^(GuestTest\.DefaultGuestWithTwoCpusRunsCommandsAndPowersOff|BalloonGuestTest\.InflateGivesMemoryBackAndDeflateReturnsIt|MigrationGuestTest\..*|NetGuestTest\.GuestAndHostPingEachOtherAndFilesCrossBothWays)$'
 # Every unit-test binary that starts threads (the notify worker, the write
 # tracker, the migration sender and receiver, the API server, the pause
 # barrier, the guest profiler) is one of these.
@@ -86,7 +85,7 @@ sanitize_run() {
   export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1:detect_stack_use_after_return=1}
   export UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}
   local start=$SECONDS
-  ctest --test-dir "$build" --output-on-failure -j2 -LE unverified -E "$GUEST_TESTS|$SECCOMP_CONFINEMENT_TESTS"
+  ctest --test-dir "$build" --output-on-failure -j2 -LE 'unverified|guest' -E "$SECCOMP_CONFINEMENT_TESTS"
   ctest --test-dir "$build" --output-on-failure -j2 -R "$ASAN_GUEST_TESTS"
   echo "test: sanitizer run: tests took $((SECONDS - start)) s"
 }
