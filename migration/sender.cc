@@ -61,6 +61,10 @@ void Sender::Report(bool force) {
     stats_.check_ms = check_->check_ms();
   }
   stats_.total_ms = absl::ToDoubleMilliseconds(now - start_);
+  if (stats_.snapshot_total_bytes > 0) {
+    stats_.snapshot_done_bytes =
+        std::min(stats_.snapshot_total_bytes, (writer_.pages_sent() + writer_.zero_pages()) * kPage);
+  }
   if (on_progress_) on_progress_(stats_);
 }
 
@@ -446,7 +450,12 @@ absl::StatusOr<MigrationStats> Sender::Snapshot() {
     RETURN_IF_ERROR(SendHeaderAndShape());
     stats_.phase = "stop-and-copy";
     stats_.round = 1;
-    RETURN_IF_ERROR(SendPages(RoundOneSets(false), false));
+    const std::vector<PageSet> sets = RoundOneSets(false);
+    // The snapshot's one round goes through each of these pages once, so
+    // their count is the whole of the work the bar shows.
+    stats_.snapshot_total_bytes = CountPages(sets) * kPage;
+    Report(true);
+    RETURN_IF_ERROR(SendPages(sets, false));
     RETURN_IF_ERROR(SendMemoryEndAndState());
     // A file has no round trip: END is its last record, no commit follows.
     RETURN_IF_ERROR(writer_.WriteRecord(RecordType::kEnd, 0, {}));

@@ -92,6 +92,13 @@ struct MigrationStats {
   // memory, which is not sent anyway), "timed-out", or "" (no hinting).
   std::string hint_report;
   double check_ms = 0;
+  // A snapshot's page work (Sender::Snapshot only; 0 otherwise): the bytes
+  // of guest memory it goes through (every populated page outside the
+  // balloon, known before the first is written) and how many of them are
+  // out, with their data or as zero runs. done never exceeds total and
+  // equals it once the pages are written: a progress bar's two ends.
+  uint64_t snapshot_total_bytes = 0;
+  uint64_t snapshot_done_bytes = 0;
   // Where the downtime went, in order (ms): stopping the vCPUs, the last
   // dirty sync, sending the last pages, the paused re-scan (PVM, when
   // needed), saving and sending the state, and waiting for the destination

@@ -195,6 +195,16 @@ ApiResponse PutSnapshot(Control& control, const std::string& body) {
   return {200, Dump(StatsJson(*stats))};
 }
 
+ApiResponse GetSnapshot(Control& control) {
+  absl::StatusOr<SnapshotProgress> p = control.GetSnapshot();
+  if (!p.ok()) return FromStatus(p.status());
+  json out{{"state", p->state},           {"path", p->path},
+           {"done_bytes", p->done_bytes}, {"total_bytes", p->total_bytes},
+           {"bytes_written", p->bytes_written}, {"total_ms", p->total_ms}};
+  if (!p->error.empty()) out["error"] = p->error;
+  return {200, Dump(out)};
+}
+
 ApiResponse GetBalloonStats(Control& control) {
   absl::StatusOr<std::vector<BalloonStat>> stats = control.GetBalloonStats();
   if (!stats.ok()) return FromStatus(stats.status());
@@ -270,6 +280,7 @@ const std::vector<RouteHandler>& Table() {
       {{"PUT", "/api/v1/migrate/abandon"},
        [](Control& c, const std::string&) { return MigrationAction(c.AbandonMigrationSource()); }},
       {{"PUT", "/api/v1/snapshot"}, PutSnapshot},
+      {{"GET", "/api/v1/snapshot"}, [](Control& c, const std::string&) { return GetSnapshot(c); }},
       {{"GET", "/metrics"}, [](Control& c, const std::string&) { return Metrics(c); }},
   };
   return table;

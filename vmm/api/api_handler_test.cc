@@ -318,7 +318,8 @@ TEST(ApiHandler, SnapshotDuringAMigrationIs409WithTheReason) {
 TEST(ApiHandler, SnapshotNeedsAPath) {
   RecordingControl c;
   EXPECT_EQ(HandleApiRequest(c, "PUT", "/api/v1/snapshot", "{}").status, 400);
-  EXPECT_EQ(HandleApiRequest(c, "GET", "/api/v1/snapshot", "").status, 405);
+  EXPECT_EQ(HandleApiRequest(c, "DELETE", "/api/v1/snapshot", "").status, 405);
+  EXPECT_EQ(HandleApiRequest(c, "GET", "/api/v1/snapshot", "").status, 404);  // none taken yet
   ApiResponse r = HandleApiRequest(c, "PUT", "/api/v1/snapshot", R"({"path": "/tmp/x.snap"})");
   EXPECT_EQ(r.status, 200);
   EXPECT_EQ(c.snapshot_path, "/tmp/x.snap");

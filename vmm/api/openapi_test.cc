@@ -47,6 +47,10 @@ class AgreeableControl : public Control {
   absl::StatusOr<migration::MigrationStats> ResumeMigrationSource() override { return Stats(); }
   absl::StatusOr<migration::MigrationStats> AbandonMigrationSource() override { return Stats(); }
   absl::StatusOr<migration::MigrationStats> Snapshot(const std::string&) override { return Stats(); }
+  absl::StatusOr<SnapshotProgress> GetSnapshot() override {
+    return SnapshotProgress{.state = "failed", .path = "/tmp/vm.snap", .done_bytes = 1 << 20, .total_bytes = 2 << 20,
+                            .bytes_written = 1 << 20, .total_ms = 12, .error = "disk full"};
+  }
   absl::Status PauseVm() override { return absl::OkStatus(); }
   absl::Status ResumeVm() override { return absl::OkStatus(); }
   absl::Status ShutdownVm(double) override { return absl::OkStatus(); }
