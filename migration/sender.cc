@@ -278,8 +278,13 @@ absl::Status Sender::SendLiveRound(const std::vector<PageSet>& sets) {
   writer_.RestartCap();
   RETURN_IF_ERROR(SendPages(sets, true));
   RETURN_IF_ERROR(writer_.WriteRecord(RecordType::kRoundEnd, stats_.round, {}));
-  policy_.RoundSent(writer_.bytes_written() - round_bytes, absl::ToDoubleSeconds(absl::Now() - round_start));
+  const absl::Duration took = absl::Now() - round_start;
+  policy_.RoundSent(writer_.bytes_written() - round_bytes, absl::ToDoubleSeconds(took));
   stats_.rate_bytes_per_s = policy_.measured_rate_bytes_per_s();
+  stats_.round_history.push_back({.round = stats_.round,
+                                  .dirty_bytes = round_set_bytes_,
+                                  .bytes_sent = writer_.bytes_written() - round_bytes,
+                                  .ms = absl::ToDoubleMilliseconds(took)});
   return absl::OkStatus();
 }
 
@@ -358,10 +363,12 @@ absl::Status Sender::StopAndCopy(const std::vector<PageSet>& dirty) {
   lap(parts.pause);
   ASSIGN_OR_RETURN(std::vector<PageSet> last, TakeDirty());
   for (size_t i = 0; i < dirty.size(); ++i) last[i].Or(dirty[i].words());
-  stats_.final_pages += CountPages(last);
+  const uint64_t last_pages = CountPages(last);
+  stats_.final_pages += last_pages;
   lap(parts.sync);
   ++stats_.round;
   writer_.RestartCap();
+  const uint64_t paused_bytes = writer_.bytes_written();
   RETURN_IF_ERROR(SendPages(last, false));
   lap(parts.last_pages);
   if (check_) {
@@ -371,6 +378,11 @@ absl::Status Sender::StopAndCopy(const std::vector<PageSet>& dirty) {
     if (!pass.pages.empty()) RETURN_IF_ERROR(SendPages(pass.pages, false));
   }
   lap(parts.rescan);
+  stats_.round_history.push_back({.round = stats_.round,
+                                  .dirty_bytes = last_pages * kPage,
+                                  .bytes_sent = writer_.bytes_written() - paused_bytes,
+                                  .ms = parts.last_pages + parts.rescan,
+                                  .paused = true});
   RETURN_IF_ERROR(SendMemoryEndAndState());
   // A cancel that came first wins; after this one, cancel is refused.
   if (cancel_ != nullptr && !cancel_->PassPointOfNoReturn()) return absl::CancelledError("cancelled");

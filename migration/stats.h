@@ -6,6 +6,7 @@
 
 #include <cstdint>
 #include <string>
+#include <vector>
 
 namespace migration {
 
@@ -107,6 +108,19 @@ struct MigrationStats {
   struct DowntimeParts {
     double pause = 0, sync = 0, last_pages = 0, rescan = 0, state = 0, ack = 0;
   } downtime_parts;
+  // Each round as it ended, the last one sent while paused: what it set
+  // out to send (the dirty set at its start), what it wrote to the stream
+  // and how long that took. How a migration converged, for a chart
+  // (bench/migrate.py --plot) or a look at why it did not; at most
+  // max_rounds + 1 entries.
+  struct Round {
+    uint32_t round = 0;
+    uint64_t dirty_bytes = 0;
+    uint64_t bytes_sent = 0;
+    double ms = 0;
+    bool paused = false;
+  };
+  std::vector<Round> round_history;
   std::string error;
 };
 

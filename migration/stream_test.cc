@@ -166,6 +166,24 @@ TEST_P(HintedLiveMigrationTest, SkipsHintedPagesButSendsHintedPagesTheGuestReuse
   EXPECT_LE(parts, stats->downtime_ms + 0.01);
   ASSERT_FALSE(progress.empty());
   EXPECT_EQ(progress.back().phase, "completed");
+  // One entry per round, in order, the last the paused one; together they
+  // hold every byte of page data sent (the rest is headers and state).
+  ASSERT_EQ(stats->round_history.size(), stats->round);
+  uint64_t round_bytes = 0;
+  for (size_t i = 0; i < stats->round_history.size(); ++i) {
+    const MigrationStats::Round& r = stats->round_history[i];
+    EXPECT_EQ(r.round, i + 1);
+    EXPECT_EQ(r.paused, i + 1 == stats->round_history.size());
+    EXPECT_GE(r.ms, 0);
+    round_bytes += r.bytes_sent;
+  }
+  EXPECT_GE(round_bytes, (stats->pages_sent) * kPage);
+  EXPECT_LT(round_bytes, stats->bytes_sent);
+  // Round 1 set out with the populated pages less the hinted ones; it
+  // dirtied one page (0x1000) that round 2 then had to send.
+  EXPECT_EQ(stats->round_history[0].dirty_bytes, (256 - 127) * kPage);
+  EXPECT_GE(stats->round_history[1].dirty_bytes, kPage);
+  EXPECT_EQ(stats->round_history.back().ms, stats->downtime_parts.last_pages + stats->downtime_parts.rescan);
   EXPECT_EQ(stats->unlogged_pages, 0u);
   EXPECT_FALSE(stats->paused_rescan);
   EXPECT_GT(stats->hint_wait_ms, 0);  // the report ("complete" above) was waited for

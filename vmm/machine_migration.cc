@@ -36,8 +36,6 @@ constexpr absl::Duration kCommitTimeout = absl::Seconds(10);
 // disk images it shares with this one.
 constexpr absl::Duration kDiskLockWait = absl::Seconds(30);
 
-double Mib(uint64_t bytes) { return static_cast<double>(bytes) / (1 << 20); }
-
 }  // namespace
 
 absl::Status Machine::ListenForIncoming() {
@@ -69,19 +67,19 @@ absl::Status Machine::ReceiveGuest() {
     channel.emplace(std::move(file));
   }
   // A snapshot file's length is known, so a restore can show how far it
-  // got: on a terminal, as `vmm ctl migrate` does; elsewhere only the
-  // summary line at the end. (A migration's stream has no known length:
-  // its source shows the progress.)
-  base::ProgressLine line(stderr);
+  // got: a bar on a terminal, as `vmm ctl migrate` draws; elsewhere a log
+  // line every few seconds. (A migration's stream has no known length: its
+  // source shows the progress.)
+  base::ProgressLine line(stderr, base::ProgressLine::StyleOf(stderr),
+                          {.plain_sink = [](std::string_view text) { LOG_INFO("%s", text); }, .start = start});
   migration::Receiver::ProgressCallback on_progress;
   struct stat file_stat {};
-  if (!config_.restore_path.empty() && line.drawing() && ::fstat(channel->fd(), &file_stat) == 0 &&
-      file_stat.st_size > 0) {
-    on_progress = [&line, start](const migration::ReadProgress& p) {
+  if (!config_.restore_path.empty() && ::fstat(channel->fd(), &file_stat) == 0 && file_stat.st_size > 0) {
+    on_progress = [&line, start, this](const migration::ReadProgress& p) {
       const double seconds = std::max(absl::ToDoubleSeconds(absl::Now() - start), 1e-3);
-      line.Draw(absl::StrFormat("%s restoring %.1f of %.1f MiB, %.0f MiB/s",
-                                base::ProgressBar(p.done_bytes, p.total_bytes), Mib(p.done_bytes),
-                                Mib(p.total_bytes), Mib(p.done_bytes) / seconds));
+      line.Show(p.done_bytes, p.total_bytes,
+                absl::StrCat("restoring ", config_.restore_path, ": ",
+                             base::TransferText(p.done_bytes, p.total_bytes, p.done_bytes / seconds)));
       if (p.done_bytes == p.total_bytes) line.Finish();
     };
   }

@@ -9,9 +9,11 @@
 #include <algorithm>
 #include <cstdio>
 #include <nlohmann/json.hpp>
+#include <optional>
 #include <thread>
 
 #include "absl/status/statusor.h"
+#include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "absl/synchronization/notification.h"
 #include "absl/time/time.h"
@@ -85,12 +87,26 @@ std::string Summary(const nlohmann::json& s, const char* what) {
   return line;
 }
 
-void DrawProgress(base::ProgressLine& line, const nlohmann::json& s) {
-  line.Draw(absl::StrFormat("%s %-13s round %d  %.1f MiB sent, %.1f MiB left, %.1f MiB/s, downtime ~%.1f ms",
-                            base::ProgressBar(s["bytes_sent"].get<uint64_t>(), s["guest_ram_bytes"].get<uint64_t>()),
+void ShowProgress(base::ProgressLine& line, const nlohmann::json& s) {
+  const uint64_t remaining = s["remaining_bytes"].get<uint64_t>();
+  const double rate = s["rate_mib_s"].get<double>() * (1 << 20);
+  // What is left at the last sync, at the last round's rate: the time the
+  // current round still needs, not the migration's (the guest dirties more).
+  const std::optional<double> left = base::SecondsLeft(0, remaining, rate);
+  line.Show(s["bytes_sent"].get<uint64_t>(), s["guest_ram_bytes"].get<uint64_t>(),
+            absl::StrFormat("migration %s, round %d: %.1f MiB sent, %.1f MiB left (%s at %.1f MiB/s), downtime ~%.1f ms",
                             s["state"].get<std::string>(), s["rounds"].get<int>(), Mib(s["bytes_sent"]),
-                            Mib(s["remaining_bytes"]), s["rate_mib_s"].get<double>(),
+                            Mib(remaining), left ? base::FormatDuration(*left) : "?", rate / (1 << 20),
                             std::min(s["expected_downtime_ms"].get<double>(), 1e9)));
+}
+
+// Progress on stderr: a bar on a terminal, a line every few seconds
+// elsewhere, nothing with --json (the object on stdout is the output).
+base::ProgressStyle ProgressStyleFor(const CtlOptions& options) {
+  return options.json ? base::ProgressStyle::kOff : base::ProgressLine::StyleOf(stderr);
+}
+base::ProgressLine::Options ProgressOptionsFor(const CtlOptions& options) {
+  return {.plain_interval = options.progress_interval};
 }
 
 int Migrate(const std::string& socket_path, const std::string& destination, const CtlOptions& options) {
@@ -103,7 +119,7 @@ int Migrate(const std::string& socket_path, const std::string& destination, cons
   absl::StatusOr<Reply> started = Request(socket_path, "PUT", "/api/v1/migrate", body.dump(), 60);
   if (!started.ok()) return Fail(1, std::string(started.status().message()));
   if (started->status / 100 != 2) return Fail(1, "migration not started: " + ErrorText(*started));
-  base::ProgressLine line(stderr, !options.json && ::isatty(STDERR_FILENO));
+  base::ProgressLine line(stderr, ProgressStyleFor(options), ProgressOptionsFor(options));
   nlohmann::json last;
   while (true) {
     absl::StatusOr<Reply> r = Request(socket_path, "GET", "/api/v1/migrate", "", 10);
@@ -117,7 +133,7 @@ int Migrate(const std::string& socket_path, const std::string& destination, cons
     }
     last = r->body;
     const std::string state = last["state"].get<std::string>();
-    DrawProgress(line, last);
+    ShowProgress(line, last);
     if (migration::PhaseIsFinal(state)) break;
     ::usleep(200 * 1000);
   }
@@ -164,10 +180,10 @@ void FollowSnapshot(const std::string& socket_path, const std::string& path, bas
     // client's, refused to us with a 409 the PUT will report).
     if (p.value("state", "") != "saving" || p.value("path", "") != path) continue;
     const uint64_t done = p.value("done_bytes", uint64_t{0}), total = p.value("total_bytes", uint64_t{0});
-    const double seconds = std::max(p.value("total_ms", 0.0) / 1000, 1e-3);
-    line.Draw(absl::StrFormat("%s saving %.1f of %.1f MiB of guest memory, %.0f MiB/s, %.1f MiB written",
-                              base::ProgressBar(done, total), Mib(done), Mib(total), Mib(done) / seconds,
-                              Mib(p.value("bytes_written", uint64_t{0}))));
+    line.Show(done, total,
+              absl::StrCat("snapshot to ", path, ": guest memory ",
+                           base::TransferText(done, total, p.value("rate_mib_s", 0.0) * (1 << 20)),
+                           absl::StrFormat("; %.1f MiB written", Mib(p.value("bytes_written", uint64_t{0})))));
   }
 }
 
@@ -175,8 +191,8 @@ int Snapshot(const std::string& socket_path, const std::string& path, const CtlO
   const int wait_seconds = SnapshotWaitSeconds(socket_path);
   const std::string body = nlohmann::json{{"path", path}}.dump();
   absl::StatusOr<Reply> r = absl::UnknownError("no answer");
-  base::ProgressLine line(stderr, !options.json && ::isatty(STDERR_FILENO));
-  if (line.drawing()) {
+  base::ProgressLine line(stderr, ProgressStyleFor(options), ProgressOptionsFor(options));
+  if (line.active()) {
     // The PUT answers only once the file is written; the bar comes from
     // polling beside it, as `ctl migrate` polls its migration.
     absl::Notification finished;

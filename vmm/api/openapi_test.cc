@@ -58,7 +58,12 @@ class AgreeableControl : public Control {
 
  private:
   static migration::MigrationStats Stats() {
-    return migration::MigrationStats{.phase = "failed", .round = 2, .error = "the destination went away"};
+    return migration::MigrationStats{
+        .phase = "failed",
+        .round = 2,
+        .round_history = {{.round = 1, .dirty_bytes = 8192, .bytes_sent = 8300, .ms = 1.5},
+                          {.round = 2, .dirty_bytes = 4096, .bytes_sent = 4150, .ms = 0.5, .paused = true}},
+        .error = "the destination went away"};
   }
 };
 
