@@ -7,7 +7,7 @@
 // move (memory checksums of a running program, its counter moving on, the
 // console answering), and what the host sees (bytes on the veth link).
 // One guest boot serves the whole sequence because a boot costs minutes
-// here (shared/PLATFORM.md).
+// here (docs/PVM.md).
 #include <signal.h>
 #include <unistd.h>
 
