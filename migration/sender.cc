@@ -61,6 +61,13 @@ void Sender::Report(bool force) {
     stats_.check_ms = check_->check_ms();
   }
   stats_.total_ms = absl::ToDoubleMilliseconds(now - start_);
+  if (live_round_start_pages_.has_value()) {
+    // Counted down as the round's pages go out, so the figure (and the
+    // metric) is what the migration still has to send, not what it had
+    // when the round began; the next sync sets it anew.
+    const uint64_t sent = (writer_.pages_sent() + writer_.zero_pages() - *live_round_start_pages_) * kPage;
+    stats_.remaining_bytes = round_set_bytes_ - std::min(round_set_bytes_, sent);
+  }
   if (stats_.snapshot_total_bytes > 0) {
     stats_.snapshot_done_bytes =
         std::min(stats_.snapshot_total_bytes, (writer_.pages_sent() + writer_.zero_pages()) * kPage);
@@ -276,7 +283,10 @@ absl::Status Sender::SendLiveRound(const std::vector<PageSet>& sets) {
   const absl::Time round_start = absl::Now();
   const uint64_t round_bytes = writer_.bytes_written();
   writer_.RestartCap();
-  RETURN_IF_ERROR(SendPages(sets, true));
+  live_round_start_pages_ = writer_.pages_sent() + writer_.zero_pages();
+  const absl::Status sent = SendPages(sets, true);
+  live_round_start_pages_.reset();
+  RETURN_IF_ERROR(sent);
   RETURN_IF_ERROR(writer_.WriteRecord(RecordType::kRoundEnd, stats_.round, {}));
   const absl::Duration took = absl::Now() - round_start;
   policy_.RoundSent(writer_.bytes_written() - round_bytes, absl::ToDoubleSeconds(took));

@@ -80,7 +80,7 @@ struct MigrationStats {
   bool paused_rescan = false;        // the verified pass re-checked every page while paused
   uint64_t bypassed_pages = 0;       // pages the tracking misses, sent again while paused instead
   uint64_t final_pages = 0;          // dirty pages sent while the guest was paused
-  uint64_t remaining_bytes = 0;   // dirty at the last sync
+  uint64_t remaining_bytes = 0;   // of the last sync's dirty set, still to send (counted down in a round)
   double rate_bytes_per_s = 0;    // of the last full round
   double expected_downtime_ms = 0;
   double total_ms = 0;

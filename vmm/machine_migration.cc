@@ -76,11 +76,15 @@ absl::Status Machine::ReceiveGuest() {
   struct stat file_stat {};
   if (!config_.restore_path.empty() && ::fstat(channel->fd(), &file_stat) == 0 && file_stat.st_size > 0) {
     on_progress = [&line, start, this](const migration::ReadProgress& p) {
-      const double seconds = std::max(absl::ToDoubleSeconds(absl::Now() - start), 1e-3);
+      // No rate (and so no time left) from the first fraction of a second:
+      // the header alone would promise minutes.
+      const double seconds = absl::ToDoubleSeconds(absl::Now() - start);
+      const bool done = p.done_bytes == p.total_bytes;
+      const double rate = seconds >= 0.5 || done ? p.done_bytes / std::max(seconds, 1e-3) : 0;
       line.Show(p.done_bytes, p.total_bytes,
                 absl::StrCat("restoring ", config_.restore_path, ": ",
-                             base::TransferText(p.done_bytes, p.total_bytes, p.done_bytes / seconds)));
-      if (p.done_bytes == p.total_bytes) line.Finish();
+                             base::TransferText(p.done_bytes, p.total_bytes, rate)));
+      if (done) line.Finish();
     };
   }
   // The stream is untrusted input: it is parsed on a thread of its own,

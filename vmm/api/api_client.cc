@@ -89,9 +89,12 @@ std::string Summary(const nlohmann::json& s, const char* what) {
 
 void ShowProgress(base::ProgressLine& line, const nlohmann::json& s) {
   const uint64_t remaining = s["remaining_bytes"].get<uint64_t>();
-  const double rate = s["rate_mib_s"].get<double>() * (1 << 20);
-  // What is left at the last sync, at the last round's rate: the time the
-  // current round still needs, not the migration's (the guest dirties more).
+  // The last full round's rate, or before one has ended the average so far.
+  const double total_ms = s["total_ms"].get<double>();
+  double rate = s["rate_mib_s"].get<double>() * (1 << 20);
+  if (rate <= 0 && total_ms > 0) rate = s["bytes_sent"].get<double>() / (total_ms / 1000);
+  // What is left of the current round at that rate: the time the round
+  // still needs, not the migration's (the guest dirties more meanwhile).
   const std::optional<double> left = base::SecondsLeft(0, remaining, rate);
   line.Show(s["bytes_sent"].get<uint64_t>(), s["guest_ram_bytes"].get<uint64_t>(),
             absl::StrFormat("migration %s, round %d: %.1f MiB sent, %.1f MiB left (%s at %.1f MiB/s), downtime ~%.1f ms",
