@@ -23,7 +23,9 @@ import sys
 FORMAT = 1  # bumped when a key changes meaning; new keys do not bump it
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 VMM = os.path.join(ROOT, "build", "vmm", "vmm")
-MATPLOTLIB_MISSING = "--plot needs matplotlib (Debian 12: apt-get install python3-matplotlib)"
+MATPLOTLIB_MISSING = ("--plot needs matplotlib, which {python} cannot import ({error}): on Debian 12 "
+                      "apt-get install python3-matplotlib and run the bench with /usr/bin/python3, or pip install "
+                      "matplotlib for this Python")
 
 
 class PlotUnavailable(Exception):
@@ -42,7 +44,7 @@ def pyplot():
     try:
         import matplotlib
     except ImportError as e:
-        raise PlotUnavailable(f"{MATPLOTLIB_MISSING}: {e}") from None
+        raise PlotUnavailable(MATPLOTLIB_MISSING.format(python=sys.executable, error=e)) from None
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
     return plt
@@ -58,12 +60,17 @@ def check_outputs(args, prog):
             continue
         folder = os.path.dirname(os.path.abspath(path))
         if not os.path.isdir(folder):
-            sys.exit(f"{prog}: --{flag} {path}: the folder {folder} does not exist")
+            _usage_error(prog, f"--{flag} {path}: the folder {folder} does not exist")
     if getattr(args, "plot", None):
         try:
             pyplot()
         except PlotUnavailable as e:
-            sys.exit(f"{prog}: {e}")
+            _usage_error(prog, str(e))
+
+
+def _usage_error(prog, message):
+    print(f"{prog}: {message}", file=sys.stderr)
+    sys.exit(2)  # as argparse does for a bad argument
 
 
 def _run(argv):

@@ -5,6 +5,8 @@ bench_output_test, with a Python that has matplotlib when one is found
 (CMakeLists.txt); without it the chart tests are skipped and say so.
 """
 import argparse
+import contextlib
+import io
 import json
 import os
 import subprocess
@@ -98,12 +100,17 @@ class JsonTest(unittest.TestCase):
 
 
 class CheckOutputsTest(unittest.TestCase):
+    def check(self, args, prog):
+        """check_outputs' exit status and what it printed."""
+        err = io.StringIO()
+        with self.assertRaises(SystemExit) as e, contextlib.redirect_stderr(err):
+            results.check_outputs(args, prog)
+        return e.exception.code, err.getvalue()
+
     def test_a_missing_folder_is_named_before_the_run(self):
-        args = argparse.Namespace(json="/nonexistent-dir/out.json", plot=None)
-        with self.assertRaises(SystemExit) as e:
-            results.check_outputs(args, "bench/x")
-        self.assertIn("bench/x: --json /nonexistent-dir/out.json", str(e.exception))
-        self.assertIn("/nonexistent-dir does not exist", str(e.exception))
+        code, err = self.check(argparse.Namespace(json="/nonexistent-dir/out.json", plot=None), "bench/x")
+        self.assertEqual(code, 2)
+        self.assertEqual(err, "bench/x: --json /nonexistent-dir/out.json: the folder /nonexistent-dir does not exist\n")
 
     def test_plot_without_matplotlib_is_one_clear_error(self):
         # None in sys.modules makes `import matplotlib` raise ImportError.
@@ -112,10 +119,10 @@ class CheckOutputsTest(unittest.TestCase):
                 results.pyplot()
             self.assertIn("apt-get install python3-matplotlib", str(e.exception))
             with tempfile.TemporaryDirectory() as d:
-                args = argparse.Namespace(json=None, plot=os.path.join(d, "c.png"))
-                with self.assertRaises(SystemExit) as e:
-                    results.check_outputs(args, "bench/migrate")
-        self.assertTrue(str(e.exception).startswith("bench/migrate: --plot needs matplotlib"), str(e.exception))
+                code, err = self.check(argparse.Namespace(json=None, plot=os.path.join(d, "c.png")), "bench/migrate")
+        self.assertEqual(code, 2)
+        self.assertTrue(err.startswith("bench/migrate: --plot needs matplotlib"), err)
+        self.assertEqual(err.count("\n"), 1, "one line")
 
     def test_nothing_asked_nothing_checked(self):
         results.check_outputs(argparse.Namespace(json=None, plot=None), "bench/x")
