@@ -69,7 +69,8 @@ def migration(plt, rows, path):
     labels = list(dict.fromkeys(r["vmm"] for r in rows))
     if not rows:
         scenarios, labels = ["(no runs)"], ["(no runs)"]
-    fig, axes = plt.subplots(len(scenarios), len(labels), figsize=(5 * len(labels), 3.6 * len(scenarios)),
+    # At least 8 inches wide: the legend below the panels needs it.
+    fig, axes = plt.subplots(len(scenarios), len(labels), figsize=(max(8, 5 * len(labels)), 3.6 * len(scenarios)),
                              squeeze=False)
     by_key = {(r["scenario"], r["vmm"]): r for r in rows}
     for i, scenario in enumerate(scenarios):
