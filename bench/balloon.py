@@ -44,6 +44,8 @@ import time
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from benchlib import (CPU_ACCOUNTING, GIB, MARKER, VMM, Console, CpuMeter, fmt, qemu_argv, qemu_binary,  # noqa: E402
                       qmp, ram_mib, reap, stop)
+import plots  # noqa: E402
+import results  # noqa: E402
 
 
 def ctl(sock, *args):
@@ -87,10 +89,13 @@ def vmm_steps(memory, touch_mib, size_mib, notify, chunks):
                 start = time.monotonic()
                 ctl(sock, "balloon", f"{target}M")
                 polls = 0
-                while ctl(sock, "balloon")["actual_mib"] != target:
+                progress = [(0.0, size_mib - target)]  # (seconds, MiB in the balloon), for --plot
+                while (actual := ctl(sock, "balloon")["actual_mib"]) != target:
+                    progress.append((time.monotonic() - start, actual))
                     polls += 1
                     time.sleep(0.05)
                 wall = time.monotonic() - start
+                progress.append((wall, target))
                 cpu = meter.stop()
                 after = ctl(sock, "balloon")["counters"]
                 thread_after = notify_thread_ns(proc.pid)
@@ -108,6 +113,7 @@ def vmm_steps(memory, touch_mib, size_mib, notify, chunks):
                     "cpu_ms_per_gib": cpu["vmm_ms"] / gib,
                     "handler_ms_per_gib": (after["service_cpu_ns"] - before["service_cpu_ns"]) / 1e6 / gib,
                     "p50_us": after["service_p50_ns"] / 1000, "p99_us": after["service_p99_ns"] / 1000,
+                    "progress": progress,
                 })
         con.run("poweroff -f", 30)
         reap(proc, 30)
@@ -139,10 +145,13 @@ def qemu_steps(memory, touch_mib, size_mib, use_strace):
                 start = time.monotonic()
                 cmd("balloon", value=(ram - target) * (1 << 20))
                 polls = 0
-                while cmd("query-balloon")["return"]["actual"] != (ram - target) * (1 << 20):
+                progress = [(0.0, size_mib - target)]
+                while (actual := cmd("query-balloon")["return"]["actual"]) != (ram - target) * (1 << 20):
+                    progress.append((time.monotonic() - start, ram - actual / (1 << 20)))
                     polls += 1
                     time.sleep(0.05)
                 wall = time.monotonic() - start
+                progress.append((wall, target))
                 cpu = meter.stop()
                 calls = None
                 if strace:
@@ -155,7 +164,7 @@ def qemu_steps(memory, touch_mib, size_mib, use_strace):
                                 "mib_s": size_mib / wall, "polls": polls,
                                 "discards_per_gib": None if calls is None else calls / gib,
                                 "cpu_ms_per_gib": cpu["vmm_ms"] / gib, "handler_ms_per_gib": None,
-                                "p50_us": None, "p99_us": None})
+                                "p50_us": None, "p99_us": None, "progress": progress})
         con.run("poweroff -f", 30)
         reap(proc, 30)
     finally:
@@ -178,7 +187,10 @@ def main():
     ap.add_argument("--balloon-chunks", choices=["on", "off", "both"], default="on",
                     help="whether the VMM offers the range format (VIRTIO_BALLOON_F_CHUNKS); "
                          "'both' runs with and without it")
+    results.add_arguments(ap, plot_help="draw a PNG chart of the balloon's size over time in each step, "
+                                        "one line per VMM and guest state")
     args = ap.parse_args()
+    results.check_outputs(args, "bench/balloon")
     modes = [] if args.qemu_only else (["inline", "thread"] if args.notify == "both" else [args.notify])
     chunk_modes = {"on": [True], "off": [False], "both": [True, False]}[args.balloon_chunks]
     rows = []
@@ -221,6 +233,7 @@ def main():
               f"{p50:.1f} us the host side needs {requests * p50 / 1000:.1f} ms "
               f"(goal: the whole inflate under 338 ms on hardware KVM, leaving "
               f"{338 - requests * p50 / 1000:.1f} ms for the guest driver)")
+    results.write_outputs(args, "balloon", rows, plots.balloon)
 
 
 if __name__ == "__main__":

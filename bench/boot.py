@@ -19,7 +19,7 @@ exec. Printed per VMM (medians):
   - memory overhead at the ready marker: RSS, PSS and private memory of
     every mapping except the guest-RAM memfd,
 and the ratios vmm/QEMU. Guest-bound wall time is about equal for any VMM
-here (PVM emulates the guest kernel, shared/PLATFORM.md); host-side cost is
+here (PVM emulates the guest kernel, docs/PVM.md); host-side cost is
 what the VMM controls.
 """
 import argparse
@@ -33,6 +33,7 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from benchlib import (CPU_ACCOUNTING, EXEC_STAMP, IMAGE, MARKER, PVM, VMM, Console, CpuMeter,  # noqa: E402
                       exec_stamp, fmt, launch, median, memory_overhead_kib, qemu_argv, qemu_binary,
                       qemu_traced_first_run_ms, reap, vmm_first_run_ms)
+import results  # noqa: E402
 
 
 def boot_once(argv, first_run, timeout=600):
@@ -70,7 +71,9 @@ def main():
     ap.add_argument("--runs", type=int, default=3)
     ap.add_argument("--memory", default="512M")
     ap.add_argument("--no-qemu", action="store_true")
+    results.add_arguments(ap)
     args = ap.parse_args()
+    results.check_outputs(args, "bench/boot")
     if not all(os.path.exists(p) for p in (VMM, EXEC_STAMP, os.path.join(IMAGE, "vmlinux"))):
         sys.exit("bench/boot: build first (cmake --build build; guest-images/build.sh)")
 
@@ -118,6 +121,10 @@ def main():
           f"{met(v['startup_ms'] is not None and v['startup_ms'] < 10)}; memory overhead < 5 MiB: "
           f"PSS {met(v['pss'] is not None and v['pss'] < 5)}, RSS {met(v['rss'] is not None and v['rss'] < 5)}, "
           f"private {met(v['private'] is not None and v['private'] < 5)}")
+    # One row per boot (stderr left out: it is for reading a failure above).
+    rows = [{"vmm": name, "run": i, **{k: v for k, v in r.items() if k != "stderr"}}
+            for name, rs in runs.items() for i, r in enumerate(rs)]
+    results.write_outputs(args, "boot", rows, medians=summary)
 
 
 if __name__ == "__main__":

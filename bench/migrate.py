@@ -54,7 +54,7 @@ is not loopback.
 The probe keeps the guest's one vCPU busy in user mode (at nice 19) for the
 whole run, for both VMMs; --no-probe leaves the guest idle and prints no
 guest-side downtime. Guest boots and page faults are emulated on PVM
-(shared/PLATFORM.md), so use smaller sizes for a quick run: --memory 1G
+(docs/PVM.md), so use smaller sizes for a quick run: --memory 1G
 --touch-mib 512.
 """
 import argparse
@@ -69,6 +69,8 @@ import time
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from benchlib import (CPU_ACCOUNTING, MARKER, MIB, VMM, Console, CpuMeter, fmt, host_tsc, meminfo_mib,  # noqa: E402
                       probe_report, qemu_argv, qemu_binary, qmp, ram_mib, reap)
+import plots  # noqa: E402
+import results  # noqa: E402
 
 NS_A, NS_B = "vmmbench-a", "vmmbench-b"
 IP_A, IP_B = "10.78.0.1", "10.78.0.2"
@@ -256,7 +258,7 @@ def vmm_migrate(window, src_sock, dest_uri, hinting, downtime_ms):
                 "parts": out.get("downtime_parts_ms", {}),
                 "hint_wait_ms": out.get("hint_wait_ms", 0), "hint_report": out.get("hint_report", ""),
                 "check_ms": out.get("check_ms", 0), "receive": receive_split(window.dest.log_text()),
-                "encryption": out.get("encryption", "none")})
+                "encryption": out.get("encryption", "none"), "round_history": out.get("round_history", [])})
     return row
 
 
@@ -312,10 +314,12 @@ def qemu_migrate(window, qsock, uri, downtime_ms, max_bandwidth_mib_s):
     r = cmd("migrate", uri=uri)
     if "error" in r:
         raise RuntimeError(f"QEMU migrate: {r['error']}")
+    samples = []  # QEMU reports no rounds: --plot rebuilds them from these
     while True:
         info = cmd("query-migrate")["return"]
         if info.get("status") in ("completed", "failed", "cancelled"):
             break
+        samples.append(qemu_sample(info))
         time.sleep(0.2)  # as often as `vmm ctl migrate` asks ours
     if info["status"] != "completed":
         raise RuntimeError(f"QEMU migration {info['status']}: {info.get('error-desc', '')}")
@@ -323,8 +327,15 @@ def qemu_migrate(window, qsock, uri, downtime_ms, max_bandwidth_mib_s):
     ram = info.get("ram", {})
     row.update({"total_ms": info.get("total-time", 0), "downtime_ms": info.get("downtime", 0),
                 "sent_mib": ram.get("transferred", 0) / MIB, "rounds": ram.get("dirty-sync-count", 0),
-                "skipped": f"dup {ram.get('duplicate', 0)}", "max_bandwidth_mib_s": bandwidth / MIB})
+                "skipped": f"dup {ram.get('duplicate', 0)}", "max_bandwidth_mib_s": bandwidth / MIB,
+                "round_history": plots.qemu_rounds(samples, qemu_sample(info))})
     return row
+
+
+def qemu_sample(info):
+    ram = info.get("ram", {})
+    return {"syncs": ram.get("dirty-sync-count", 0), "transferred": ram.get("transferred", 0),
+            "remaining": ram.get("remaining", 0)}
 
 
 def run_qemu(args, label, max_bandwidth_mib_s):
@@ -496,7 +507,10 @@ def main():
                          "ones, and print the tls/tcp total-time ratios")
     ap.add_argument("--no-probe", dest="probe", action="store_false",
                     help="no guest-side downtime probe (the guest's vCPU then idles)")
+    results.add_arguments(ap, plot_help="draw a PNG chart: per scenario, MiB sent and MiB dirty per round, the "
+                                        "downtime marked, ours beside QEMU's")
     args = ap.parse_args()
+    results.check_outputs(args, "bench/migrate")
     args.scenarios = args.scenarios.split(",")
     netns_up()
     rows = []
@@ -522,6 +536,7 @@ def main():
     finally:
         netns_down()
     report(args, rows)
+    results.write_outputs(args, "migrate", rows, plots.migration)
 
 
 if __name__ == "__main__":

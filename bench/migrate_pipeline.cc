@@ -5,9 +5,10 @@
 // zero pages is migrated over a local TCP (or Unix) socket into a second VM
 // in this process, by the real Sender and Receiver. No vCPU writes, so one
 // round plus an empty stop-and-copy. Prints wall time, throughput, CPU time
-// of each side and the sender's figures, with the PVM verification on or off,
-// and optionally with part of the used memory hinted free by the "guest" or
-// a "guest" thread rewriting memory at a given rate while it runs.
+// of each side and the sender's figures (also as JSON: --json FILE), with
+// the PVM verification on or off, and optionally with part of the used
+// memory hinted free by the "guest" or a "guest" thread rewriting memory at
+// a given rate while it runs.
 //
 // What it isolates: everything but the guest and the wire between hosts,
 // i.e. the zero check, bounce copy, checksums, fingerprints, socket writes,
@@ -16,9 +17,12 @@
 #include <sys/resource.h>
 #include <unistd.h>
 
+#include <cerrno>
 #include <cstdio>
 #include <algorithm>
 #include <cstring>
+#include <fstream>
+#include <nlohmann/json.hpp>
 #include <string>
 #include <thread>
 
@@ -41,12 +45,13 @@ struct Flags {
   uint64_t dirty_mib_s = 0;
   std::string transport = "tcp";
   bool verify = true;
+  std::string json;  // --json FILE: the figures as JSON too
 };
 
 void Usage() {
   std::fprintf(stderr,
                "usage: migrate_pipeline [--memory 4G] [--used 2G] [--zero 256M] [--hinted 0] "
-               "[--dirty-mib-s 0] [--transport tcp|unix] [--verify=true|false]\n");
+               "[--dirty-mib-s 0] [--transport tcp|unix] [--verify=true|false] [--json FILE]\n");
 }
 
 bool ParseFlags(int argc, char** argv, Flags& f) {
@@ -74,6 +79,8 @@ bool ParseFlags(int argc, char** argv, Flags& f) {
       f.transport = value;
     } else if (arg == "--verify" && (value == "true" || value == "false")) {
       f.verify = value == "true";
+    } else if (arg == "--json" && !value.empty()) {
+      f.json = value;
     } else {
       std::fprintf(stderr, "migrate_pipeline: bad flag or value: %s %s\n", arg.c_str(), value.c_str());
       return false;
@@ -81,6 +88,32 @@ bool ParseFlags(int argc, char** argv, Flags& f) {
   }
   if (f.used + f.zero > f.memory || f.hinted > f.used) {
     std::fprintf(stderr, "migrate_pipeline: --used plus --zero exceeds --memory, or --hinted exceeds --used\n");
+    return false;
+  }
+  return true;
+}
+
+// bench/results.py's layout (bench, format, args, rows), so one tool reads
+// every bench's figures. Written beside the path and renamed over it.
+bool WriteJson(const Flags& f, const nlohmann::json& row) {
+  const nlohmann::json doc{{"bench", "migrate_pipeline"},
+                           {"format", 1},
+                           {"args",
+                            {{"memory", f.memory},
+                             {"used", f.used},
+                             {"zero", f.zero},
+                             {"hinted", f.hinted},
+                             {"dirty_mib_s", f.dirty_mib_s},
+                             {"transport", f.transport},
+                             {"verify", f.verify}}},
+                           {"rows", nlohmann::json::array({row})}};
+  const std::string tmp = f.json + ".tmp";
+  std::ofstream out(tmp, std::ios::trunc);
+  out << doc.dump(1) << "\n";
+  out.close();
+  if (!out || std::rename(tmp.c_str(), f.json.c_str()) != 0) {
+    std::fprintf(stderr, "migrate_pipeline: cannot write --json %s: %s\n", f.json.c_str(), std::strerror(errno));
+    std::remove(tmp.c_str());
     return false;
   }
   return true;
@@ -206,5 +239,28 @@ int main(int argc, char** argv) {
   std::printf("downtime parts (ms): pause %.2f, sync %.2f, last pages %.2f, rescan %.2f, state %.2f, ack %.2f; "
               "live checks %.0f ms\n",
               d.pause, d.sync, d.last_pages, d.rescan, d.state, d.ack, stats->check_ms);
+  if (!flags.json.empty()) {
+    nlohmann::json rounds = nlohmann::json::array();
+    for (const migration::MigrationStats::Round& r : stats->round_history) {
+      rounds.push_back({{"round", r.round}, {"dirty_bytes", r.dirty_bytes}, {"bytes_sent", r.bytes_sent},
+                        {"ms", r.ms}, {"paused", r.paused}});
+    }
+    const nlohmann::json row{
+        {"total_ms", stats->total_ms},
+        {"downtime_ms", stats->downtime_ms},
+        {"bytes_sent", stats->bytes_sent},
+        {"mib_s", mib / (stats->total_ms / 1000.0)},
+        {"rounds", stats->round},
+        {"zero_pages", stats->zero_pages},
+        {"unpopulated_pages", stats->skipped_unpopulated},
+        {"sender_cpu_ms", sender_cpu * 1000},
+        {"receiver_cpu_ms", receiver_cpu * 1000},
+        {"check_ms", stats->check_ms},
+        {"downtime_parts_ms",
+         {{"pause", d.pause}, {"sync", d.sync}, {"last_pages", d.last_pages}, {"rescan", d.rescan},
+          {"state", d.state}, {"ack", d.ack}}},
+        {"round_history", rounds}};
+    if (!WriteJson(flags, row)) return 1;
+  }
   return 0;
 }

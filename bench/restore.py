@@ -34,6 +34,7 @@ import time
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from benchlib import (CPU_ACCOUNTING, MARKER, MIB, VMM, Console, CpuMeter, exec_stamp, fmt, launch,  # noqa: E402
                       median, qemu_argv, qemu_binary, qemu_traced_first_run_ms, qmp, reap, stop, vmm_first_run_ms)
+import results  # noqa: E402
 
 QEMU_UNCAPPED = 100 << 30
 
@@ -137,7 +138,9 @@ def main():
     ap.add_argument("--runs", type=int, default=3)
     ap.add_argument("--no-qemu", action="store_true")
     ap.add_argument("--dir", default=tempfile.gettempdir(), help="where the snapshot files go")
+    results.add_arguments(ap)
     args = ap.parse_args()
+    results.check_outputs(args, "bench/restore")
     with_qemu = not args.no_qemu and qemu_binary()
     if not args.no_qemu and not with_qemu:
         print("qemu-system-x86_64 is not installed (WITH_QEMU=1 scripts/install-deps.sh): no QEMU rows")
@@ -184,6 +187,9 @@ def main():
         print(f"{vmm:5} {size:>5} {mib:9.1f} {fmt(median([r['first_run_ms'] for r in runs]), '17.1f')} "
               f"{fmt(median([r['answer_ms'] for r in runs]), '18.1f')} {fmt(median([r['cpu_ms'] for r in runs]), '12.1f')}"
               f"  {split}")
+    results.write_outputs(args, "restore", [
+        {"vmm": vmm, "size": size, "file_mib": mib, "runs": [{k: v for k, v in r.items() if k != "stderr"} for r in runs]}
+        for vmm, size, mib, runs in rows])
 
 
 if __name__ == "__main__":

@@ -37,7 +37,7 @@ std::vector<memory::RamRegion> SmallLayout();
 memory::GuestMemory SmallMemory();
 // One SmallMemory for the whole run, zeroed on each call: a fresh memfd per
 // input would cost a page fault per touched page, and faults are what is
-// slow on a PVM host (shared/PLATFORM.md).
+// slow on a PVM host (docs/PVM.md).
 memory::GuestMemory& ZeroedSharedMemory();
 
 // Saves `part` under a node and loads that node into `fresh`; aborts (a

@@ -23,6 +23,12 @@ FORCE=0
 CMDLINE="quiet"
 
 log() { printf 'guest-images: %s\n' "$*" >&2; }
+# The stages below, numbered, each with the time since the build began, so a
+# long one (extracting, the kernel build) is never silence.
+STAGES=5
+stage() { log "[$1/$STAGES] $2 (at $((SECONDS - START)) s)"; }
+# Seconds between progress lines of the long stages.
+PROGRESS_SECONDS=${PROGRESS_SECONDS:-10}
 die() { printf 'guest-images: ERROR: %s\n' "$*" >&2; exit 1; }
 
 # ---------------------------------------------------------------- packages
@@ -78,11 +84,17 @@ rm -f "$OUT/.key"
 
 # ---------------------------------------------------------------- kernel tree
 if [[ ! -f $KDIR/.pkgver || $(cat "$KDIR/.pkgver") != "$KPKG" ]]; then
-	log "extracting linux-source-6.1 $KPKG"
+	stage 1 "extracting linux-source-6.1 $KPKG into $KDIR (~1.3 GiB; a line per 200 MiB)"
 	rm -rf "$KDIR" "$CACHE/applied"
-	tar -C "$CACHE" -xf "$KSRC_TAR"
+	# tar's checkpoints (every 20480 records of 10 KiB), its "tar: " prefix
+	# taken off our own lines only (tar prints nothing else on stdout).
+	tar -C "$CACHE" -xf "$KSRC_TAR" --checkpoint=20480 \
+		--checkpoint-action=echo='guest-images: extracting: %{}T' 2>&1 |
+		sed -u 's/^tar: guest-images:/guest-images:/' >&2
 	[[ -d $KDIR ]] || die "$KSRC_TAR did not contain linux-source-6.1/"
 	echo "$KPKG" >"$KDIR/.pkgver"
+else
+	stage 1 "kernel source: linux-source-6.1 $KPKG, extracted earlier"
 fi
 
 # Patches: the tree keeps copies of what is applied in cache/applied/. When the
@@ -90,7 +102,10 @@ fi
 # only the touched files are recompiled.
 patchset_id() { for f in "$@"; do basename "$f"; cat "$f"; done | sha256sum | cut -d' ' -f1; }
 APPLIED=("$CACHE"/applied/*.patch)
-if [[ $(patchset_id "${APPLIED[@]}") != $(patchset_id "${PATCHES[@]}") ]]; then
+if [[ $(patchset_id "${APPLIED[@]}") == $(patchset_id "${PATCHES[@]}") ]]; then
+	stage 2 "patches: the ${#PATCHES[@]} in patches/ are applied already"
+else
+	stage 2 "patches: reverting ${#APPLIED[@]}, applying ${#PATCHES[@]}"
 	for ((i = ${#APPLIED[@]} - 1; i >= 0; i--)); do
 		log "reverting $(basename "${APPLIED[i]}")"
 		patch -d "$KDIR" -p1 -R -s --no-backup-if-mismatch <"${APPLIED[i]}" ||
@@ -106,6 +121,7 @@ if [[ $(patchset_id "${APPLIED[@]}") != $(patchset_id "${PATCHES[@]}") ]]; then
 fi
 
 # ---------------------------------------------------------------- kernel config
+stage 3 "configuring: tinyconfig + kernel.config, then checking every line of it"
 KMAKE=(make -C "$KDIR" ARCH=x86_64 KBUILD_BUILD_USER=vmm KBUILD_BUILD_HOST=guest-images
        "KBUILD_BUILD_TIMESTAMP=$(date -u -d @0)")
 "${KMAKE[@]}" -s tinyconfig >/dev/null 2>&1 || die "make tinyconfig failed"
@@ -131,8 +147,9 @@ done <"$HERE/kernel.config"
 ((bad == 0)) || die "kernel config does not match kernel.config (dependencies?)"
 
 # ---------------------------------------------------------------- kernel build
-log "building kernel (make -j$JOBS vmlinux bzImage)"
-if ! "${KMAKE[@]}" -j"$JOBS" vmlinux bzImage >"$CACHE/kernel-build.log" 2>&1; then
+stage 4 "building the kernel: make -j$JOBS vmlinux bzImage (from scratch ~4 min on 2 cores; a line every $PROGRESS_SECONDS s; full log: $CACHE/kernel-build.log)"
+if ! "${KMAKE[@]}" -j"$JOBS" vmlinux bzImage 2>&1 |
+	"$HERE/make-progress.sh" "$CACHE/kernel-build.log" "$PROGRESS_SECONDS" "kernel build"; then
 	tail -n 40 "$CACHE/kernel-build.log" >&2
 	die "kernel build failed (full log: $CACHE/kernel-build.log)"
 fi
@@ -140,7 +157,7 @@ cp "$KDIR/vmlinux" "$OUT/vmlinux.tmp" && mv "$OUT/vmlinux.tmp" "$OUT/vmlinux"
 cp "$KDIR/arch/x86/boot/bzImage" "$OUT/bzImage.tmp" && mv "$OUT/bzImage.tmp" "$OUT/bzImage"
 
 # ---------------------------------------------------------------- initramfs
-log "building initramfs"
+stage 5 "building the initramfs: /init, the tools, busybox"
 STAGE=$CACHE/initramfs
 rm -rf "$STAGE" && mkdir -p "$STAGE/bin"
 gcc -static -O2 -Wall -o "$STAGE/init" "$HERE/init/init.c"

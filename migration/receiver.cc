@@ -97,6 +97,17 @@ absl::Status Receiver::ReadPages(const RecordHeader& h) {
   return absl::OkStatus();
 }
 
+void Receiver::Report(bool done) {
+  if (!on_progress_) return;
+  const absl::Time now = absl::Now();
+  if (!done && now - last_report_ < absl::Milliseconds(100)) return;
+  last_report_ = now;
+  // A stream may be longer than it said (bytes after END are never read)
+  // or a file may grow while it is read: the bar's two ends hold anyway.
+  on_progress_({.done_bytes = done ? progress_total_ : std::min(channel_.bytes_read(), progress_total_),
+                .total_bytes = progress_total_});
+}
+
 absl::StatusOr<ReceiveStats> Receiver::Run() {
   Preamble preamble;
   RETURN_IF_ERROR(channel_.ReadExact(&preamble, sizeof(preamble)));
@@ -171,6 +182,7 @@ absl::StatusOr<ReceiveStats> Receiver::Run() {
       default:
         return out_of_order();
     }
+    Report(stage == Stage::kDone);
   }
   stats_.bytes_received = channel_.bytes_read();
   LOG_INFO("migration: page records: %.1f ms reading, %.1f ms checking, %.1f ms writing into guest memory",

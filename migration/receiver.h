@@ -19,6 +19,8 @@
 #ifndef MIGRATION_RECEIVER_H_
 #define MIGRATION_RECEIVER_H_
 
+#include <functional>
+#include <utility>
 #include <vector>
 
 #include "absl/status/statusor.h"
@@ -43,9 +45,25 @@ struct ReceiveStats {
   double read_ms = 0, check_ms = 0, write_ms = 0;
 };
 
+// How far a reader of a stream of known length (a snapshot file) has got:
+// done_bytes never exceeds total_bytes, and equals it once the stream has
+// been read and loaded.
+struct ReadProgress {
+  uint64_t done_bytes = 0;
+  uint64_t total_bytes = 0;
+};
+
 class Receiver {
  public:
+  using ProgressCallback = std::function<void(const ReadProgress&)>;
   Receiver(MigrationTarget& target, Channel& channel) : target_(target), channel_(channel) {}
+  // Before Run: report the bytes read of a stream `total_bytes` long (a
+  // file's size) to `on_progress` on Run's thread, at most every 100 ms
+  // and once more when Run has loaded the whole stream.
+  void ReportProgress(uint64_t total_bytes, ProgressCallback on_progress) {
+    progress_total_ = total_bytes;
+    on_progress_ = std::move(on_progress);
+  }
   // Reads the whole stream and loads the state. On error nothing has run.
   absl::StatusOr<ReceiveStats> Run();
   // Tells the source the VM is loaded and ready to run here (sockets only).
@@ -62,12 +80,18 @@ class Receiver {
  private:
   absl::Status ReadPages(const RecordHeader& h);
   absl::StatusOr<std::vector<uint8_t>> ReadTree(uint64_t length, uint32_t crc, const char* what);
+  // Calls on_progress_ (if set) unless it did less than 100 ms ago; `done`
+  // reports the whole stream.
+  void Report(bool done);
 
   MigrationTarget& target_;
   Channel& channel_;
   ReceiveStats stats_;
   std::vector<PageSet> torn_;
   std::vector<uint8_t> payload_;  // one pages record, checked before it goes into RAM
+  uint64_t progress_total_ = 0;
+  ProgressCallback on_progress_;
+  absl::Time last_report_ = absl::InfinitePast();
 };
 
 }  // namespace migration

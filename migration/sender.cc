@@ -61,6 +61,17 @@ void Sender::Report(bool force) {
     stats_.check_ms = check_->check_ms();
   }
   stats_.total_ms = absl::ToDoubleMilliseconds(now - start_);
+  if (live_round_start_pages_.has_value()) {
+    // Counted down as the round's pages go out, so the figure (and the
+    // metric) is what the migration still has to send, not what it had
+    // when the round began; the next sync sets it anew.
+    const uint64_t sent = (writer_.pages_sent() + writer_.zero_pages() - *live_round_start_pages_) * kPage;
+    stats_.remaining_bytes = round_set_bytes_ - std::min(round_set_bytes_, sent);
+  }
+  if (stats_.snapshot_total_bytes > 0) {
+    stats_.snapshot_done_bytes =
+        std::min(stats_.snapshot_total_bytes, (writer_.pages_sent() + writer_.zero_pages()) * kPage);
+  }
   if (on_progress_) on_progress_(stats_);
 }
 
@@ -272,10 +283,18 @@ absl::Status Sender::SendLiveRound(const std::vector<PageSet>& sets) {
   const absl::Time round_start = absl::Now();
   const uint64_t round_bytes = writer_.bytes_written();
   writer_.RestartCap();
-  RETURN_IF_ERROR(SendPages(sets, true));
+  live_round_start_pages_ = writer_.pages_sent() + writer_.zero_pages();
+  const absl::Status sent = SendPages(sets, true);
+  live_round_start_pages_.reset();
+  RETURN_IF_ERROR(sent);
   RETURN_IF_ERROR(writer_.WriteRecord(RecordType::kRoundEnd, stats_.round, {}));
-  policy_.RoundSent(writer_.bytes_written() - round_bytes, absl::ToDoubleSeconds(absl::Now() - round_start));
+  const absl::Duration took = absl::Now() - round_start;
+  policy_.RoundSent(writer_.bytes_written() - round_bytes, absl::ToDoubleSeconds(took));
   stats_.rate_bytes_per_s = policy_.measured_rate_bytes_per_s();
+  stats_.round_history.push_back({.round = stats_.round,
+                                  .dirty_bytes = round_set_bytes_,
+                                  .bytes_sent = writer_.bytes_written() - round_bytes,
+                                  .ms = absl::ToDoubleMilliseconds(took)});
   return absl::OkStatus();
 }
 
@@ -354,10 +373,12 @@ absl::Status Sender::StopAndCopy(const std::vector<PageSet>& dirty) {
   lap(parts.pause);
   ASSIGN_OR_RETURN(std::vector<PageSet> last, TakeDirty());
   for (size_t i = 0; i < dirty.size(); ++i) last[i].Or(dirty[i].words());
-  stats_.final_pages += CountPages(last);
+  const uint64_t last_pages = CountPages(last);
+  stats_.final_pages += last_pages;
   lap(parts.sync);
   ++stats_.round;
   writer_.RestartCap();
+  const uint64_t paused_bytes = writer_.bytes_written();
   RETURN_IF_ERROR(SendPages(last, false));
   lap(parts.last_pages);
   if (check_) {
@@ -367,6 +388,11 @@ absl::Status Sender::StopAndCopy(const std::vector<PageSet>& dirty) {
     if (!pass.pages.empty()) RETURN_IF_ERROR(SendPages(pass.pages, false));
   }
   lap(parts.rescan);
+  stats_.round_history.push_back({.round = stats_.round,
+                                  .dirty_bytes = last_pages * kPage,
+                                  .bytes_sent = writer_.bytes_written() - paused_bytes,
+                                  .ms = parts.last_pages + parts.rescan,
+                                  .paused = true});
   RETURN_IF_ERROR(SendMemoryEndAndState());
   // A cancel that came first wins; after this one, cancel is refused.
   if (cancel_ != nullptr && !cancel_->PassPointOfNoReturn()) return absl::CancelledError("cancelled");
@@ -446,7 +472,12 @@ absl::StatusOr<MigrationStats> Sender::Snapshot() {
     RETURN_IF_ERROR(SendHeaderAndShape());
     stats_.phase = "stop-and-copy";
     stats_.round = 1;
-    RETURN_IF_ERROR(SendPages(RoundOneSets(false), false));
+    const std::vector<PageSet> sets = RoundOneSets(false);
+    // The snapshot's one round goes through each of these pages once, so
+    // their count is the whole of the work the bar shows.
+    stats_.snapshot_total_bytes = CountPages(sets) * kPage;
+    Report(true);
+    RETURN_IF_ERROR(SendPages(sets, false));
     RETURN_IF_ERROR(SendMemoryEndAndState());
     // A file has no round trip: END is its last record, no commit follows.
     RETURN_IF_ERROR(writer_.WriteRecord(RecordType::kEnd, 0, {}));

@@ -126,6 +126,9 @@ class Sender {
   absl::Time pause_time_;
   absl::Time commit_sent_time_;
   uint64_t round_set_bytes_ = 0;  // what the last live round began with
+  // While a live round is being sent: the pages written before it began,
+  // so Report can count down what is left of the round's set.
+  std::optional<uint64_t> live_round_start_pages_;
   bool hinting_started_ = false;
   bool logging_ = false;
   bool paused_ = false;

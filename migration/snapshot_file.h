@@ -14,15 +14,19 @@
 #include <string>
 
 #include "absl/status/statusor.h"
+#include "migration/sender.h"
 #include "migration/source.h"
 #include "migration/stats.h"
 
 namespace migration {
 
 // Pauses `source` while it is saved, as Sender::Snapshot does; the guest
-// runs again afterwards whether or not the file was written.
+// runs again afterwards whether or not the file was written. `on_progress`
+// (may be null) gets the figures as the pages go out, snapshot_done_bytes
+// of snapshot_total_bytes, on the calling thread.
 absl::StatusOr<MigrationStats> WriteSnapshotFile(MigrationSource& source, const std::string& path,
-                                                 MigrationOptions options);
+                                                 MigrationOptions options,
+                                                 Sender::ProgressCallback on_progress = nullptr);
 
 }  // namespace migration
 

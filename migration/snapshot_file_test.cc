@@ -8,6 +8,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
 #include <fstream>
@@ -135,6 +136,106 @@ TEST_F(SnapshotFileTest, FullFilesystemFailsWithItsReasonAndKeepsThePreviousSnap
   PlainTarget target(Layout());
   ASSERT_TRUE(Restore(path, target).ok());
   EXPECT_EQ(*target.mem_.Read<uint8_t>(0x3001), 0x33);
+}
+
+// What a progress bar is drawn from: the snapshot's figures as the pages
+// go out. The bar's two ends must hold: done never above total, total
+// fixed once known, and done equal to total when the file is written.
+TEST_F(SnapshotFileTest, ProgressCountsEveryPageOnceAndEndsAtTheTotal) {
+  const std::string path = dir_ + "/vm.snap";
+  PlainSource source(Layout());
+  constexpr uint64_t kPopulated = 600;  // of 1024
+  for (uint64_t i = 0; i < kPopulated; ++i) source.FillPage(i * memory::kPageSize, static_cast<uint8_t>(i % 3 == 0 ? 0 : 0x5a));
+  for (uint64_t i = 0; i < kPopulated; i += 3) {
+    ASSERT_TRUE(source.mem_.WriteBytes(i * memory::kPageSize, std::vector<uint8_t>(memory::kPageSize, 0)).ok());
+  }
+  std::vector<MigrationStats> seen;
+  absl::StatusOr<MigrationStats> stats =
+      WriteSnapshotFile(source, path, {}, [&](const MigrationStats& s) { seen.push_back(s); });
+  ASSERT_TRUE(stats.ok()) << stats.status();
+  ASSERT_GE(seen.size(), 2u);
+  const uint64_t total = kPopulated * memory::kPageSize;
+  uint64_t last_done = 0;
+  bool counted = false;
+  for (const MigrationStats& s : seen) {
+    EXPECT_LE(s.snapshot_done_bytes, s.snapshot_total_bytes);
+    EXPECT_GE(s.snapshot_done_bytes, last_done);
+    last_done = s.snapshot_done_bytes;
+    if (s.snapshot_total_bytes != 0) {
+      EXPECT_EQ(s.snapshot_total_bytes, total);  // known before the first page, never revised
+      counted = true;
+    } else {
+      EXPECT_FALSE(counted) << "the total went back to 0";
+    }
+  }
+  EXPECT_EQ(seen.front().snapshot_done_bytes, 0u);
+  EXPECT_EQ(seen.back().phase, kPhaseCompleted);
+  EXPECT_EQ(seen.back().snapshot_done_bytes, total);
+  EXPECT_EQ(stats->snapshot_done_bytes, total);
+  // Every page once: those with data and the zero runs add up to it.
+  EXPECT_EQ((stats->pages_sent + stats->zero_pages) * memory::kPageSize, total);
+  EXPECT_GT(stats->zero_pages, 0u);
+}
+
+absl::StatusOr<std::vector<ReadProgress>> RestoreWithProgress(const std::string& path, uint64_t total,
+                                                              PlainTarget& target) {
+  absl::StatusOr<Channel> ch = Channel::OpenFile(path);
+  if (!ch.ok()) return ch.status();
+  std::vector<ReadProgress> seen;
+  Receiver receiver(target, *ch);
+  receiver.ReportProgress(total, [&](const ReadProgress& p) { seen.push_back(p); });
+  if (absl::Status st = receiver.Run().status(); !st.ok()) return st;
+  return seen;
+}
+
+TEST_F(SnapshotFileTest, RestoreProgressNeverPassesTheFileSizeAndEndsAtIt) {
+  const std::string path = dir_ + "/vm.snap";
+  PlainSource source(Layout());
+  for (memory::Gpa gpa = 0; gpa < (3 << 20); gpa += memory::kPageSize) source.FillPage(gpa, 0x42);
+  ASSERT_TRUE(WriteSnapshotFile(source, path, {}).ok());
+  const uint64_t size = ReadAll(path).size();
+
+  PlainTarget target(Layout());
+  absl::StatusOr<std::vector<ReadProgress>> seen = RestoreWithProgress(path, size, target);
+  ASSERT_TRUE(seen.ok()) << seen.status();
+  ASSERT_FALSE(seen->empty());
+  uint64_t last_done = 0;
+  for (const ReadProgress& p : *seen) {
+    EXPECT_EQ(p.total_bytes, size);
+    EXPECT_LE(p.done_bytes, p.total_bytes);
+    EXPECT_GE(p.done_bytes, last_done);
+    last_done = p.done_bytes;
+  }
+  EXPECT_EQ(seen->back().done_bytes, size);
+  // Reported whole only once, at the end.
+  EXPECT_EQ(std::count_if(seen->begin(), seen->end(), [&](const ReadProgress& p) { return p.done_bytes == size; }),
+            1);
+
+  // A total below the real length (a file that grew after it was measured)
+  // still never shows more than all of it.
+  PlainTarget again(Layout());
+  seen = RestoreWithProgress(path, size / 2, again);
+  ASSERT_TRUE(seen.ok()) << seen.status();
+  for (const ReadProgress& p : *seen) EXPECT_LE(p.done_bytes, size / 2);
+  EXPECT_EQ(seen->back().done_bytes, size / 2);
+}
+
+TEST_F(SnapshotFileTest, TruncatedRestoreNeverReportsItselfDone) {
+  const std::string path = dir_ + "/vm.snap";
+  PlainSource source(Layout());
+  for (memory::Gpa gpa = 0; gpa < (1 << 20); gpa += memory::kPageSize) source.FillPage(gpa, 0x42);
+  ASSERT_TRUE(WriteSnapshotFile(source, path, {}).ok());
+  const uint64_t size = ReadAll(path).size();
+  ASSERT_EQ(::truncate(path.c_str(), static_cast<off_t>(size / 2)), 0);
+
+  absl::StatusOr<Channel> ch = Channel::OpenFile(path);
+  ASSERT_TRUE(ch.ok()) << ch.status();
+  PlainTarget target(Layout());
+  std::vector<ReadProgress> seen;
+  Receiver receiver(target, *ch);
+  receiver.ReportProgress(size, [&](const ReadProgress& p) { seen.push_back(p); });
+  EXPECT_FALSE(receiver.Run().ok());
+  for (const ReadProgress& p : seen) EXPECT_LT(p.done_bytes, size);
 }
 
 }  // namespace

@@ -6,6 +6,7 @@
 
 #include <cstdint>
 #include <string>
+#include <vector>
 
 namespace migration {
 
@@ -79,7 +80,7 @@ struct MigrationStats {
   bool paused_rescan = false;        // the verified pass re-checked every page while paused
   uint64_t bypassed_pages = 0;       // pages the tracking misses, sent again while paused instead
   uint64_t final_pages = 0;          // dirty pages sent while the guest was paused
-  uint64_t remaining_bytes = 0;   // dirty at the last sync
+  uint64_t remaining_bytes = 0;   // of the last sync's dirty set, still to send (counted down in a round)
   double rate_bytes_per_s = 0;    // of the last full round
   double expected_downtime_ms = 0;
   double total_ms = 0;
@@ -92,6 +93,13 @@ struct MigrationStats {
   // memory, which is not sent anyway), "timed-out", or "" (no hinting).
   std::string hint_report;
   double check_ms = 0;
+  // A snapshot's page work (Sender::Snapshot only; 0 otherwise): the bytes
+  // of guest memory it goes through (every populated page outside the
+  // balloon, known before the first is written) and how many of them are
+  // out, with their data or as zero runs. done never exceeds total and
+  // equals it once the pages are written: a progress bar's two ends.
+  uint64_t snapshot_total_bytes = 0;
+  uint64_t snapshot_done_bytes = 0;
   // Where the downtime went, in order (ms): stopping the vCPUs, the last
   // dirty sync, sending the last pages, the paused re-scan (PVM, when
   // needed), saving and sending the state, and waiting for the destination
@@ -100,6 +108,19 @@ struct MigrationStats {
   struct DowntimeParts {
     double pause = 0, sync = 0, last_pages = 0, rescan = 0, state = 0, ack = 0;
   } downtime_parts;
+  // Each round as it ended, the last one sent while paused: what it set
+  // out to send (the dirty set at its start), what it wrote to the stream
+  // and how long that took. How a migration converged, for a chart
+  // (bench/migrate.py --plot) or a look at why it did not; at most
+  // max_rounds + 1 entries.
+  struct Round {
+    uint32_t round = 0;
+    uint64_t dirty_bytes = 0;
+    uint64_t bytes_sent = 0;
+    double ms = 0;
+    bool paused = false;
+  };
+  std::vector<Round> round_history;
   std::string error;
 };
 

@@ -14,6 +14,7 @@ PACKAGES=(
   nlohmann-json3-dev libcpp-httplib-dev libbrotli-dev
   # tests and benchmarks
   acpica-tools iproute2 python3 procps strace
+  python3-matplotlib  # bench/*.py --plot, and bench_output_test draws its charts with it
   e2fsprogs  # tests/disk_guest_test.cc: mkfs.ext4 -d, debugfs
   # packaging (cpack -G DEB: dpkg-shlibdeps finds the Depends, file finds the ELF files)
   dpkg-dev file

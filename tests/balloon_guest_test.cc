@@ -3,7 +3,7 @@
 // inflate and deflate through the control API (`vmm ctl`, as a user types
 // it), what the guest reports in /proc/meminfo, what the host sees (the
 // VMM's RSS), statistics, and free page reporting. Sizes are small because
-// the guest kernel is emulated here (shared/PLATFORM.md).
+// the guest kernel is emulated here (docs/PVM.md).
 #include <unistd.h>
 
 #include <cstdio>

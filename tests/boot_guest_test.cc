@@ -2,7 +2,7 @@
 // Boots the project's default guest (and Debian's stock kernel) with the
 // real vmm binary and checks what the guest reports on its console and
 // what the process exit status says. Guest boots are slow here (PVM
-// emulates the guest kernel, see shared/PLATFORM.md), so each boot serves
+// emulates the guest kernel, see docs/PVM.md), so each boot serves
 // several checks.
 #include <sys/stat.h>
 #include <unistd.h>
@@ -28,7 +28,7 @@ namespace {
 
 constexpr char kReadyMarker[] = "VMM-GUEST-READY";
 // A boot takes minutes on a PVM host (the guest kernel is emulated;
-// shared/PLATFORM.md), and ctest runs two guest tests side by side.
+// docs/PVM.md), and ctest runs two guest tests side by side.
 const absl::Duration kBootTimeout = absl::Seconds(600);
 const absl::Duration kCommandTimeout = absl::Seconds(60);
 

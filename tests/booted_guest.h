@@ -2,7 +2,7 @@
 // One booted-and-saved guest per VM shape, shared by the guest tests.
 //
 // A boot of the default guest costs minutes on a PVM host (the guest kernel
-// is emulated, shared/PLATFORM.md), while restoring its snapshot takes a
+// is emulated, docs/PVM.md), while restoring its snapshot takes a
 // second. Tests that need a running guest, not a boot, restore this
 // snapshot instead of booting: the first caller boots the guest, waits for
 // its shell, saves it with `vmm ctl snapshot` and powers it off; later

@@ -7,7 +7,7 @@
 // move (memory checksums of a running program, its counter moving on, the
 // console answering), and what the host sees (bytes on the veth link).
 // One guest boot serves the whole sequence because a boot costs minutes
-// here (shared/PLATFORM.md).
+// here (docs/PVM.md).
 #include <signal.h>
 #include <unistd.h>
 
@@ -197,9 +197,23 @@ TEST_F(MigrationGuestTest, GuestMovesBetweenHostsRunningAndIntactAndSnapshotsRes
   EXPECT_GT(no_hints.json["bytes_sent"].get<uint64_t>(), 512 * kMiB) << no_hints.json.dump();
   EXPECT_GE(on_wire, no_hints.json["bytes_sent"].get<uint64_t>()) << "veth saw fewer bytes than were sent";
   EXPECT_EQ(no_hints.json["skipped_pages"]["hinted"], 0);
-  for (const char* key : {"total_ms", "downtime_ms", "rounds", "downtime_parts_ms"}) {
+  for (const char* key : {"total_ms", "downtime_ms", "rounds", "downtime_parts_ms", "round_history"}) {
     EXPECT_TRUE(no_hints.json.contains(key)) << key;
   }
+  // Every round in order, the last one sent while paused; round 1 set out
+  // with the freed 512 MiB (they still hold data), and the rounds' bytes
+  // are the stream's but for headers and the state.
+  const nlohmann::json& rounds = no_hints.json["round_history"];
+  ASSERT_EQ(rounds.size(), no_hints.json["rounds"].get<size_t>()) << no_hints.json.dump();
+  uint64_t round_bytes = 0;
+  for (size_t i = 0; i < rounds.size(); ++i) {
+    EXPECT_EQ(rounds[i]["round"].get<size_t>(), i + 1) << rounds.dump();
+    EXPECT_EQ(rounds[i]["paused"].get<bool>(), i + 1 == rounds.size()) << rounds.dump();
+    round_bytes += rounds[i]["bytes_sent"].get<uint64_t>();
+  }
+  EXPECT_GT(rounds[0]["dirty_bytes"].get<uint64_t>(), 512 * kMiB) << rounds.dump();
+  EXPECT_LE(round_bytes, no_hints.json["bytes_sent"].get<uint64_t>()) << no_hints.json.dump();
+  EXPECT_GT(round_bytes, 512 * kMiB) << rounds.dump();
   // The parts of the downtime are the downtime, split: laps of one clock
   // from the pause, never more than it (how close is a timing: bench/migrate).
   double parts = 0;

@@ -31,6 +31,7 @@
 #include "memory/write_tracker.h"
 #include "migration/cancel_switch.h"
 #include "migration/channel.h"
+#include "migration/receiver.h"
 #include "migration/tls_credentials.h"
 #include "migration/source.h"
 #include "migration/stats.h"
@@ -132,6 +133,7 @@ class Machine : public devices::VmEvents,
   absl::StatusOr<migration::MigrationStats> ResumeMigrationSource() override;
   absl::StatusOr<migration::MigrationStats> AbandonMigrationSource() override;
   absl::StatusOr<migration::MigrationStats> Snapshot(const std::string& path) override;
+  absl::StatusOr<api::SnapshotProgress> GetSnapshot() override;
   absl::Status PauseVm() override { return user_pause_.Pause(); }
   absl::Status ResumeVm() override { return user_pause_.Resume(); }
   absl::Status ShutdownVm(double timeout_seconds) override;
@@ -156,7 +158,13 @@ class Machine : public devices::VmEvents,
   absl::Status ListenForIncoming();
   // Receives the guest (--incoming/--restore) before the vCPUs start.
   absl::Status ReceiveGuest();
-  absl::Status ReceiveFrom(migration::Channel& channel, absl::Time start);
+  // A restore's progress: the file's length and what to tell as it is read
+  // (no callback: nothing).
+  struct ReceiveProgress {
+    uint64_t total_bytes = 0;
+    migration::Receiver::ProgressCallback on_progress;
+  };
+  absl::Status ReceiveFrom(migration::Channel& channel, absl::Time start, ReceiveProgress progress);
   void MigrationThread(migration::Channel channel, migration::MigrationOptions options,
                        std::shared_ptr<migration::CancelSwitch> cancel);
   // The 409 for resume/abandon when no migration has an unknown outcome.
@@ -213,6 +221,10 @@ class Machine : public devices::VmEvents,
   bool migration_result_fetched_ ABSL_GUARDED_BY(migration_mu_) = false;
   std::thread migration_thread_;
   std::atomic<int> migration_socket_{-1};  // shut down to stop a migration at exit
+  // The running or last snapshot (GET /api/v1/snapshot), updated by the
+  // snapshot writer as its pages go out.
+  absl::Mutex snapshot_mu_;
+  std::optional<api::SnapshotProgress> snapshot_progress_ ABSL_GUARDED_BY(snapshot_mu_);
 };
 
 }  // namespace vmm

@@ -4,6 +4,7 @@
 // state and shape the DeviceManager saves and checks, part by part), the
 // VM's shape, the migrate/snapshot API calls and receiving an incoming VM.
 #include <sys/socket.h>
+#include <sys/stat.h>
 
 #include <algorithm>
 
@@ -11,6 +12,7 @@
 #include "absl/strings/str_format.h"
 #include "absl/time/clock.h"
 #include "base/logging.h"
+#include "base/progress_line.h"
 #include "base/status_macros.h"
 #include "migration/incoming.h"
 #include "migration/receiver.h"
@@ -64,6 +66,27 @@ absl::Status Machine::ReceiveGuest() {
     ASSIGN_OR_RETURN(migration::Channel file, migration::Channel::OpenFile(config_.restore_path));
     channel.emplace(std::move(file));
   }
+  // A snapshot file's length is known, so a restore can show how far it
+  // got: a bar on a terminal, as `vmm ctl migrate` draws; elsewhere a log
+  // line every few seconds. (A migration's stream has no known length: its
+  // source shows the progress.)
+  base::ProgressLine line(stderr, base::ProgressLine::StyleOf(stderr),
+                          {.plain_sink = [](std::string_view text) { LOG_INFO("%s", text); }, .start = start});
+  migration::Receiver::ProgressCallback on_progress;
+  struct stat file_stat {};
+  if (!config_.restore_path.empty() && ::fstat(channel->fd(), &file_stat) == 0 && file_stat.st_size > 0) {
+    on_progress = [&line, start, this](const migration::ReadProgress& p) {
+      // No rate (and so no time left) from the first fraction of a second:
+      // the header alone would promise minutes.
+      const double seconds = absl::ToDoubleSeconds(absl::Now() - start);
+      const bool done = p.done_bytes == p.total_bytes;
+      const double rate = seconds >= 0.5 || done ? p.done_bytes / std::max(seconds, 1e-3) : 0;
+      line.Show(p.done_bytes, p.total_bytes,
+                absl::StrCat("restoring ", config_.restore_path, ": ",
+                             base::TransferText(p.done_bytes, p.total_bytes, rate)));
+      if (done) line.Finish();
+    };
+  }
   // The stream is untrusted input: it is parsed on a thread of its own,
   // confined to the receiver's list once the connection or file is open.
   // (Confining this thread instead would stack that list on every thread
@@ -71,17 +94,19 @@ absl::Status Machine::ReceiveGuest() {
   absl::Status received;
   std::thread receiving([&] {
     seccomp::ConfineThisThread(seccomp::ThreadKind::kMigrationReceiver);
-    received = ReceiveFrom(*channel, start);
+    received = ReceiveFrom(*channel, start, {static_cast<uint64_t>(file_stat.st_size), std::move(on_progress)});
   });
   receiving.join();
+  line.Finish();  // before the error, if the restore failed half-way
   RETURN_IF_ERROR(received);
   // The source committed and exits, freeing its disks' locks; this VM's
   // guest may write them only once they are its (before the vCPUs start).
   return devices_->LockDisks(kDiskLockWait);
 }
 
-absl::Status Machine::ReceiveFrom(migration::Channel& channel, absl::Time start) {
+absl::Status Machine::ReceiveFrom(migration::Channel& channel, absl::Time start, ReceiveProgress progress) {
   migration::Receiver receiver(*this, channel);
+  if (progress.on_progress) receiver.ReportProgress(progress.total_bytes, std::move(progress.on_progress));
   absl::StatusOr<migration::ReceiveStats> stats = receiver.Run();
   if (!stats.ok()) {
     receiver.SendError(stats.status());
@@ -399,14 +424,41 @@ absl::StatusOr<migration::MigrationStats> Machine::Snapshot(const std::string& p
   ASSIGN_OR_RETURN(OperationLock::Claim claim, operations_.TryBegin(absl::StrCat("a snapshot to ", path),
                                                                     absl::StrCat("a snapshot to ", path,
                                                                                  " is being written")));
+  {
+    absl::MutexLock lock(&snapshot_mu_);
+    snapshot_progress_ = api::SnapshotProgress{.state = "saving", .path = path};
+  }
+  auto progress = [this](const migration::MigrationStats& s) {
+    absl::MutexLock lock(&snapshot_mu_);
+    snapshot_progress_->done_bytes = s.snapshot_done_bytes;
+    snapshot_progress_->total_bytes = s.snapshot_total_bytes;
+    snapshot_progress_->bytes_written = s.bytes_sent;
+    snapshot_progress_->total_ms = s.total_ms;
+  };
   // Written beside the path and renamed over it once complete: a failed
   // snapshot leaves the previous file there as it was.
   absl::StatusOr<migration::MigrationStats> stats =
-      migration::WriteSnapshotFile(*this, path, {.read_through_memfd = kvm_->is_pvm()});
+      migration::WriteSnapshotFile(*this, path, {.read_through_memfd = kvm_->is_pvm()}, progress);
+  {
+    absl::MutexLock lock(&snapshot_mu_);
+    snapshot_progress_->state = stats.ok() ? "completed" : "failed";
+    if (stats.ok()) {
+      snapshot_progress_->bytes_written = stats->bytes_sent;
+      snapshot_progress_->total_ms = stats->total_ms;
+    } else {
+      snapshot_progress_->error = std::string(stats.status().message());
+    }
+  }
   if (!stats.ok()) return stats.status();
   LOG_INFO("snapshot: %.1f MiB written to %s in %.0f ms", static_cast<double>(stats->bytes_sent) / (1 << 20), path,
            stats->total_ms);
   return stats;
+}
+
+absl::StatusOr<api::SnapshotProgress> Machine::GetSnapshot() {
+  absl::MutexLock lock(&snapshot_mu_);
+  if (!snapshot_progress_.has_value()) return absl::NotFoundError("no snapshot has been taken");
+  return *snapshot_progress_;
 }
 
 }  // namespace vmm

@@ -9,8 +9,15 @@
 #include <algorithm>
 #include <cstdio>
 #include <nlohmann/json.hpp>
+#include <optional>
+#include <thread>
 
 #include "absl/status/statusor.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
+#include "absl/synchronization/notification.h"
+#include "absl/time/time.h"
+#include "base/progress_line.h"
 #include "base/size_parse.h"
 
 namespace vmm::api {
@@ -63,6 +70,7 @@ std::string ErrorText(const Reply& r) {
 }
 
 double Mib(const nlohmann::json& v) { return v.get<double>() / (1 << 20); }
+double Mib(uint64_t bytes) { return static_cast<double>(bytes) / (1 << 20); }
 
 std::string Summary(const nlohmann::json& s, const char* what) {
   const nlohmann::json& skipped = s["skipped_pages"];
@@ -79,18 +87,29 @@ std::string Summary(const nlohmann::json& s, const char* what) {
   return line;
 }
 
-void DrawProgress(const nlohmann::json& s) {
-  const double ram = Mib(s["guest_ram_bytes"]);
-  const double sent = Mib(s["bytes_sent"]);
-  const int width = 30;
-  int filled = ram > 0 ? static_cast<int>(std::min(1.0, sent / ram) * width) : 0;
-  std::string bar(filled, '#');
-  bar.resize(width, '.');
-  std::fprintf(stderr, "\r\033[K[%s] %-13s round %d  %.1f MiB sent, %.1f MiB left, %.1f MiB/s, downtime ~%.1f ms",
-               bar.c_str(), s["state"].get<std::string>().c_str(), s["rounds"].get<int>(), sent,
-               Mib(s["remaining_bytes"]), s["rate_mib_s"].get<double>(),
-               std::min(s["expected_downtime_ms"].get<double>(), 1e9));
-  std::fflush(stderr);
+void ShowProgress(base::ProgressLine& line, const nlohmann::json& s) {
+  const uint64_t remaining = s["remaining_bytes"].get<uint64_t>();
+  // The last full round's rate, or before one has ended the average so far.
+  const double total_ms = s["total_ms"].get<double>();
+  double rate = s["rate_mib_s"].get<double>() * (1 << 20);
+  if (rate <= 0 && total_ms > 0) rate = s["bytes_sent"].get<double>() / (total_ms / 1000);
+  // What is left of the current round at that rate: the time the round
+  // still needs, not the migration's (the guest dirties more meanwhile).
+  const std::optional<double> left = base::SecondsLeft(0, remaining, rate);
+  line.Show(s["bytes_sent"].get<uint64_t>(), s["guest_ram_bytes"].get<uint64_t>(),
+            absl::StrFormat("migration %s, round %d: %.1f MiB sent, %.1f MiB left (%s at %.1f MiB/s), downtime ~%.1f ms",
+                            s["state"].get<std::string>(), s["rounds"].get<int>(), Mib(s["bytes_sent"]),
+                            Mib(remaining), left ? base::FormatDuration(*left) : "?", rate / (1 << 20),
+                            std::min(s["expected_downtime_ms"].get<double>(), 1e9)));
+}
+
+// Progress on stderr: a bar on a terminal, a line every few seconds
+// elsewhere, nothing with --json (the object on stdout is the output).
+base::ProgressStyle ProgressStyleFor(const CtlOptions& options) {
+  return options.json ? base::ProgressStyle::kOff : base::ProgressLine::StyleOf(stderr);
+}
+base::ProgressLine::Options ProgressOptionsFor(const CtlOptions& options) {
+  return {.plain_interval = options.progress_interval};
 }
 
 int Migrate(const std::string& socket_path, const std::string& destination, const CtlOptions& options) {
@@ -103,22 +122,25 @@ int Migrate(const std::string& socket_path, const std::string& destination, cons
   absl::StatusOr<Reply> started = Request(socket_path, "PUT", "/api/v1/migrate", body.dump(), 60);
   if (!started.ok()) return Fail(1, std::string(started.status().message()));
   if (started->status / 100 != 2) return Fail(1, "migration not started: " + ErrorText(*started));
-  const bool tty = !options.json && ::isatty(STDERR_FILENO);
+  base::ProgressLine line(stderr, ProgressStyleFor(options), ProgressOptionsFor(options));
   nlohmann::json last;
   while (true) {
     absl::StatusOr<Reply> r = Request(socket_path, "GET", "/api/v1/migrate", "", 10);
     if (!r.ok()) {
-      if (tty) std::fputc('\n', stderr);
+      line.Finish();
       return Fail(1, "lost the source VMM before the migration ended: " + std::string(r.status().message()));
     }
-    if (r->status != 200 || r->body.is_discarded()) return Fail(1, "migration status: " + ErrorText(*r));
+    if (r->status != 200 || r->body.is_discarded()) {
+      line.Finish();
+      return Fail(1, "migration status: " + ErrorText(*r));
+    }
     last = r->body;
     const std::string state = last["state"].get<std::string>();
-    if (tty) DrawProgress(last);
+    ShowProgress(line, last);
     if (migration::PhaseIsFinal(state)) break;
     ::usleep(200 * 1000);
   }
-  if (tty) std::fputc('\n', stderr);
+  line.Finish();
   if (options.json) std::printf("%s\n", last.dump().c_str());
   const std::string state = last["state"].get<std::string>();
   const std::string error = last.value("error", std::string("?"));
@@ -149,9 +171,44 @@ int SnapshotWaitSeconds(const std::string& socket_path) {
   return static_cast<int>(std::clamp<uint64_t>(seconds, kFloorSeconds, 24 * 3600));
 }
 
+// While the snapshot's PUT is out, what GET /api/v1/snapshot says about it,
+// every 200 ms until `finished`.
+void FollowSnapshot(const std::string& socket_path, const std::string& path, base::ProgressLine& line,
+                    absl::Notification& finished) {
+  while (!finished.WaitForNotificationWithTimeout(absl::Milliseconds(200))) {
+    absl::StatusOr<Reply> r = Request(socket_path, "GET", "/api/v1/snapshot", "", 10);
+    if (!r.ok() || r->status != 200 || !r->body.is_object()) continue;
+    const nlohmann::json& p = r->body;
+    // The last snapshot's figures until this one has begun (or another
+    // client's, refused to us with a 409 the PUT will report).
+    if (p.value("state", "") != "saving" || p.value("path", "") != path) continue;
+    const uint64_t done = p.value("done_bytes", uint64_t{0}), total = p.value("total_bytes", uint64_t{0});
+    line.Show(done, total,
+              absl::StrCat("snapshot to ", path, ": guest memory ",
+                           base::TransferText(done, total, p.value("rate_mib_s", 0.0) * (1 << 20)),
+                           absl::StrFormat("; %.1f MiB written", Mib(p.value("bytes_written", uint64_t{0})))));
+  }
+}
+
 int Snapshot(const std::string& socket_path, const std::string& path, const CtlOptions& options) {
-  absl::StatusOr<Reply> r = Request(socket_path, "PUT", "/api/v1/snapshot", nlohmann::json{{"path", path}}.dump(),
-                                    SnapshotWaitSeconds(socket_path));
+  const int wait_seconds = SnapshotWaitSeconds(socket_path);
+  const std::string body = nlohmann::json{{"path", path}}.dump();
+  absl::StatusOr<Reply> r = absl::UnknownError("no answer");
+  base::ProgressLine line(stderr, ProgressStyleFor(options), ProgressOptionsFor(options));
+  if (line.active()) {
+    // The PUT answers only once the file is written; the bar comes from
+    // polling beside it, as `ctl migrate` polls its migration.
+    absl::Notification finished;
+    std::thread put([&] {
+      r = Request(socket_path, "PUT", "/api/v1/snapshot", body, wait_seconds);
+      finished.Notify();
+    });
+    FollowSnapshot(socket_path, path, line, finished);
+    put.join();
+    line.Finish();
+  } else {
+    r = Request(socket_path, "PUT", "/api/v1/snapshot", body, wait_seconds);
+  }
   if (!r.ok()) return Fail(1, std::string(r.status().message()));
   if (r->status != 200) return Fail(1, "snapshot failed: " + ErrorText(*r));
   if (options.json) {

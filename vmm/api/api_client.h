@@ -17,6 +17,7 @@
 #include <string>
 #include <vector>
 
+#include "absl/time/time.h"
 #include "migration/stats.h"
 
 namespace vmm::api {
@@ -29,6 +30,9 @@ struct CtlOptions {
   // shutdown: seconds the guest gets to act on the power button (unset:
   // the server's default).
   std::optional<double> shutdown_timeout_seconds;
+  // migrate/snapshot on a stderr that is not a terminal: a progress line
+  // at most this often (on a terminal the bar is redrawn at every poll).
+  absl::Duration progress_interval = absl::Seconds(5);
 };
 int RunCtlCommand(const std::string& socket_path, const std::vector<std::string>& words,
                   const CtlOptions& options = {});

@@ -2,8 +2,11 @@
 #include "vmm/api/api_handler.h"
 
 #include <nlohmann/json.hpp>
+#include <optional>
+#include <utility>
 
 #include "absl/strings/str_cat.h"
+#include "base/progress_line.h"
 #include "base/version.h"
 #include "vmm/api/metrics_text.h"
 #include "vmm/api/prometheus_text.h"
@@ -118,6 +121,15 @@ json StatsJson(const migration::MigrationStats& s) {
              {"unpopulated", s.skipped_unpopulated},
              {"ballooned", s.skipped_ballooned},
              {"hinted", s.skipped_hinted}}}};
+  json rounds = json::array();
+  for (const migration::MigrationStats::Round& r : s.round_history) {
+    rounds.push_back({{"round", r.round},
+                      {"dirty_bytes", r.dirty_bytes},
+                      {"bytes_sent", r.bytes_sent},
+                      {"ms", r.ms},
+                      {"paused", r.paused}});
+  }
+  out["round_history"] = std::move(rounds);
   if (!s.error.empty()) out["error"] = s.error;
   return out;
 }
@@ -195,6 +207,28 @@ ApiResponse PutSnapshot(Control& control, const std::string& body) {
   return {200, Dump(StatsJson(*stats))};
 }
 
+ApiResponse GetSnapshot(Control& control) {
+  absl::StatusOr<SnapshotProgress> p = control.GetSnapshot();
+  if (!p.ok()) return FromStatus(p.status());
+  // The rate so far and the time left at it: the same figures `vmm ctl
+  // snapshot` shows, so a script polling this need not work them out.
+  const double rate = p->total_ms > 0 ? static_cast<double>(p->done_bytes) / (p->total_ms / 1000) : 0;
+  json out{{"state", p->state},
+           {"path", p->path},
+           {"done_bytes", p->done_bytes},
+           {"total_bytes", p->total_bytes},
+           {"bytes_written", p->bytes_written},
+           {"total_ms", p->total_ms},
+           {"rate_mib_s", rate / (1 << 20)}};
+  // Left out until the total is counted and a rate is known.
+  if (const std::optional<double> left = base::SecondsLeft(p->done_bytes, p->total_bytes, rate);
+      left.has_value() && p->total_bytes > 0) {
+    out["eta_s"] = *left;
+  }
+  if (!p->error.empty()) out["error"] = p->error;
+  return {200, Dump(out)};
+}
+
 ApiResponse GetBalloonStats(Control& control) {
   absl::StatusOr<std::vector<BalloonStat>> stats = control.GetBalloonStats();
   if (!stats.ok()) return FromStatus(stats.status());
@@ -270,6 +304,7 @@ const std::vector<RouteHandler>& Table() {
       {{"PUT", "/api/v1/migrate/abandon"},
        [](Control& c, const std::string&) { return MigrationAction(c.AbandonMigrationSource()); }},
       {{"PUT", "/api/v1/snapshot"}, PutSnapshot},
+      {{"GET", "/api/v1/snapshot"}, [](Control& c, const std::string&) { return GetSnapshot(c); }},
       {{"GET", "/metrics"}, [](Control& c, const std::string&) { return Metrics(c); }},
   };
   return table;

@@ -12,7 +12,8 @@
 //   PUT/GET/DELETE /api/v1/migrate  start, follow, cancel a migration
 //   POST /api/v1/migrate/resume     after an unknown outcome: run the guest here
 //   POST /api/v1/migrate/abandon    after an unknown outcome: end without running it
-//   PUT /api/v1/snapshot            {"path": FILE}
+//   PUT /api/v1/snapshot            {"path": FILE}: answers once it is written
+//   GET /api/v1/snapshot            the running or last snapshot's progress
 //   GET /metrics                    Prometheus text format
 // openapi.json describes each; openapi_test keeps the two in step.
 #ifndef VMM_API_API_HANDLER_H_

@@ -318,11 +318,50 @@ TEST(ApiHandler, SnapshotDuringAMigrationIs409WithTheReason) {
 TEST(ApiHandler, SnapshotNeedsAPath) {
   RecordingControl c;
   EXPECT_EQ(HandleApiRequest(c, "PUT", "/api/v1/snapshot", "{}").status, 400);
-  EXPECT_EQ(HandleApiRequest(c, "GET", "/api/v1/snapshot", "").status, 405);
+  EXPECT_EQ(HandleApiRequest(c, "DELETE", "/api/v1/snapshot", "").status, 405);
+  EXPECT_EQ(HandleApiRequest(c, "GET", "/api/v1/snapshot", "").status, 404);  // none taken yet
   ApiResponse r = HandleApiRequest(c, "PUT", "/api/v1/snapshot", R"({"path": "/tmp/x.snap"})");
   EXPECT_EQ(r.status, 200);
   EXPECT_EQ(c.snapshot_path, "/tmp/x.snap");
   EXPECT_EQ(Parse(r)["state"], "completed");
+}
+
+// A snapshot half written: the figures `vmm ctl snapshot` draws, with the
+// rate and time left worked out once, here.
+class SnapshottingControl : public Control {
+ public:
+  VmInfo GetVmInfo() override { return {"paused", 1ull << 30, 1, false}; }
+  absl::Status SetBalloonTarget(uint64_t) override { return absl::OkStatus(); }
+  absl::StatusOr<BalloonInfo> GetBalloonInfo() override { return absl::NotFoundError("none"); }
+  absl::StatusOr<std::vector<BalloonStat>> GetBalloonStats() override { return absl::NotFoundError("none"); }
+  absl::StatusOr<SnapshotProgress> GetSnapshot() override { return progress; }
+  SnapshotProgress progress;
+};
+
+TEST(ApiHandler, SnapshotProgressHasTheRateAndTheTimeLeft) {
+  SnapshottingControl c;
+  c.progress = {.state = "saving", .path = "/tmp/x.snap", .done_bytes = 100 << 20, .total_bytes = 400 << 20,
+                .bytes_written = 90 << 20, .total_ms = 2000};
+  nlohmann::json r = Parse(HandleApiRequest(c, "GET", "/api/v1/snapshot", ""));
+  EXPECT_EQ(r["state"], "saving");
+  EXPECT_EQ(r["done_bytes"], 100 << 20);
+  EXPECT_EQ(r["total_bytes"], 400 << 20);
+  EXPECT_DOUBLE_EQ(r["rate_mib_s"].get<double>(), 50);
+  EXPECT_DOUBLE_EQ(r["eta_s"].get<double>(), 6);  // 300 MiB at 50 MiB/s
+  EXPECT_FALSE(r.contains("error"));
+
+  // Before the pages are counted, or before any is out, no time left is
+  // known: the field is absent rather than 0 or infinite.
+  c.progress = {.state = "saving", .path = "/tmp/x.snap", .total_ms = 5};
+  r = Parse(HandleApiRequest(c, "GET", "/api/v1/snapshot", ""));
+  EXPECT_FALSE(r.contains("eta_s"));
+  EXPECT_EQ(r["rate_mib_s"], 0);
+  c.progress.total_bytes = 1 << 20;
+  EXPECT_FALSE(Parse(HandleApiRequest(c, "GET", "/api/v1/snapshot", "")).contains("eta_s"));
+
+  c.progress = {.state = "failed", .path = "/tmp/x.snap", .done_bytes = 1, .total_bytes = 2, .total_ms = 1,
+                .error = "disk full"};
+  EXPECT_EQ(Parse(HandleApiRequest(c, "GET", "/api/v1/snapshot", ""))["error"], "disk full");
 }
 
 }  // namespace

@@ -55,6 +55,20 @@ struct VmMetrics {
   std::optional<migration::MigrationStats> migration;  // the current or last one
 };
 
+// GET /api/v1/snapshot: the running or last snapshot, as `vmm ctl
+// snapshot` draws it.
+struct SnapshotProgress {
+  std::string state;  // "saving", "completed" or "failed"
+  std::string path;
+  // Guest memory the snapshot goes through and how much of it is out
+  // (MigrationStats::snapshot_*): done_bytes <= total_bytes.
+  uint64_t done_bytes = 0;
+  uint64_t total_bytes = 0;
+  uint64_t bytes_written = 0;  // to the file so far
+  double total_ms = 0;
+  std::string error;  // when failed
+};
+
 class Control {
  public:
   virtual ~Control() = default;
@@ -105,6 +119,11 @@ class Control {
   // state is written and then runs on.
   virtual absl::StatusOr<migration::MigrationStats> Snapshot(const std::string& path) {
     return absl::UnimplementedError("snapshots are not supported here");
+  }
+  // GET /api/v1/snapshot: how far the running snapshot has got, or how
+  // the last one ended (NotFound if none was taken).
+  virtual absl::StatusOr<SnapshotProgress> GetSnapshot() {
+    return absl::NotFoundError("no snapshot has been taken");
   }
 };
 

@@ -47,6 +47,10 @@ class AgreeableControl : public Control {
   absl::StatusOr<migration::MigrationStats> ResumeMigrationSource() override { return Stats(); }
   absl::StatusOr<migration::MigrationStats> AbandonMigrationSource() override { return Stats(); }
   absl::StatusOr<migration::MigrationStats> Snapshot(const std::string&) override { return Stats(); }
+  absl::StatusOr<SnapshotProgress> GetSnapshot() override {
+    return SnapshotProgress{.state = "failed", .path = "/tmp/vm.snap", .done_bytes = 1 << 20, .total_bytes = 2 << 20,
+                            .bytes_written = 1 << 20, .total_ms = 12, .error = "disk full"};
+  }
   absl::Status PauseVm() override { return absl::OkStatus(); }
   absl::Status ResumeVm() override { return absl::OkStatus(); }
   absl::Status ShutdownVm(double) override { return absl::OkStatus(); }
@@ -54,7 +58,12 @@ class AgreeableControl : public Control {
 
  private:
   static migration::MigrationStats Stats() {
-    return migration::MigrationStats{.phase = "failed", .round = 2, .error = "the destination went away"};
+    return migration::MigrationStats{
+        .phase = "failed",
+        .round = 2,
+        .round_history = {{.round = 1, .dirty_bytes = 8192, .bytes_sent = 8300, .ms = 1.5},
+                          {.round = 2, .dirty_bytes = 4096, .bytes_sent = 4150, .ms = 0.5, .paused = true}},
+        .error = "the destination went away"};
   }
 };
 

@@ -15,6 +15,7 @@
 #include <thread>
 
 #include "absl/synchronization/notification.h"
+#include "absl/time/clock.h"
 #include "vmm/api/api_client.h"
 #include "vmm/api/api_server.h"
 #include "vmm/operation_lock.h"
@@ -34,9 +35,21 @@ class ExclusiveControl : public Control {
     absl::StatusOr<OperationLock::Claim> claim =
         ops.TryBegin("a snapshot to " + path, "a snapshot to " + path + " is being written");
     if (!claim.ok()) return claim.status();
+    {
+      absl::MutexLock lock(&mu);
+      snapshot_progress = SnapshotProgress{.state = "saving", .path = path, .done_bytes = 100 << 20,
+                                           .total_bytes = 400 << 20, .bytes_written = 90 << 20, .total_ms = 2000};
+    }
     if (!snapshot_started.HasBeenNotified()) snapshot_started.Notify();
     release_snapshot.WaitForNotification();  // stays notified: later snapshots pass
+    absl::MutexLock lock(&mu);
+    snapshot_progress->state = "completed";
     return migration::MigrationStats{.phase = "completed", .round = 1};
+  }
+  absl::StatusOr<SnapshotProgress> GetSnapshot() override {
+    absl::MutexLock lock(&mu);
+    if (!snapshot_progress) return absl::NotFoundError("no snapshot has been taken");
+    return *snapshot_progress;
   }
   absl::Status StartMigration(const std::string& destination, const migration::MigrationOptions&) override {
     absl::StatusOr<OperationLock::Claim> claim =
@@ -87,6 +100,7 @@ class ExclusiveControl : public Control {
   std::string ends_in = "precopy";
   absl::Mutex mu;
   std::optional<migration::MigrationStats> stats ABSL_GUARDED_BY(mu);
+  std::optional<SnapshotProgress> snapshot_progress ABSL_GUARDED_BY(mu);
   std::optional<OperationLock::Claim> migration_claim ABSL_GUARDED_BY(mu);
 };
 
@@ -130,6 +144,31 @@ TEST_F(OperationApiTest, TwoConcurrentSnapshotsOneSucceedsOneIs409) {
   EXPECT_EQ(first_status, 200);
   // Once it is written, the next one goes through.
   EXPECT_EQ(RunCtlCommand(path_, {"snapshot", "/tmp/d.snap"}), 0);
+}
+
+// Off a terminal (a test's stderr, a log) `vmm ctl snapshot` writes a plain
+// line of progress every interval while the VMM writes the file, and none
+// with --json, whose object is the output.
+TEST_F(OperationApiTest, CtlSnapshotWritesPlainProgressLinesOffATerminal) {
+  const absl::Duration interval = absl::Milliseconds(100);
+  int status = -1;
+  ::testing::internal::CaptureStderr();
+  std::thread ctl([&] { status = RunCtlCommand(path_, {"snapshot", "/tmp/p.snap"}, {.progress_interval = interval}); });
+  control_.snapshot_started.WaitForNotification();
+  absl::SleepFor(absl::Milliseconds(900));  // the client polls every 200 ms
+  control_.release_snapshot.Notify();
+  ctl.join();
+  const std::string err = ::testing::internal::GetCapturedStderr();
+  EXPECT_EQ(status, 0);
+  EXPECT_NE(err.find("snapshot to /tmp/p.snap: guest memory 100.0 of 400.0 MiB (25%), 50 MiB/s, 6 s left; "
+                     "90.0 MiB written\n"),
+            std::string::npos)
+      << err;
+  EXPECT_EQ(err.find('\r'), std::string::npos) << "a terminal's redraw in a log";
+
+  ::testing::internal::CaptureStderr();
+  EXPECT_EQ(RunCtlCommand(path_, {"snapshot", "/tmp/p.snap"}, {.json = true, .progress_interval = interval}), 0);
+  EXPECT_EQ(::testing::internal::GetCapturedStderr(), "");
 }
 
 TEST_F(OperationApiTest, SnapshotDuringAMigrationIs409UntilItIsCancelled) {

@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: MIT
 // The CPUID a vCPU sees: KVM's supported set, adjusted per vCPU (APIC ID,
 // topology, hypervisor bit) and, on a PVM host, with the features its
-// guest-kernel emulator cannot execute removed (shared/PLATFORM.md).
+// guest-kernel emulator cannot execute removed (docs/PVM.md).
 // Pure functions, so the policy is unit-tested without /dev/kvm.
 #ifndef VMM_KVM_CPUID_H_
 #define VMM_KVM_CPUID_H_
