@@ -4,9 +4,6 @@
 // writes a file, syncs and powers off; the host reads the file back from
 // the image with debugfs. Needs CONFIG_VIRTIO_BLK and CONFIG_EXT4_FS in
 // the guest kernel (guest-images/kernel.config) and e2fsprogs on the host.
-//
-// Written without /dev/kvm: labelled `unverified` until a session with KVM
-// runs it.
 #include <unistd.h>
 
 #include <cstdlib>

@@ -1,0 +1,109 @@
+#!/usr/bin/env python3
+# SPDX-License-Identifier: MIT
+"""bench/disk: sequential throughput of the virtio-blk disk as the default
+guest sees it, and the VMM's host CPU per GiB moved.
+
+Boots the default guest with `vmm run --disk IMAGE` (a raw image file made
+sparse in a temporary folder next to the system's temporary files, so
+the host's page cache serves it: what is measured is the VMM's path, not
+the host's disk) and runs busybox dd in the guest on /dev/vda, with
+O_DIRECT in the guest (`iflag=direct` / `oflag=direct`: no guest page
+cache, every block is a virtio request of bs bytes):
+  - write: dd if=/dev/zero of=/dev/vda oflag=direct,
+  - read:  dd if=/dev/vda of=/dev/null iflag=direct,
+  - zero source alone: dd if=/dev/zero of=/dev/null, because on a PVM host
+    the guest kernel filling dd's buffer from /dev/zero is emulated and is
+    part of the write figure (shared/PLATFORM.md).
+Printed per step (medians over --runs in one boot): the guest's own figure
+(the bytes dd moved over the time between two reads of the guest's
+/proc/uptime around it) and the VMM's host CPU over the step (all
+threads but the vCPU threads: bench/benchlib.py's accounting) per GiB.
+No QEMU comparison yet.
+"""
+import argparse
+import os
+import re
+import subprocess
+import sys
+import tempfile
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import results  # noqa: E402
+from benchlib import CPU_ACCOUNTING, GIB, IMAGE, MARKER, MIB, VMM, Console, CpuMeter, fmt, median, reap, stop  # noqa: E402
+
+# Debian's busybox dd prints no rate, so the guest times it with its own
+# clock (/proc/uptime, 10 ms steps: each dd runs for seconds here).
+TIMED = re.compile(r"(\d+)\+0 records out.*DD-TIMED ([0-9.]+) ([0-9.]+)", re.S)
+
+
+def dd_step(con, pid, command, block_bytes, timeout):
+    """Runs one dd in the guest: (guest MB/s, host CPU ms per GiB) or Nones."""
+    meter = CpuMeter(pid).start()
+    out = con.output_of(f"a=$(cut -d' ' -f1 /proc/uptime); {command} 2>&1; "
+                        "echo DD-TIMED $a $(cut -d' ' -f1 /proc/uptime)", timeout)
+    cpu = meter.stop()
+    m = TIMED.search(out or "")
+    if not m or float(m.group(3)) <= float(m.group(2)):
+        print(f"  no figure from '{command}': {out!r}")
+        return None, None
+    moved = int(m.group(1)) * block_bytes
+    mb_s = moved / MIB / (float(m.group(3)) - float(m.group(2)))
+    per_gib = cpu["vmm_ms"] * GIB / moved if cpu["vmm_ms"] is not None else None
+    return mb_s, per_gib
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--runs", type=int, default=3)
+    ap.add_argument("--memory", default="512M")
+    ap.add_argument("--mib", type=int, default=128, help="MiB each dd moves (the image is twice that)")
+    ap.add_argument("--bs", default="1M", help="dd's block size: the size of each virtio request")
+    results.add_arguments(ap)
+    args = ap.parse_args()
+    results.check_outputs(args, "bench/disk")
+    if not all(os.path.exists(p) for p in (VMM, os.path.join(IMAGE, "vmlinux"))):
+        sys.exit("bench/disk: build first (cmake --build build; guest-images/build.sh)")
+    bs_bytes = int(args.bs[:-1]) * {"K": 1 << 10, "M": MIB}[args.bs[-1].upper()] if args.bs[-1].isalpha() \
+        else int(args.bs)
+    count = args.mib * MIB // bs_bytes
+
+    with tempfile.TemporaryDirectory(prefix="bench-disk-") as tmp:
+        image = os.path.join(tmp, "disk.img")
+        with open(image, "wb") as f:
+            f.truncate(2 * args.mib * MIB)
+        proc = subprocess.Popen([VMM, "run", "--memory", args.memory, "--disk", image], stdin=subprocess.PIPE,
+                                stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
+        try:
+            con = Console(proc)
+            if not con.wait_for(MARKER, 1200) or not con.run("true", 120):
+                sys.exit("bench/disk: the guest did not boot")
+            timeout = 600
+            steps = {
+                "write (O_DIRECT)": f"dd if=/dev/zero of=/dev/vda bs={args.bs} count={count} oflag=direct",
+                "read (O_DIRECT)": f"dd if=/dev/vda of=/dev/null bs={args.bs} count={count} iflag=direct",
+                "zero source alone": f"dd if=/dev/zero of=/dev/null bs={args.bs} count={count}",
+            }
+            measured = {name: [dd_step(con, proc.pid, cmd, bs_bytes, timeout) for _ in range(args.runs)]
+                        for name, cmd in steps.items()}
+            proc.stdin.write(b"poweroff -f\n")
+            proc.stdin.flush()
+            reap(proc, 60)
+        finally:
+            stop(proc)
+
+    print(f"bench/disk: {args.memory} guest, {args.mib} MiB per dd, bs={args.bs}, {args.runs} runs (medians); "
+          "image in the host's page cache")
+    print(f"  {CPU_ACCOUNTING}")
+    print(f"  {'step':20} {'guest MB/s':>11} {'host CPU ms/GiB':>16}")
+    rows = []
+    for name, rs in measured.items():
+        mb_s = median([r[0] for r in rs])
+        per_gib = median([r[1] for r in rs]) if "alone" not in name else None
+        print(f"  {name:20} {fmt(mb_s, '11.1f')} {fmt(per_gib, '16.1f')}")
+        rows.append({"step": name, "guest_mb_s": mb_s, "host_cpu_ms_per_gib": per_gib,
+                     "runs": [{"guest_mb_s": r[0], "host_cpu_ms_per_gib": r[1]} for r in rs]})
+    results.write_outputs(args, "disk", rows)
+
+
+if __name__ == "__main__":
+    main()
