@@ -13,6 +13,7 @@ namespace vmm::boot {
 namespace {
 
 using testing::MakeGuestMemory;
+using testing::Unpacked;
 
 boot_params ReadParams(const memory::GuestMemory& mem) {
   auto params = mem.Read<boot_params>(memory::kBootParamsAddress);
@@ -44,23 +45,23 @@ TEST(BootParamsTest, SynthesizesHeaderForBareVmlinux) {
   ASSERT_TRUE(WriteBootParams(mem, input).ok());
 
   boot_params p = ReadParams(mem);
-  EXPECT_EQ(p.hdr.boot_flag, 0xaa55);
-  EXPECT_EQ(p.hdr.header, 0x53726448u);
-  EXPECT_EQ(p.hdr.version, kSyntheticBootProtocol);
-  EXPECT_EQ(p.hdr.kernel_alignment, 0x1000000u);
-  EXPECT_EQ(p.hdr.type_of_loader, 0xff);
+  EXPECT_EQ(Unpacked(p.hdr.boot_flag), 0xaa55);
+  EXPECT_EQ(Unpacked(p.hdr.header), 0x53726448u);
+  EXPECT_EQ(Unpacked(p.hdr.version), kSyntheticBootProtocol);
+  EXPECT_EQ(Unpacked(p.hdr.kernel_alignment), 0x1000000u);
+  EXPECT_EQ(Unpacked(p.hdr.type_of_loader), 0xff);
   EXPECT_TRUE(p.hdr.loadflags & LOADED_HIGH);
-  EXPECT_EQ(p.hdr.cmd_line_ptr, memory::kCmdlineAddress);
-  EXPECT_EQ(p.ext_cmd_line_ptr, 0u);
-  EXPECT_EQ(p.hdr.ramdisk_image, 0x3f00000u);
-  EXPECT_EQ(p.hdr.ramdisk_size, 0x12345u);
-  EXPECT_EQ(p.ext_ramdisk_image, 0u);
-  EXPECT_EQ(p.acpi_rsdp_addr, 0xe0000u);
-  ASSERT_EQ(p.e820_entries, input.e820.size());
+  EXPECT_EQ(Unpacked(p.hdr.cmd_line_ptr), memory::kCmdlineAddress);
+  EXPECT_EQ(Unpacked(p.ext_cmd_line_ptr), 0u);
+  EXPECT_EQ(Unpacked(p.hdr.ramdisk_image), 0x3f00000u);
+  EXPECT_EQ(Unpacked(p.hdr.ramdisk_size), 0x12345u);
+  EXPECT_EQ(Unpacked(p.ext_ramdisk_image), 0u);
+  EXPECT_EQ(Unpacked(p.acpi_rsdp_addr), 0xe0000u);
+  ASSERT_EQ(Unpacked(p.e820_entries), input.e820.size());
   for (size_t i = 0; i < input.e820.size(); ++i) {
-    EXPECT_EQ(p.e820_table[i].addr, input.e820[i].addr);
-    EXPECT_EQ(p.e820_table[i].size, input.e820[i].size);
-    EXPECT_EQ(p.e820_table[i].type, static_cast<uint32_t>(input.e820[i].type));
+    EXPECT_EQ(Unpacked(p.e820_table[i].addr), input.e820[i].addr);
+    EXPECT_EQ(Unpacked(p.e820_table[i].size), input.e820[i].size);
+    EXPECT_EQ(Unpacked(p.e820_table[i].type), static_cast<uint32_t>(input.e820[i].type));
   }
   EXPECT_EQ(ReadCmdline(mem, input.cmdline.size() + 1), input.cmdline + '\0');
 }
@@ -79,17 +80,17 @@ TEST(BootParamsTest, CopiesBzImageHeader) {
   ASSERT_TRUE(WriteBootParams(mem, input).ok());
 
   boot_params p = ReadParams(mem);
-  EXPECT_EQ(p.hdr.version, 0x020f);
-  EXPECT_EQ(p.hdr.setup_sects, 4);
-  EXPECT_EQ(p.hdr.initrd_addr_max, 0x7fffffffu);
-  EXPECT_EQ(p.hdr.cmdline_size, 2047u);
-  EXPECT_EQ(p.hdr.xloadflags, XLF_KERNEL_64 | XLF_CAN_BE_LOADED_ABOVE_4G);
-  EXPECT_EQ(p.hdr.type_of_loader, 0xff);
-  EXPECT_EQ(p.hdr.setup_data, 0u);
-  EXPECT_EQ(p.hdr.ramdisk_image, 0u);
-  EXPECT_EQ(p.hdr.ramdisk_size, 0u);
+  EXPECT_EQ(Unpacked(p.hdr.version), 0x020f);
+  EXPECT_EQ(Unpacked(p.hdr.setup_sects), 4);
+  EXPECT_EQ(Unpacked(p.hdr.initrd_addr_max), 0x7fffffffu);
+  EXPECT_EQ(Unpacked(p.hdr.cmdline_size), 2047u);
+  EXPECT_EQ(Unpacked(p.hdr.xloadflags), XLF_KERNEL_64 | XLF_CAN_BE_LOADED_ABOVE_4G);
+  EXPECT_EQ(Unpacked(p.hdr.type_of_loader), 0xff);
+  EXPECT_EQ(Unpacked(p.hdr.setup_data), 0u);
+  EXPECT_EQ(Unpacked(p.hdr.ramdisk_image), 0u);
+  EXPECT_EQ(Unpacked(p.hdr.ramdisk_size), 0u);
   // Nothing outside hdr came from the file.
-  EXPECT_EQ(p.sentinel, 0);
+  EXPECT_EQ(Unpacked(p.sentinel), 0);
 }
 
 TEST(BootParamsTest, RngSeedIsOneSetupDataEntry) {
@@ -99,7 +100,7 @@ TEST(BootParamsTest, RngSeedIsOneSetupDataEntry) {
   ASSERT_TRUE(WriteBootParams(mem, input).ok());
 
   boot_params p = ReadParams(mem);
-  ASSERT_EQ(p.hdr.setup_data, memory::kSetupDataAddress);
+  ASSERT_EQ(Unpacked(p.hdr.setup_data), memory::kSetupDataAddress);
   auto next = mem.Read<uint64_t>(memory::kSetupDataAddress);
   auto type = mem.Read<uint32_t>(memory::kSetupDataAddress + 8);
   auto len = mem.Read<uint32_t>(memory::kSetupDataAddress + 12);
@@ -118,7 +119,7 @@ TEST(BootParamsTest, RngSeedIsOneSetupDataEntry) {
 TEST(BootParamsTest, NoSetupDataWithoutSeed) {
   memory::GuestMemory mem = MakeGuestMemory();
   ASSERT_TRUE(WriteBootParams(mem, BasicInput(mem)).ok());
-  EXPECT_EQ(ReadParams(mem).hdr.setup_data, 0u);
+  EXPECT_EQ(Unpacked(ReadParams(mem).hdr.setup_data), 0u);
 }
 
 TEST(BootParamsTest, RejectsOversizedRngSeed) {
@@ -134,10 +135,10 @@ TEST(BootParamsTest, HighInitrdUsesExtFields) {
   input.initrd = InitrdPlacement{.gpa = 0x123456000ull, .size = 0x100001000ull};
   ASSERT_TRUE(WriteBootParams(mem, input).ok());
   boot_params p = ReadParams(mem);
-  EXPECT_EQ(p.hdr.ramdisk_image, 0x23456000u);
-  EXPECT_EQ(p.ext_ramdisk_image, 1u);
-  EXPECT_EQ(p.hdr.ramdisk_size, 0x1000u);
-  EXPECT_EQ(p.ext_ramdisk_size, 1u);
+  EXPECT_EQ(Unpacked(p.hdr.ramdisk_image), 0x23456000u);
+  EXPECT_EQ(Unpacked(p.ext_ramdisk_image), 1u);
+  EXPECT_EQ(Unpacked(p.hdr.ramdisk_size), 0x1000u);
+  EXPECT_EQ(Unpacked(p.ext_ramdisk_size), 1u);
 }
 
 TEST(BootParamsTest, CmdlineLimitedByKernelCmdlineSize) {

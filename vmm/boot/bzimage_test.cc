@@ -11,6 +11,7 @@ namespace {
 using testing::BuildBzImage;
 using testing::BuildElf;
 using testing::DefaultElfSpec;
+using testing::Unpacked;
 using testing::GzipCompress;
 
 bool MessageHas(const absl::Status& st, const std::string& text) {
@@ -24,9 +25,9 @@ TEST(BzImageTest, ParsesHeaderAndFindsPayload) {
   ASSERT_TRUE(LooksLikeBzImage(file));
   auto image = ParseBzImage(file);
   ASSERT_TRUE(image.ok()) << image.status();
-  EXPECT_EQ(image->header.version, 0x020f);
-  EXPECT_EQ(image->header.initrd_addr_max, 0x7fffffffu);
-  EXPECT_EQ(image->header.cmdline_size, 2047u);
+  EXPECT_EQ(Unpacked(image->header.version), 0x020f);
+  EXPECT_EQ(Unpacked(image->header.initrd_addr_max), 0x7fffffffu);
+  EXPECT_EQ(Unpacked(image->header.cmdline_size), 2047u);
   EXPECT_EQ(image->header_bytes.size(), 0x26cu - 0x1f1u);
   ASSERT_EQ(image->payload.size(), payload.size());
   EXPECT_TRUE(std::equal(payload.begin(), payload.end(), image->payload.begin()));

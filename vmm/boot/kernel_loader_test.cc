@@ -46,7 +46,7 @@ TEST(KernelLoaderTest, LoadsEveryCompressedBzImage) {
     EXPECT_EQ(kernel->pvh_entry, std::optional<uint64_t>(0x1000040));
     EXPECT_EQ(kernel->load_end, 0x1205000u);
     ASSERT_TRUE(kernel->setup_header.has_value());
-    EXPECT_EQ(SetupHeaderFromBytes(*kernel->setup_header).version, 0x020f);
+    EXPECT_EQ(testing::Unpacked(SetupHeaderFromBytes(*kernel->setup_header).version), 0x020f);
     EXPECT_EQ(InitrdAddrMax(kernel->setup_header), 0x7fffffffu);
   }
 }

@@ -72,6 +72,15 @@ std::vector<uint8_t> BuildBzImage(std::span<const uint8_t> payload,
 // 64 MiB of guest RAM.
 memory::GuestMemory MakeGuestMemory(uint64_t size = 64ull << 20);
 
+// A copy of a field of the kernel's packed structs (setup_header,
+// boot_params, boot_e820_entry): gtest's EXPECT_EQ binds its arguments to
+// references, and a reference to a misaligned field is undefined behaviour
+// (UBSan reports it).
+template <typename T>
+T Unpacked(T value) {
+  return value;
+}
+
 }  // namespace vmm::boot::testing
 
 #endif  // VMM_BOOT_TESTING_TEST_IMAGES_H_
