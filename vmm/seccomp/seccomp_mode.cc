@@ -22,7 +22,9 @@ const char* SeccompModeName(SeccompMode mode) {
 }
 
 SeccompMode DefaultSeccompMode() {
-#if defined(VMM_SANITIZER_BUILD) || defined(VMM_SECCOMP_DEFAULT_LOG)
+#if defined(VMM_LEAK_CHECKED_BUILD)
+  return SeccompMode::kOff;
+#elif defined(VMM_SANITIZER_BUILD) || defined(VMM_SECCOMP_DEFAULT_LOG)
   return SeccompMode::kLog;
 #else
   return SeccompMode::kOn;
