@@ -97,12 +97,9 @@ TEST(NetLoadTest, LoadedDeviceReceivesIntoTheNextSavedBufferAndKeepsTheSourcesMa
   const std::vector<uint8_t> saved = state::testing::SaveTree(*source.h->transport);
   // The destination generated another MAC; the guest knows the source's.
   base::UniqueFd host;
-  int fds[2];
-  ASSERT_EQ(::socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_NONBLOCK | SOCK_CLOEXEC, 0, fds), 0);
-  host.Reset(fds[1]);
   std::unique_ptr<NetHarness> dest =
-      NetHarness::Make(Tap::ForTesting(base::UniqueFd(fds[0]), "dest"), nullptr,
-                       {.mac = {0x02, 1, 2, 3, 4, 5}, .mac_given = false});
+      NetHarness::MakeOnSocketPair(host, nullptr, {.mac = {0x02, 1, 2, 3, 4, 5}, .mac_given = false});
+  ASSERT_NE(dest, nullptr);
   // The source's drivers go on in the destination's memory: two receive
   // buffers offered, none used; one frame sent. (A FakeDriver clears its
   // rings when made: made before the copy.)
@@ -130,11 +127,9 @@ TEST(NetLoadTest, RefusesAnotherMacGivenOnTheDestinationNamingBoth) {
   NetCase::Change(source);
   const std::vector<uint8_t> saved = state::testing::SaveTree(*source.h->transport);
   base::UniqueFd host;
-  int fds[2];
-  ASSERT_EQ(::socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_NONBLOCK | SOCK_CLOEXEC, 0, fds), 0);
-  host.Reset(fds[1]);
-  std::unique_ptr<NetHarness> dest = NetHarness::Make(Tap::ForTesting(base::UniqueFd(fds[0]), "dest"), nullptr,
-                                                      {.mac = {0x02, 1, 2, 3, 4, 5}, .mac_given = true});
+  std::unique_ptr<NetHarness> dest =
+      NetHarness::MakeOnSocketPair(host, nullptr, {.mac = {0x02, 1, 2, 3, 4, 5}, .mac_given = true});
+  ASSERT_NE(dest, nullptr);
   CopyRam(*source.h, *dest);
   absl::Status st = state::testing::LoadTree(*dest->transport, saved);
   ASSERT_FALSE(st.ok());

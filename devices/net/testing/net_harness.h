@@ -155,11 +155,12 @@ struct NetHarness {
   }
   // On a socket pair: `host` gets the other end.
   static std::unique_ptr<NetHarness> MakeOnSocketPair(base::UniqueFd& host,
-                                                      std::function<void()> on_worker_start = nullptr) {
+                                                      std::function<void()> on_worker_start = nullptr,
+                                                      NetOptions options = {.mac = kMac, .mac_given = false}) {
     int fds[2];
     if (::socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_NONBLOCK | SOCK_CLOEXEC, 0, fds) != 0) return nullptr;
     host.Reset(fds[1]);
-    return Make(Tap::ForTesting(base::UniqueFd(fds[0]), "socketpair"), std::move(on_worker_start));
+    return Make(Tap::ForTesting(base::UniqueFd(fds[0]), "socketpair"), std::move(on_worker_start), options);
   }
 
   void WriteReg(uint64_t offset, uint32_t v) { transport->Write(offset, {reinterpret_cast<const uint8_t*>(&v), 4}); }
