@@ -50,9 +50,9 @@ ABSL_FLAG(bool, balloon, true, "Give the guest a virtio-balloon device (virtio-m
 ABSL_FLAG(std::string, balloon_size, "0", "Balloon size at boot: memory taken from the guest (e.g. 256M)");
 ABSL_FLAG(bool, balloon_deflate_on_oom, false, "Offer VIRTIO_BALLOON_F_DEFLATE_ON_OOM");
 ABSL_FLAG(bool, balloon_reporting, true, "Offer free page reporting (VIRTIO_BALLOON_F_REPORTING)");
-ABSL_FLAG(std::string, balloon_chunks, "false",
-          "Offer the balloon's range format (true or false; devices/balloon/CHUNKS.md; off until its guest "
-          "driver has run on a KVM host)");
+ABSL_FLAG(std::string, balloon_chunks, "true",
+          "Offer the balloon's range format (true or false; devices/balloon/CHUNKS.md): a driver that takes it "
+          "inflates in blocks of up to 2 MiB; a driver without it is served 4 KiB pages as before");
 ABSL_FLAG(std::string, memory_backend, "memfd",
           "Guest RAM backing: memfd (4 KiB pages), thp (shmem transparent huge pages) or hugetlb (2 MiB pages)");
 ABSL_FLAG(std::string, virtio_notify, "inline",
@@ -103,7 +103,7 @@ constexpr const char* kUsage =
     "               [--incoming tls:HOST:PORT|tcp:HOST:PORT|unix:PATH [--incoming-timeout DURATION]\n"
     "                | --restore FILE] [--tls-dir DIR [--tls-peer-name NAME]] [--insecure]\n"
     "               [--seccomp on|log|off]\n"
-    "               [--memory-backend memfd|thp|hugetlb] [--balloon-chunks=true]\n"
+    "               [--memory-backend memfd|thp|hugetlb] [--balloon-chunks=false]\n"
     "               [--config vm.json] [--print-config]\n"
     "       vmm ctl --api-socket PATH status | ping | pause | resume | metrics | balloon [SIZE|stats]\n"
     "       vmm ctl --api-socket PATH shutdown [--timeout 30s]\n"

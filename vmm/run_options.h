@@ -35,7 +35,7 @@ struct RunFlags {
   bool balloon_reporting = true;
   // "true" offers the range format. Off by default until the guest driver
   // for it (guest-images/patches/0008) has run on a host with KVM.
-  std::string balloon_chunks = "false";
+  std::string balloon_chunks = "true";
   std::vector<std::string> disks;  // each --disk as typed: PATH[,readonly]
   std::vector<std::string> nets;   // each --net as typed: tap=NAME[,mac=MAC]
   bool mmio_cmdline = false;

@@ -273,16 +273,16 @@ namespace {
 
 class BalloonChunksAndBackendOptionsTest : public RunOptionsTest {};
 
-TEST_F(BalloonChunksAndBackendOptionsTest, ChunksAreOfferedOnlyWhenTurnedOn) {
+TEST_F(BalloonChunksAndBackendOptionsTest, ChunksAreOfferedUnlessTurnedOff) {
   auto config = BuildMachineConfig(Defaults());
   ASSERT_TRUE(config.ok()) << config.status();
-  EXPECT_FALSE(config->devices.balloon_chunks);
+  EXPECT_TRUE(config->devices.balloon_chunks);
   EXPECT_EQ(config->memory_backend, memory::MemoryBackend::kMemfd);
   RunFlags f = Defaults();
-  f.balloon_chunks = "true";
+  f.balloon_chunks = "false";
   config = BuildMachineConfig(f);
   ASSERT_TRUE(config.ok()) << config.status();
-  EXPECT_TRUE(config->devices.balloon_chunks);
+  EXPECT_FALSE(config->devices.balloon_chunks);
   for (const char* bad : {"yes", "1", "", "TRUE"}) {
     f.balloon_chunks = bad;
     config = BuildMachineConfig(f);
