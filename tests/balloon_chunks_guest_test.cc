@@ -4,7 +4,8 @@
 // (guest-images/patches/0008-balloon-chunks.patch): inflate goes in blocks
 // of up to 2 MiB, a deflate smaller than a block splits one, and a device
 // that does not offer the bit gets the stock 4 KiB path. Checked through
-// the control API (`vmm ctl`), /proc/meminfo and the VMM's RSS.
+// the control API (`vmm ctl`), /proc/meminfo and the VMM's RSS; a snapshot
+// taken with blocks in the balloon restores and deflates them.
 #include <unistd.h>
 
 #include <cstdint>
@@ -64,7 +65,7 @@ class BalloonChunksGuestTest : public ::testing::Test {
   std::string socket_;
 };
 
-TEST_F(BalloonChunksGuestTest, InflatesInBlocksSplitsForASmallDeflateAndDeflates) {
+TEST_F(BalloonChunksGuestTest, InflatesInBlocksSplitsForASmallDeflateRestoresAndDeflates) {
   // Reporting off, so that only the balloon hands memory back.
   const std::vector<std::string> shape = {"--memory", "1G", "--balloon-reporting=false", "--balloon-chunks=true"};
   absl::StatusOr<std::string> snapshot = BootedGuestSnapshot(shape);
@@ -111,19 +112,34 @@ TEST_F(BalloonChunksGuestTest, InflatesInBlocksSplitsForASmallDeflateAndDeflates
   EXPECT_EQ(Counter(*info, "ballooned_pages"), 127 * kPagesPerMiB) << info->dump();
   EXPECT_EQ(Counter(*info, "chunk_refused"), 0u) << info->dump();
 
+  // A snapshot carries the negotiated format and the ballooned blocks: the
+  // restored VM deflates what the first one inflated.
+  const std::string snap = ::testing::TempDir() + "/balloon-chunks-" + std::to_string(::getpid()) + ".snap";
+  ASSERT_TRUE(CtlJson(socket_, {"snapshot", snap, "--json"}, absl::Seconds(300)).has_value()) << vm.stderr_text();
+  vm.Send("poweroff -f\n");
+  EXPECT_EQ(vm.WaitExit(absl::Seconds(60)), 0) << vm.stderr_text();
+  const std::string restored_socket = socket_ + ".restored";
+  GuestProcess restored(RestoreArgs(shape, snap, {"--api-socket", restored_socket}));
+  ASSERT_TRUE(restored.RunCommand("true", absl::Seconds(120)).has_value()) << restored.stderr_text();
+  ::unlink(snap.c_str());
+  info = CtlJson(restored_socket, {"balloon"});
+  ASSERT_TRUE(info.has_value());
+  EXPECT_TRUE(HasFeature(*info, "CHUNKS")) << info->dump();
+  EXPECT_EQ(Counter(*info, "ballooned_pages"), 127 * kPagesPerMiB) << info->dump();
+
   // Deflate fully; the guest gets its memory back and can use it.
-  ASSERT_TRUE(ResizeBalloon(socket_, 0, absl::Seconds(240))) << vm.stderr_text();
-  info = CtlJson(socket_, {"balloon"});
+  ASSERT_TRUE(ResizeBalloon(restored_socket, 0, absl::Seconds(240))) << restored.stderr_text();
+  info = CtlJson(restored_socket, {"balloon"});
   ASSERT_TRUE(info.has_value());
   EXPECT_EQ(Counter(*info, "ballooned_pages"), 0u) << info->dump();
   EXPECT_EQ(Counter(*info, "chunk_refused"), 0u) << info->dump();
-  EXPECT_EQ(MemTotalKib(vm), total_before);
-  auto again = vm.RunCommand("memtouch 64", absl::Seconds(600));
+  EXPECT_EQ(MemTotalKib(restored), total_before);
+  auto again = restored.RunCommand("memtouch 64", absl::Seconds(600));
   ASSERT_TRUE(again.has_value());
   EXPECT_NE(again->find("touched 64 MiB"), std::string::npos) << *again;
 
-  vm.Send("poweroff\n");
-  EXPECT_EQ(vm.WaitExit(absl::Seconds(60)), 0) << vm.stderr_text();
+  restored.Send("poweroff\n");
+  EXPECT_EQ(restored.WaitExit(absl::Seconds(60)), 0) << restored.stderr_text();
 }
 
 TEST_F(BalloonChunksGuestTest, WithoutTheDeviceOfferingItTheDriverUsesPfns) {
