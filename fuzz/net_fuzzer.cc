@@ -13,7 +13,9 @@
 // writes into the rings, register writes, config reads, resets. After the
 // sequence the saved state must load into a fresh device
 // (fuzz::CheckSaveLoad).
+#include <linux/sockios.h>
 #include <linux/virtio_mmio.h>
+#include <sys/ioctl.h>
 #include <sys/socket.h>
 
 #include <chrono>
@@ -97,6 +99,12 @@ void EmptyHost(int host) {
   }
 }
 
+// Bytes sent from the host end that the device has not read yet.
+int Unread(int host) {
+  int queued = 0;
+  return ::ioctl(host, SIOCOUTQ, &queued) == 0 ? queued : 0;
+}
+
 void ReceiveFrame(ByteSource& in, NetHarness& h, int host) {
   const virtio_net_hdr_v1 header = Header(in);
   std::vector<uint8_t> frame(devices::kNetHeaderBytes + FrameBytes(in), 0x5a);
@@ -107,11 +115,16 @@ void ReceiveFrame(ByteSource& in, NetHarness& h, int host) {
   const uint32_t room = in.ConsumeIntegralInRange<uint32_t>(0, 2 * 1600);
   h.rx->AddChain(Chain(in, kRxBuf + (uint64_t{before} % 16) * (64 << 10), room, /*writable=*/true));
   h.Notify(Net::kRxQueue);
-  // The worker takes the frame off the socket on its own time: a short
-  // wait for the chain to come back (a frame the device drops before
-  // taking a chain leaves it offered).
-  const auto end = std::chrono::steady_clock::now() + std::chrono::milliseconds(20);
-  while (h.rx->UsedIdx() == before && std::chrono::steady_clock::now() < end) std::this_thread::yield();
+  // The worker takes the frame off the socket on its own time: wait until
+  // the chain comes back or the device has taken the frame off the socket
+  // (the host end's SIOCOUTQ counts what its peer has not read yet; a frame
+  // the device dropped leaves the chain offered), for a short while at most
+  // (a device that does not read, e.g. with no usable buffer or not yet
+  // driven to DRIVER_OK, keeps it; the short cap keeps such inputs cheap).
+  const auto end = std::chrono::steady_clock::now() + std::chrono::milliseconds(3);
+  while (h.rx->UsedIdx() == before && std::chrono::steady_clock::now() < end && Unread(host) > 0) {
+    std::this_thread::yield();
+  }
 }
 
 void RunNetScript(ByteSource& in, NetHarness& h, int host) {
