@@ -20,6 +20,9 @@ and the ratios are printed. Finally the arithmetic: how long the stock
 driver would need to inflate 3 GiB on hardware KVM at the measured service
 time.
 
+--seccomp both runs each VMM row with and without its seccomp filters
+(rows ending in "-nosec") and prints the filters' cost per request.
+
 --notify both runs the VMM twice, with queue notifications handled inline on
 the vCPU (MMIO exit) and on a device thread woken by KVM_IOEVENTFD; rows
 "vmm" and "vmm-t". us/req is the wall time per 256-PFN request as the guest
@@ -67,12 +70,12 @@ def notify_thread_ns(pid):
     return None
 
 
-def vmm_steps(memory, touch_mib, size_mib, notify, chunks):
+def vmm_steps(memory, touch_mib, size_mib, notify, chunks, seccomp="on"):
     sock = tempfile.mktemp(prefix="bench-balloon-", suffix=".sock")
-    label = ("vmm" if notify == "inline" else "vmm-t") + ("" if chunks else "-4k")
+    label = ("vmm" if notify == "inline" else "vmm-t") + ("" if chunks else "-4k") + ("" if seccomp == "on" else "-nosec")
     proc = subprocess.Popen([VMM, "run", "--memory", memory, "--api-socket", sock,
                              "--balloon-reporting=false", f"--virtio-notify={notify}",
-                             f"--balloon-chunks={'true' if chunks else 'false'}"],
+                             f"--balloon-chunks={'true' if chunks else 'false'}", f"--seccomp={seccomp}"],
                             stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
     con = Console(proc)
     results = []
@@ -172,6 +175,21 @@ def qemu_steps(memory, touch_mib, size_mib, use_strace):
     return results
 
 
+def report_seccomp(rows):
+    """--seccomp both: each filtered row against the same step unfiltered."""
+    unfiltered = {(r["vmm"][:-len("-nosec")], r["state"], r["step"]): r for r in rows if r["vmm"].endswith("-nosec")}
+    for r in rows:
+        u = unfiltered.get((r["vmm"], r["state"], r["step"]))
+        if not u:
+            continue
+        parts = []
+        for key, name in (("p50_us", "service p50"), ("us_per_request", "us/req"), ("cpu_ms_per_gib", "CPU/GiB")):
+            if r.get(key) and u.get(key):
+                parts.append(f"{name} {r[key] / u[key]:.3f}x")
+        print(f"seccomp {r['vmm']} {r['state']} {r['step']}: filtered/unfiltered " + ", ".join(parts) +
+              " (goal: within 2% either way)")
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--memory", default="2G")
@@ -187,16 +205,21 @@ def main():
     ap.add_argument("--balloon-chunks", choices=["on", "off", "both"], default="on",
                     help="whether the VMM offers the range format (VIRTIO_BALLOON_F_CHUNKS); "
                          "'both' runs with and without it")
+    ap.add_argument("--seccomp", choices=["on", "off", "both"], default="on",
+                    help="the VMM's --seccomp; 'both' runs it with and without its filters (rows ending in "
+                         "-nosec) and prints what the filters cost per request")
     results.add_arguments(ap, plot_help="draw a PNG chart of the balloon's size over time in each step, "
                                         "one line per VMM and guest state")
     args = ap.parse_args()
     results.check_outputs(args, "bench/balloon")
     modes = [] if args.qemu_only else (["inline", "thread"] if args.notify == "both" else [args.notify])
     chunk_modes = {"on": [True], "off": [False], "both": [True, False]}[args.balloon_chunks]
+    seccomp_modes = {"on": ["on"], "off": ["off"], "both": ["on", "off"]}[args.seccomp]
     rows = []
     for mode in modes:
         for chunks in chunk_modes:
-            rows += vmm_steps(args.memory, args.touch_mib, args.size_mib, mode, chunks)
+            for seccomp in seccomp_modes:
+                rows += vmm_steps(args.memory, args.touch_mib, args.size_mib, mode, chunks, seccomp)
     if not args.no_qemu and qemu_binary():
         try:
             rows += qemu_steps(args.memory, args.touch_mib, args.size_mib, args.qemu_strace)
@@ -224,6 +247,7 @@ def main():
         if q and q["cpu_ms_per_gib"] and r["cpu_ms_per_gib"] and not args.qemu_strace:
             print(f"ratio {r['vmm']} {r['state']} {r['step']}: host CPU per GiB qemu/{r['vmm']} = "
                   f"{q['cpu_ms_per_gib'] / r['cpu_ms_per_gib']:.1f}x, wall qemu/{r['vmm']} = {q['wall_s'] / r['wall_s']:.2f}")
+    report_seccomp(rows)
     # The arithmetic is the stock driver's: 256-PFN requests (rows without chunks).
     inflate = [r for r in rows if r["vmm"] == "vmm-4k" and r["step"] == "inflate"]
     if inflate:
