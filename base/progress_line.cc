@@ -51,6 +51,26 @@ std::string TransferText(uint64_t done, uint64_t total, double bytes_per_second)
                          std::max(bytes_per_second, 0.0) / kMib, left ? FormatDuration(*left) : "?");
 }
 
+void RecentRate::Add(absl::Time now, uint64_t total) {
+  if (!samples_.empty()) {
+    if (now < samples_.back().time) return;
+    total = std::max(total, samples_.back().total);
+  }
+  samples_.push_back({now, total});
+  // Keep one sample at or before the window's start, so the rate covers
+  // the whole window rather than whatever samples happen to lie inside it.
+  size_t first = 0;
+  while (first + 1 < samples_.size() && samples_[first + 1].time <= now - window_) ++first;
+  samples_.erase(samples_.begin(), samples_.begin() + static_cast<ptrdiff_t>(first));
+}
+
+double RecentRate::PerSecond() const {
+  if (samples_.size() < 2) return 0;
+  const double seconds = absl::ToDoubleSeconds(samples_.back().time - samples_.front().time);
+  if (seconds < 0.5) return 0;
+  return static_cast<double>(samples_.back().total - samples_.front().total) / seconds;
+}
+
 ProgressStyle ProgressLine::StyleOf(FILE* out) {
   return ::isatty(::fileno(out)) == 1 ? ProgressStyle::kTerminal : ProgressStyle::kPlain;
 }

@@ -15,6 +15,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
@@ -37,6 +38,28 @@ std::string FormatDuration(double seconds);
 // "400.0 of 1000.0 MiB (40%), 50 MiB/s, 12 s left": the percentage rounds
 // down (100% only when done), "? left" while no rate is known.
 std::string TransferText(uint64_t done, uint64_t total, double bytes_per_second);
+
+// The rate of a count that grows (bytes received) over the last `window`:
+// what a transfer does now, which an average since its start hides when it
+// waited first (a migration's destination, idle until the source sends).
+class RecentRate {
+ public:
+  explicit RecentRate(absl::Duration window = absl::Seconds(3)) : window_(window) {}
+  // `total` so far at `now`; a total below the last one is taken as the
+  // last one (a count never goes back), a time before the last is ignored.
+  void Add(absl::Time now, uint64_t total);
+  // Per second, over the samples within the window of the latest; 0 until
+  // they span half a second (a first burst alone would promise too much).
+  double PerSecond() const;
+
+ private:
+  struct Sample {
+    absl::Time time;
+    uint64_t total;
+  };
+  const absl::Duration window_;
+  std::vector<Sample> samples_;  // oldest first, within the window of the last
+};
 
 enum class ProgressStyle {
   kTerminal,  // redrawn in place, with a bar

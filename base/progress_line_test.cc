@@ -62,6 +62,42 @@ TEST(TransferText, DoneTotalPercentRateAndTimeLeft) {
   EXPECT_EQ(TransferText(10 * kMib, 10 * kMib, 0), "10.0 of 10.0 MiB (100%), 0 MiB/s, 0 s left");
 }
 
+TEST(RecentRate, NoRateUntilHalfASecondIsCovered) {
+  const absl::Time t0 = absl::FromUnixSeconds(1000);
+  RecentRate rate;
+  EXPECT_EQ(rate.PerSecond(), 0);
+  rate.Add(t0, 0);
+  rate.Add(t0 + absl::Milliseconds(100), 50 << 20);  // a first burst
+  EXPECT_EQ(rate.PerSecond(), 0);
+  rate.Add(t0 + absl::Milliseconds(500), 100 << 20);
+  EXPECT_DOUBLE_EQ(rate.PerSecond(), 200.0 * (1 << 20));
+}
+
+TEST(RecentRate, FollowsTheLastWindowNotTheWholeTransfer) {
+  const absl::Time t0 = absl::FromUnixSeconds(1000);
+  RecentRate rate(absl::Seconds(2));
+  // Ten idle seconds (the source waiting for the guest), then 100 bytes a
+  // second: an average since the start would say 33.
+  rate.Add(t0, 0);
+  for (int s = 10; s <= 15; ++s) rate.Add(t0 + absl::Seconds(s), static_cast<uint64_t>(s - 10) * 100);
+  EXPECT_DOUBLE_EQ(rate.PerSecond(), 100);
+  // It stops: the rate falls to 0 once the window holds no growth.
+  rate.Add(t0 + absl::Seconds(16), 500);
+  rate.Add(t0 + absl::Seconds(18), 500);
+  EXPECT_DOUBLE_EQ(rate.PerSecond(), 0);
+}
+
+TEST(RecentRate, IgnoresCountsThatGoBackAndTimesOutOfOrder) {
+  const absl::Time t0 = absl::FromUnixSeconds(1000);
+  RecentRate rate;
+  rate.Add(t0, 1000);
+  rate.Add(t0 + absl::Seconds(1), 500);       // taken as 1000: no negative rate
+  EXPECT_EQ(rate.PerSecond(), 0);
+  rate.Add(t0 - absl::Seconds(5), 0);          // before the last: ignored
+  rate.Add(t0 + absl::Seconds(2), 3000);
+  EXPECT_DOUBLE_EQ(rate.PerSecond(), 1000);
+}
+
 std::string Contents(FILE* f) {
   std::fflush(f);
   std::rewind(f);

@@ -121,13 +121,22 @@ else
 fi
 
 # ---------------------------------------------------------------- kernel config
-stage 3 "configuring: tinyconfig + kernel.config, then checking every line of it"
+CONFIG_LOG=$CACHE/kernel-config.log
+stage 3 "configuring: tinyconfig + kernel.config, then checking every line of it (log: $CONFIG_LOG)"
 KMAKE=(make -C "$KDIR" ARCH=x86_64 KBUILD_BUILD_USER=vmm KBUILD_BUILD_HOST=guest-images
        "KBUILD_BUILD_TIMESTAMP=$(date -u -d @0)")
-"${KMAKE[@]}" -s tinyconfig >/dev/null 2>&1 || die "make tinyconfig failed"
-(cd "$KDIR" && scripts/kconfig/merge_config.sh -m .config "$HERE/kernel.config") >/dev/null 2>&1 ||
-	die "merge_config.sh failed"
-"${KMAKE[@]}" -s olddefconfig >/dev/null 2>&1 || die "make olddefconfig failed"
+: >"$CONFIG_LOG"
+# A line as each step starts, so the terminal shows which one is running;
+# their output goes to the log, whose tail is shown when one fails.
+config_step() {
+	log "configuring: $1 (at $((SECONDS - START)) s)"
+	"${@:2}" >>"$CONFIG_LOG" 2>&1 || { tail -n 20 "$CONFIG_LOG" >&2; die "$1 failed (log: $CONFIG_LOG)"; }
+}
+config_step "make tinyconfig (compiles the kconfig tools the first time)" "${KMAKE[@]}" tinyconfig
+config_step "merging kernel.config into it" \
+	bash -c 'cd "$1" && scripts/kconfig/merge_config.sh -m .config "$2"' merge "$KDIR" "$HERE/kernel.config"
+config_step "make olddefconfig" "${KMAKE[@]}" olddefconfig
+log "configuring: checking each of kernel.config's $(grep -c '^CONFIG_\|^# CONFIG_' "$HERE/kernel.config") options (at $((SECONDS - START)) s)"
 bad=0
 while IFS= read -r line; do
 	case $line in

@@ -97,15 +97,20 @@ absl::Status Receiver::ReadPages(const RecordHeader& h) {
   return absl::OkStatus();
 }
 
-void Receiver::Report(bool done) {
+void Receiver::Report(bool done, bool now) {
   if (!on_progress_) return;
-  const absl::Time now = absl::Now();
-  if (!done && now - last_report_ < absl::Milliseconds(100)) return;
-  last_report_ = now;
+  const absl::Time time = absl::Now();
+  if (!done && !now && time - last_report_ < absl::Milliseconds(100)) return;
+  last_report_ = time;
   // A stream may be longer than it said (bytes after END are never read)
   // or a file may grow while it is read: the bar's two ends hold anyway.
-  on_progress_({.done_bytes = done ? progress_total_ : std::min(channel_.bytes_read(), progress_total_),
-                .total_bytes = progress_total_});
+  const uint64_t read = channel_.bytes_read();
+  const uint64_t shown = progress_total_ == 0 ? read : done ? progress_total_ : std::min(read, progress_total_);
+  on_progress_({.done_bytes = shown,
+                .total_bytes = progress_total_,
+                .rounds = stats_.rounds,
+                .memory_done = stage_past_memory_,
+                .done = done});
 }
 
 absl::StatusOr<ReceiveStats> Receiver::Run() {
@@ -166,6 +171,7 @@ absl::StatusOr<ReceiveStats> Receiver::Run() {
           }
         }
         stage = Stage::kState;
+        stage_past_memory_ = true;
         break;
       }
       case RecordType::kState: {
@@ -182,7 +188,9 @@ absl::StatusOr<ReceiveStats> Receiver::Run() {
       default:
         return out_of_order();
     }
-    Report(stage == Stage::kDone);
+    // A round's end and the memory's end are reported at once: a reader
+    // of the progress sees every round change, however short the round.
+    Report(stage == Stage::kDone, type == RecordType::kRoundEnd || type == RecordType::kMemoryEnd);
   }
   stats_.bytes_received = channel_.bytes_read();
   LOG_INFO("migration: page records: %.1f ms reading, %.1f ms checking, %.1f ms writing into guest memory",

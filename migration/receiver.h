@@ -45,12 +45,16 @@ struct ReceiveStats {
   double read_ms = 0, check_ms = 0, write_ms = 0;
 };
 
-// How far a reader of a stream of known length (a snapshot file) has got:
+// How far a reader has got. On a stream of known length (a snapshot file)
 // done_bytes never exceeds total_bytes, and equals it once the stream has
-// been read and loaded.
+// been read and loaded. On a stream of unknown length (a migration's
+// socket, total_bytes 0) done_bytes is what has been read so far.
 struct ReadProgress {
   uint64_t done_bytes = 0;
   uint64_t total_bytes = 0;
+  uint32_t rounds = 0;       // ROUND_END records read: pre-copy rounds in memory
+  bool memory_done = false;  // MEMORY_END read: the state is what is left
+  bool done = false;         // the whole stream read and loaded
 };
 
 class Receiver {
@@ -58,8 +62,9 @@ class Receiver {
   using ProgressCallback = std::function<void(const ReadProgress&)>;
   Receiver(MigrationTarget& target, Channel& channel) : target_(target), channel_(channel) {}
   // Before Run: report the bytes read of a stream `total_bytes` long (a
-  // file's size) to `on_progress` on Run's thread, at most every 100 ms
-  // and once more when Run has loaded the whole stream.
+  // file's size; 0 for a stream of unknown length) to `on_progress` on
+  // Run's thread, at most every 100 ms, at each round's end and once more
+  // when Run has loaded the whole stream.
   void ReportProgress(uint64_t total_bytes, ProgressCallback on_progress) {
     progress_total_ = total_bytes;
     on_progress_ = std::move(on_progress);
@@ -80,9 +85,9 @@ class Receiver {
  private:
   absl::Status ReadPages(const RecordHeader& h);
   absl::StatusOr<std::vector<uint8_t>> ReadTree(uint64_t length, uint32_t crc, const char* what);
-  // Calls on_progress_ (if set) unless it did less than 100 ms ago; `done`
-  // reports the whole stream.
-  void Report(bool done);
+  // Calls on_progress_ (if set) unless it did less than 100 ms ago and
+  // `now` is false; `done` reports the whole stream.
+  void Report(bool done, bool now);
 
   MigrationTarget& target_;
   Channel& channel_;
@@ -92,6 +97,7 @@ class Receiver {
   uint64_t progress_total_ = 0;
   ProgressCallback on_progress_;
   absl::Time last_report_ = absl::InfinitePast();
+  bool stage_past_memory_ = false;  // MEMORY_END read (for the progress)
 };
 
 }  // namespace migration

@@ -50,12 +50,14 @@ std::string TempPath(const char* name) {
 // receiver on its own thread acknowledging a good stream.
 absl::StatusOr<MigrationStats> MigrateOverSocket(TestSource& src, TestTarget& dst, MigrationOptions options,
                                                  Sender::ProgressCallback on_progress = nullptr,
-                                                 absl::StatusOr<ReceiveStats>* received = nullptr) {
+                                                 absl::StatusOr<ReceiveStats>* received = nullptr,
+                                                 Receiver::ProgressCallback on_received = nullptr) {
   int sv[2];
   if (::socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) != 0) return absl::InternalError("socketpair");
   Channel out(base::UniqueFd(sv[0]), "source", true), in(base::UniqueFd(sv[1]), "destination", true);
   std::thread receiver_thread([&] {
     Receiver receiver(dst, in);
+    if (on_received) receiver.ReportProgress(0, std::move(on_received));
     absl::StatusOr<ReceiveStats> r = receiver.Run();
     if (r.ok()) {
       EXPECT_TRUE(receiver.SendAck().ok());
@@ -491,6 +493,47 @@ TEST_F(CorruptStreamTest, WrongMagicAndVersionAreNamed) {
 
 // The receiver answers each ROUND_END on a socket with ROUND_SYNC for that
 // round, after the records before it are in guest memory.
+// What `vmm run --incoming` shows while the guest arrives: a stream of
+// unknown length, so the bytes read as they are, every round as it ends,
+// and the end once.
+TEST(StreamTest, ReceiverReportsBytesAndEveryRoundOfALiveStream) {
+  TestSource src;
+  for (memory::Gpa gpa = 0; gpa < (2 << 20); gpa += kPage) src.FillPage(gpa, 0x11);
+  // The "guest" writes a page before each of the first syncs: more rounds.
+  src.on_sync = [&](int sync) {
+    if (sync <= 3) src.FillPage(0x3000, static_cast<uint8_t>(sync));
+  };
+  TestTarget dst;
+  std::vector<ReadProgress> seen;
+  absl::StatusOr<ReceiveStats> received = absl::UnknownError("not run");
+  auto stats = MigrateOverSocket(src, dst, {.downtime_target_ms = 0, .free_page_hinting = false}, nullptr, &received,
+                                 [&](const ReadProgress& p) { seen.push_back(p); });
+  ASSERT_TRUE(stats.ok()) << stats.status();
+  ASSERT_TRUE(received.ok()) << received.status();
+  ASSERT_GE(received->rounds, 2u);
+  ASSERT_FALSE(seen.empty());
+  uint64_t last_bytes = 0;
+  uint32_t last_round = 0;
+  std::vector<uint32_t> rounds;
+  for (size_t i = 0; i < seen.size(); ++i) {
+    const ReadProgress& p = seen[i];
+    EXPECT_EQ(p.total_bytes, 0u);
+    EXPECT_GE(p.done_bytes, last_bytes);
+    EXPECT_GE(p.rounds, last_round);
+    EXPECT_EQ(p.done, i + 1 == seen.size());
+    if (rounds.empty() || rounds.back() != p.rounds) rounds.push_back(p.rounds);
+    last_bytes = p.done_bytes;
+    last_round = p.rounds;
+  }
+  std::vector<uint32_t> every_round;
+  for (uint32_t r = 1; r <= received->rounds; ++r) every_round.push_back(r);
+  if (rounds.front() == 0) rounds.erase(rounds.begin());
+  EXPECT_EQ(rounds, every_round);
+  EXPECT_TRUE(seen.back().memory_done);
+  EXPECT_EQ(seen.back().done_bytes, received->bytes_received);
+  EXPECT_EQ(seen.back().rounds, received->rounds);
+}
+
 TEST(StreamTest, ReceiverAnswersRoundEndWithRoundSyncOnSockets) {
   int sv[2];
   ASSERT_EQ(::socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv), 0);

@@ -27,14 +27,16 @@ cd "$(dirname "$0")/.."
 ASAN_GUEST_TESTS='^(GuestTest\.DefaultGuestWithTwoCpusRunsCommandsAndPowersOff|BalloonGuestTest\.InflateGivesMemoryBackAndDeflateReturnsIt|MigrationGuestTest\..*|NetGuestTest\.GuestAndHostPingEachOtherAndFilesCrossBothWays)$'
 # Every unit-test binary that starts threads (the notify worker, the write
 # tracker, the migration sender and receiver, the API server, the pause
-# barrier, the guest profiler) is one of these.
+# barrier, the guest profiler, the net and block devices' workers) is one of
+# TSAN_BINARIES below.
 # The tests that load the real seccomp filters and check that nothing
 # outside a thread's list is called: under ASan the sanitizer's own runtime
 # makes calls no production thread makes (pipe2 to probe memory, ...), so
 # they would fail on the instrumentation, not the VMM. They run in the
 # normal suite.
 SECCOMP_CONFINEMENT_TESTS='^(ThreadFilterDeathTest|ConfinedFirstUseTest|ConfinedWorkloadTest|SeccompListsTest)\.'
-TSAN_BINARIES=(memory/memory_test migration/migration_test vmm/vmm_test vmm/api/api_test)
+TSAN_BINARIES=(memory/memory_test migration/migration_test vmm/vmm_test vmm/api/api_test
+  devices/net/net_test devices/block/block_test)
 
 check_kvm() {
   if [[ ! -c /dev/kvm ]]; then
@@ -97,8 +99,10 @@ tsan_run() {
   for binary in "${TSAN_BINARIES[@]}"; do targets+=("$(basename "$binary")"); done
   cmake --build build-tsan -j"$(nproc)" --target "${targets[@]}"
   # halt_on_error: the first race fails the binary instead of being one
-  # warning among the test output.
-  export TSAN_OPTIONS=${TSAN_OPTIONS:-halt_on_error=1:second_deadlock_stack=1}
+  # warning among the test output. scripts/tsan.supp: the copies into and
+  # out of guest RAM, which the device tests share with a fake guest driver
+  # (that file says why), and nothing else.
+  export TSAN_OPTIONS="${TSAN_OPTIONS:-halt_on_error=1:second_deadlock_stack=1}:suppressions=$PWD/scripts/tsan.supp"
   for binary in "${TSAN_BINARIES[@]}"; do
     echo "test: ThreadSanitizer: $binary"
     "build-tsan/$binary"

@@ -21,6 +21,7 @@
 #include "migration/transport_policy.h"
 #include "state/state_tree.h"
 #include "vmm/machine.h"
+#include "vmm/receive_progress.h"
 #include "vmm/kvm/vcpu_state.h"
 #include "vmm/kvm/vm_state.h"
 #include "vmm/seccomp/thread_filter.h"
@@ -66,25 +67,31 @@ absl::Status Machine::ReceiveGuest() {
     ASSIGN_OR_RETURN(migration::Channel file, migration::Channel::OpenFile(config_.restore_path));
     channel.emplace(std::move(file));
   }
-  // A snapshot file's length is known, so a restore can show how far it
-  // got: a bar on a terminal, as `vmm ctl migrate` draws; elsewhere a log
-  // line every few seconds. (A migration's stream has no known length: its
-  // source shows the progress.)
+  // How far the guest got in: a bar on a terminal, as `vmm ctl migrate`
+  // draws; elsewhere a log line every few seconds. A snapshot file's length
+  // is known, so a restore shows the time left; a migration's stream ends
+  // when its source decides, so an incoming guest shows the round, the
+  // bytes received and the recent rate (the average would count the wait
+  // for the source's first round).
   base::ProgressLine line(stderr, base::ProgressLine::StyleOf(stderr),
                           {.plain_sink = [](std::string_view text) { LOG_INFO("%s", text); }, .start = start});
   migration::Receiver::ProgressCallback on_progress;
   struct stat file_stat {};
-  if (!config_.restore_path.empty() && ::fstat(channel->fd(), &file_stat) == 0 && file_stat.st_size > 0) {
-    on_progress = [&line, start, this](const migration::ReadProgress& p) {
-      // No rate (and so no time left) from the first fraction of a second:
-      // the header alone would promise minutes.
-      const double seconds = absl::ToDoubleSeconds(absl::Now() - start);
-      const bool done = p.done_bytes == p.total_bytes;
-      const double rate = seconds >= 0.5 || done ? p.done_bytes / std::max(seconds, 1e-3) : 0;
-      line.Show(p.done_bytes, p.total_bytes,
-                absl::StrCat("restoring ", config_.restore_path, ": ",
-                             base::TransferText(p.done_bytes, p.total_bytes, rate)));
-      if (done) line.Finish();
+  if (!config_.restore_path.empty()) {
+    if (::fstat(channel->fd(), &file_stat) == 0 && file_stat.st_size > 0) {
+      on_progress = [&line, start, this](const migration::ReadProgress& p) {
+        line.Show(p.done_bytes, p.total_bytes,
+                  RestoreProgressText(config_.restore_path, p, RestoreRate(p, absl::Now() - start)));
+        if (p.done) line.Finish();
+      };
+    }
+  } else {
+    on_progress = [&line, rate = base::RecentRate(), source = channel->name(),
+                   ram = memory_->TotalSize()](const migration::ReadProgress& p) mutable {
+      rate.Add(absl::Now(), p.done_bytes);
+      const BarEnds bar = IncomingBar(p, ram);
+      line.Show(bar.done, bar.total, IncomingProgressText(source, p, rate.PerSecond()));
+      if (p.done) line.Finish();
     };
   }
   // The stream is untrusted input: it is parsed on a thread of its own,
@@ -121,9 +128,11 @@ absl::Status Machine::ReceiveFrom(migration::Channel& channel, absl::Time start,
   if (absl::Status st = receiver.AwaitCommit(kCommitTimeout); !st.ok()) {
     return absl::Status(st.code(), absl::StrCat("incoming migration failed: ", st.message()));
   }
+  // A migration's rounds as its source counts them (its summary says the
+  // same number): the live ones and the paused last pass.
   LOG_INFO("migration: received %.1f MiB (%u pages, %u zero pages, %u rounds) from %s in %.0f ms; the guest runs here now",
            static_cast<double>(stats->bytes_received) / (1 << 20), stats->pages_received, stats->zero_pages,
-           stats->rounds, channel.name(), absl::ToDoubleMilliseconds(absl::Now() - start));
+           stats->rounds + (channel.is_socket() ? 1 : 0), channel.name(), absl::ToDoubleMilliseconds(absl::Now() - start));
   return absl::OkStatus();
 }
 
