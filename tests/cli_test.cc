@@ -1,6 +1,8 @@
 // SPDX-License-Identifier: MIT
 // The launcher's user errors: one clear line on stderr and exit status 2,
 // never a crash or a hang.
+#include <linux/magic.h>
+#include <sys/statfs.h>
 #include <unistd.h>
 
 #include <filesystem>
@@ -58,6 +60,23 @@ TEST(Cli, BadNetExitsTwoNamingWhatWasTyped) {
   EXPECT_EQ(*status, 2) << vmm.stderr_text();
   EXPECT_NE(vmm.stderr_text().find("cannot open tap 'vmmtun0'"), std::string::npos) << vmm.stderr_text();
   EXPECT_NE(vmm.stderr_text().find("vnet_hdr"), std::string::npos) << vmm.stderr_text();
+}
+
+// --disk: an unknown option is named as typed; `direct` on tmpfs, which
+// has no direct I/O, names the image and the way out.
+TEST(Cli, BadDiskExitsTwoNamingWhatWasTyped) {
+  ExpectUsageError({{"run", "--disk", "/a.img,direct=on"}, "--disk '/a.img,direct=on': unknown option 'direct=on'"});
+  ExpectUsageError({{"run", "--disk", "/a.img,direct,direct"}, "'direct' is given twice"});
+  REQUIRE_KVM();  // the image is opened once the VM exists
+  struct statfs fs;
+  if (::statfs("/dev/shm", &fs) != 0 || fs.f_type != TMPFS_MAGIC) GTEST_SKIP() << "no tmpfs at /dev/shm";
+  const std::string image = "/dev/shm/vmm-cli-direct-" + std::to_string(::getpid()) + ".img";
+  { std::ofstream create(image); }
+  std::filesystem::resize_file(image, 1 << 20);
+  ExpectUsageError({{"run", "--memory", "256M", "--disk", image + ",direct"},
+                    "disk image " + image + " is on tmpfs, which keeps every file in memory and has no direct I/O: "
+                    "drop ',direct'"});
+  std::filesystem::remove(image);
 }
 
 // The migration transport is checked when `vmm run` starts, before KVM:

@@ -52,7 +52,10 @@ absl::StatusOr<std::unique_ptr<DeviceManager>> DeviceManager::Create(Vm& vm, mem
   for (const DiskConfig& disk : config.disks) {
     ASSIGN_OR_RETURN(std::shared_ptr<devices::Block> block,
                      devices::Block::Create(
-                         {.path = disk.path, .readonly = disk.readonly, .defer_lock = config.defer_disk_locks}));
+                         {.path = disk.path,
+                          .readonly = disk.readonly,
+                          .defer_lock = config.defer_disk_locks,
+                          .direct = disk.direct}));
     dm->disks_.push_back(block);
     RETURN_IF_ERROR(dm->AddVirtioDevice(std::move(block), "--disk").status());
   }

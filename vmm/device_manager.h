@@ -50,10 +50,12 @@ namespace vmm {
 // Where virtio queue notifications are handled.
 enum class VirtioNotifyMode { kInline, kDeviceThread };
 
-// One --disk: a raw image, read-write unless readonly.
+// One --disk: a raw image, read-write unless readonly, through the host's
+// page cache unless direct (O_DIRECT).
 struct DiskConfig {
   std::string path;
   bool readonly = false;
+  bool direct = false;
 };
 
 // One --net: a tap device, and the guest NIC's MAC (generated when not

@@ -42,7 +42,8 @@ ABSL_FLAG(std::string, api, "", "vmm ctl: the VMM's API socket (the older name o
 // Abseil's parser runs (TakeRepeatedFlag); the flags are defined for
 // --help and the shell completion.
 ABSL_FLAG(std::string, disk, "",
-          "A virtio-blk disk on a raw image: PATH[,readonly]; repeat for more (the first is /dev/vda)");
+          "A virtio-blk disk on a raw image: PATH[,readonly][,direct] (direct: O_DIRECT, bypassing the host's page "
+          "cache); repeat for more (the first is /dev/vda)");
 ABSL_FLAG(std::string, net, "",
           "A virtio-net NIC on a tap device: tap=NAME[,mac=MAC] (created if missing, given CAP_NET_ADMIN); "
           "repeat for more (the first is eth0)");
@@ -99,7 +100,7 @@ constexpr const char* kUsage =
     "usage: vmm run [--kernel PATH] [--initrd PATH] [--cmdline \"...\"] [--memory 512M]\n"
     "               [--cpus N] [--console stdio|file:PATH] [--timeout DURATION]\n"
     "               [--api-socket PATH [--api-socket-mode 0600]] [--balloon=false] [--balloon-size SIZE] [--mmio-cmdline]\n"
-    "               [--disk PATH[,readonly]]... [--net tap=NAME[,mac=MAC]]...\n"
+    "               [--disk PATH[,readonly][,direct]]... [--net tap=NAME[,mac=MAC]]...\n"
     "               [--incoming tls:HOST:PORT|tcp:HOST:PORT|unix:PATH [--incoming-timeout DURATION]\n"
     "                | --restore FILE] [--tls-dir DIR [--tls-peer-name NAME]] [--insecure]\n"
     "               [--seccomp on|log|off]\n"

@@ -238,14 +238,18 @@ absl::StatusOr<DiskConfig> ParseDiskFlag(const std::string& value) {
   std::vector<std::string> parts = absl::StrSplit(value, ',');
   DiskConfig disk{.path = parts[0]};
   if (disk.path.empty()) {
-    return absl::InvalidArgumentError(absl::StrCat("--disk '", value, "' has no image path (expected PATH[,readonly])"));
+    return absl::InvalidArgumentError(absl::StrCat("--disk '", value, "' has no image path (expected PATH[,readonly][,direct])"));
   }
   for (size_t i = 1; i < parts.size(); ++i) {
-    if (parts[i] != "readonly") {
+    bool* option = parts[i] == "readonly" ? &disk.readonly : parts[i] == "direct" ? &disk.direct : nullptr;
+    if (option == nullptr) {
       return absl::InvalidArgumentError(absl::StrCat("--disk '", value, "': unknown option '", parts[i],
-                                                     "' (expected PATH[,readonly])"));
+                                                     "' (expected PATH[,readonly][,direct])"));
     }
-    disk.readonly = true;
+    if (*option) {
+      return absl::InvalidArgumentError(absl::StrCat("--disk '", value, "': '", parts[i], "' is given twice"));
+    }
+    *option = true;
   }
   return disk;
 }

@@ -33,10 +33,9 @@ struct RunFlags {
   std::string balloon_size = "0";
   bool balloon_deflate_on_oom = false;
   bool balloon_reporting = true;
-  // "true" offers the range format. Off by default until the guest driver
-  // for it (guest-images/patches/0008) has run on a host with KVM.
+  // "true" offers the range format (the default); "false" only PFN arrays.
   std::string balloon_chunks = "true";
-  std::vector<std::string> disks;  // each --disk as typed: PATH[,readonly]
+  std::vector<std::string> disks;  // each --disk as typed: PATH[,readonly][,direct]
   std::vector<std::string> nets;   // each --net as typed: tap=NAME[,mac=MAC]
   bool mmio_cmdline = false;
   std::string virtio_notify = "inline";  // or "thread"
@@ -59,7 +58,7 @@ inline constexpr int64_t kMaxCpus = 255;
 
 absl::StatusOr<MachineConfig> BuildMachineConfig(const RunFlags& flags);
 
-// One --disk value, PATH[,readonly]; the error quotes what was typed.
+// One --disk value, PATH[,readonly][,direct]; the error quotes what was typed.
 absl::StatusOr<DiskConfig> ParseDiskFlag(const std::string& value);
 
 // One --net value, tap=NAME[,mac=MAC]; the error quotes what was typed.

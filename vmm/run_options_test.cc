@@ -75,16 +75,21 @@ TEST_F(RunOptionsTest, DeviceFlags) {
   EXPECT_FALSE(BuildMachineConfig(f).ok());
 }
 
-TEST_F(RunOptionsTest, DisksInOrderWithReadonly) {
+TEST_F(RunOptionsTest, DisksInOrderWithReadonlyAndDirect) {
   RunFlags f = Defaults();
-  f.disks = {"/img/root.img", "/img/data.img,readonly"};
+  f.disks = {"/img/root.img", "/img/data.img,readonly", "/img/fast.img,direct,readonly"};
   auto config = BuildMachineConfig(f);
   ASSERT_TRUE(config.ok()) << config.status();
-  ASSERT_EQ(config->devices.disks.size(), 2u);
+  ASSERT_EQ(config->devices.disks.size(), 3u);
   EXPECT_EQ(config->devices.disks[0].path, "/img/root.img");
   EXPECT_FALSE(config->devices.disks[0].readonly);
+  EXPECT_FALSE(config->devices.disks[0].direct);
   EXPECT_EQ(config->devices.disks[1].path, "/img/data.img");
   EXPECT_TRUE(config->devices.disks[1].readonly);
+  EXPECT_FALSE(config->devices.disks[1].direct);
+  EXPECT_EQ(config->devices.disks[2].path, "/img/fast.img");
+  EXPECT_TRUE(config->devices.disks[2].readonly);
+  EXPECT_TRUE(config->devices.disks[2].direct);
   EXPECT_FALSE(config->devices.defer_disk_locks);
   // A migration destination locks its images only once the guest is its.
   f.incoming = "unix:" + dir_ + "/incoming.sock";
@@ -94,7 +99,8 @@ TEST_F(RunOptionsTest, DisksInOrderWithReadonly) {
 }
 
 TEST_F(RunOptionsTest, BadDiskNamesWhatWasTyped) {
-  for (const std::string& typed : {std::string("/a.img,ro"), std::string(",readonly"), std::string("")}) {
+  for (const std::string& typed : {std::string("/a.img,ro"), std::string(",readonly"), std::string(""),
+                                   std::string("/a.img,direct=on"), std::string("/a.img,direct,direct")}) {
     RunFlags f = Defaults();
     f.disks = {typed};
     auto config = BuildMachineConfig(f);

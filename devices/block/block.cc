@@ -29,7 +29,11 @@ std::string DefaultSerial(const std::string& path) {
 }  // namespace
 
 absl::StatusOr<std::shared_ptr<Block>> Block::Create(const BlockOptions& options) {
-  ASSIGN_OR_RETURN(DiskImage image, DiskImage::Open({.path = options.path, .readonly = options.readonly, .lock = !options.defer_lock}));
+  ASSIGN_OR_RETURN(DiskImage image, DiskImage::Open(
+                                       {.path = options.path,
+                                        .readonly = options.readonly,
+                                        .lock = !options.defer_lock,
+                                        .direct = options.direct}));
   return std::shared_ptr<Block>(new Block(std::move(image), options));
 }
 

@@ -60,6 +60,8 @@ struct BlockOptions {
   std::string serial;
   // Open without the image lock; TakeLock() takes it (DiskImageOptions).
   bool defer_lock = false;
+  // O_DIRECT on the image (DiskImageOptions::direct).
+  bool direct = false;
 };
 
 class Block : public virtio::VirtioDevice {

@@ -56,8 +56,13 @@ absl::Status WholeVectorTransfer(std::span<const iovec> in, uint64_t offset, con
 }  // namespace
 
 absl::StatusOr<DiskImage> DiskImage::Open(const DiskImageOptions& options) {
-  const int flags = (options.readonly ? O_RDONLY : O_RDWR) | O_CLOEXEC;
+  const int flags = (options.readonly ? O_RDONLY : O_RDWR) | O_CLOEXEC | (options.direct ? O_DIRECT : 0);
   base::UniqueFd fd(::open(options.path.c_str(), flags));
+  if (!fd.valid() && options.direct && errno == EINVAL) {
+    return absl::InvalidArgumentError(absl::StrFormat(
+        "the file system of disk image %s refuses O_DIRECT (asked for by ',direct'): drop ',direct' or move the image",
+        options.path));
+  }
   if (!fd.valid()) {
     return absl::ErrnoToStatus(errno, absl::StrFormat("cannot open disk image %s%s", options.path,
                                                       options.readonly ? " (readonly)" : ""));
@@ -74,7 +79,18 @@ absl::StatusOr<DiskImage> DiskImage::Open(const DiskImageOptions& options) {
     return absl::InvalidArgumentError(
         absl::StrFormat("disk image %s holds %d bytes, less than one 512-byte sector", options.path, end));
   }
-  DiskImage image(std::move(fd), options.path, options.readonly, static_cast<uint64_t>(end));
+  std::unique_ptr<DirectIoBounce> bounce;
+  if (options.direct) {
+    ASSIGN_OR_RETURN(DirectIoAlignment align, ProbeDirectIo(fd.get(), options.path));
+    if (static_cast<uint64_t>(end) % align.offset != 0) {
+      return absl::InvalidArgumentError(absl::StrFormat(
+          "disk image %s holds %d bytes, not a multiple of its file system's %u-byte direct I/O block: resize it or "
+          "drop ',direct'",
+          options.path, end, align.offset));
+    }
+    ASSIGN_OR_RETURN(bounce, DirectIoBounce::Create(align));
+  }
+  DiskImage image(std::move(fd), options.path, options.readonly, static_cast<uint64_t>(end), std::move(bounce));
   if (options.lock) RETURN_IF_ERROR(image.Lock());
   return image;
 }
@@ -96,12 +112,24 @@ absl::Status DiskImage::Lock() const {
 }
 
 absl::Status DiskImage::ReadAt(uint64_t offset, std::span<const iovec> iov) const {
+  if (bounce_ == nullptr || FitsDirectIo(bounce_->alignment(), offset, iov)) return RawReadAt(offset, iov);
+  return bounce_->Read(offset, iov, [this](uint64_t at, std::span<const iovec> v) { return RawReadAt(at, v); });
+}
+
+absl::Status DiskImage::WriteAt(uint64_t offset, std::span<const iovec> iov) const {
+  if (bounce_ == nullptr || FitsDirectIo(bounce_->alignment(), offset, iov)) return RawWriteAt(offset, iov);
+  return bounce_->Write(
+      offset, iov, [this](uint64_t at, std::span<const iovec> v) { return RawReadAt(at, v); },
+      [this](uint64_t at, std::span<const iovec> v) { return RawWriteAt(at, v); });
+}
+
+absl::Status DiskImage::RawReadAt(uint64_t offset, std::span<const iovec> iov) const {
   return WholeVectorTransfer(iov, offset, "read", path_, [this](const iovec* v, int n, off_t off) {
     return ::preadv(fd_.get(), v, n, off);
   });
 }
 
-absl::Status DiskImage::WriteAt(uint64_t offset, std::span<const iovec> iov) const {
+absl::Status DiskImage::RawWriteAt(uint64_t offset, std::span<const iovec> iov) const {
   return WholeVectorTransfer(iov, offset, "write", path_, [this](const iovec* v, int n, off_t off) {
     return ::pwritev(fd_.get(), v, n, off);
   });

@@ -13,20 +13,27 @@
 // checked them against the capacity; this class only turns them into
 // system calls and reports host failures as Status.
 //
+// Direct I/O (`direct`): the image is opened with O_DIRECT, bypassing the
+// host's page cache; transfers the file system's alignment does not allow
+// go through a bounce buffer (devices/block/direct_io.h).
+//
 // Thread-safety: the I/O calls are positional (preadv/pwritev/fallocate)
-// and may run from any thread; the object itself is immutable after Open.
+// and may run from any thread; the object itself is immutable after Open
+// (the bounce buffer of a direct image has a mutex of its own).
 #ifndef DEVICES_BLOCK_DISK_IMAGE_H_
 #define DEVICES_BLOCK_DISK_IMAGE_H_
 
 #include <sys/uio.h>
 
 #include <cstdint>
+#include <memory>
 #include <span>
 #include <string>
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "base/unique_fd.h"
+#include "devices/block/direct_io.h"
 
 namespace devices {
 
@@ -37,6 +44,10 @@ struct DiskImageOptions {
   // or restore destination opens the image while the source VMM still
   // holds it, and locks it once the source has handed the guest over.
   bool lock = true;
+  // O_DIRECT. Errors name the path where the file system refuses it (and
+  // on tmpfs, whose O_DIRECT is nominal) and where the image's size is not
+  // a multiple of its direct-I/O block.
+  bool direct = false;
 };
 
 class DiskImage {
@@ -54,6 +65,7 @@ class DiskImage {
 
   const std::string& path() const { return path_; }
   bool readonly() const { return readonly_; }
+  bool direct() const { return bounce_ != nullptr; }
   // The image's size when opened; a file that grows later is not seen.
   uint64_t size_bytes() const { return size_bytes_; }
 
@@ -71,14 +83,19 @@ class DiskImage {
   absl::Status WriteZeroes(uint64_t offset, uint64_t length, bool may_unmap) const;
 
  private:
-  DiskImage(base::UniqueFd fd, std::string path, bool readonly, uint64_t size)
-      : fd_(std::move(fd)), path_(std::move(path)), readonly_(readonly), size_bytes_(size) {}
+  DiskImage(base::UniqueFd fd, std::string path, bool readonly, uint64_t size,
+            std::unique_ptr<DirectIoBounce> bounce)
+      : fd_(std::move(fd)), path_(std::move(path)), readonly_(readonly), size_bytes_(size), bounce_(std::move(bounce)) {}
   absl::Status WriteZeroBuffers(uint64_t offset, uint64_t length) const;
+  // preadv/pwritev of the whole of `iov` at `offset`, as it is.
+  absl::Status RawReadAt(uint64_t offset, std::span<const iovec> iov) const;
+  absl::Status RawWriteAt(uint64_t offset, std::span<const iovec> iov) const;
 
   base::UniqueFd fd_;
   std::string path_;
   bool readonly_;
   uint64_t size_bytes_;
+  std::unique_ptr<DirectIoBounce> bounce_;  // set for a direct image only
 };
 
 }  // namespace devices

@@ -23,6 +23,7 @@
 #include "memory/guest_memory.h"
 #include "virtio/mmio_transport.h"
 #include "virtio/testing/fake_driver.h"
+#include "virtio/testing/mmio_registers.h"
 
 namespace devices::testing {
 
@@ -78,39 +79,19 @@ struct BlockHarness {
     return h;
   }
 
-  void WriteReg(uint64_t offset, uint32_t v) { transport->Write(offset, {reinterpret_cast<const uint8_t*>(&v), 4}); }
-  uint32_t ReadReg(uint64_t offset) {
-    uint32_t v = 0;
-    transport->Read(offset, {reinterpret_cast<uint8_t*>(&v), 4});
-    return v;
-  }
-  uint64_t OfferedFeatures() {
-    WriteReg(VIRTIO_MMIO_DEVICE_FEATURES_SEL, 0);
-    uint64_t f = ReadReg(VIRTIO_MMIO_DEVICE_FEATURES);
-    WriteReg(VIRTIO_MMIO_DEVICE_FEATURES_SEL, 1);
-    return f | uint64_t{ReadReg(VIRTIO_MMIO_DEVICE_FEATURES)} << 32;
-  }
+  virtio::MmioRegisters Registers() { return virtio::MmioRegisters(*transport); }
+  void WriteReg(uint64_t offset, uint32_t v) { Registers().Write(offset, v); }
+  uint32_t ReadReg(uint64_t offset) { return Registers().Read(offset); }
+  uint64_t OfferedFeatures() { return Registers().OfferedFeatures(); }
 
   // The driver's probe: accepts the offered features in `accept`, sets up
   // the queue, DRIVER_OK. Returns the device status register.
   uint32_t Negotiate(uint64_t accept = ~0ull) {
-    const uint64_t features = OfferedFeatures() & accept;
-    WriteReg(VIRTIO_MMIO_STATUS, VIRTIO_CONFIG_S_ACKNOWLEDGE | VIRTIO_CONFIG_S_DRIVER);
-    WriteReg(VIRTIO_MMIO_DRIVER_FEATURES_SEL, 0);
-    WriteReg(VIRTIO_MMIO_DRIVER_FEATURES, static_cast<uint32_t>(features));
-    WriteReg(VIRTIO_MMIO_DRIVER_FEATURES_SEL, 1);
-    WriteReg(VIRTIO_MMIO_DRIVER_FEATURES, static_cast<uint32_t>(features >> 32));
-    const uint32_t ok = VIRTIO_CONFIG_S_ACKNOWLEDGE | VIRTIO_CONFIG_S_DRIVER | VIRTIO_CONFIG_S_FEATURES_OK;
-    WriteReg(VIRTIO_MMIO_STATUS, ok);
+    virtio::MmioRegisters regs = Registers();
+    const uint32_t ok = regs.AcceptFeatures(regs.OfferedFeatures() & accept);
     driver = std::make_unique<virtio::FakeDriver>(mem, kRing, Block::kQueueSize);
-    WriteReg(VIRTIO_MMIO_QUEUE_SEL, 0);
-    WriteReg(VIRTIO_MMIO_QUEUE_NUM, Block::kQueueSize);
-    WriteReg(VIRTIO_MMIO_QUEUE_DESC_LOW, static_cast<uint32_t>(driver->desc_table()));
-    WriteReg(VIRTIO_MMIO_QUEUE_AVAIL_LOW, static_cast<uint32_t>(driver->avail_ring()));
-    WriteReg(VIRTIO_MMIO_QUEUE_USED_LOW, static_cast<uint32_t>(driver->used_ring()));
-    WriteReg(VIRTIO_MMIO_QUEUE_READY, 1);
-    WriteReg(VIRTIO_MMIO_STATUS, ok | VIRTIO_CONFIG_S_DRIVER_OK);
-    return ReadReg(VIRTIO_MMIO_STATUS);
+    regs.SetUpQueue(0, *driver);
+    return regs.DriverOk(ok);
   }
 
   // Where request `slot`'s header and status byte go.
