@@ -67,8 +67,8 @@ import tempfile
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from benchlib import (CPU_ACCOUNTING, MARKER, MIB, VMM, Console, CpuMeter, fmt, host_tsc, meminfo_mib,  # noqa: E402
-                      probe_report, qemu_argv, qemu_binary, qmp, ram_mib, reap)
+from benchlib import (CPU_ACCOUNTING, HOST_TSC, MARKER, MIB, VMM, Console, CpuMeter, fmt, host_tsc,  # noqa: E402
+                      meminfo_mib, probe_report, qemu_argv, qemu_binary, qmp, ram_mib, reap)
 import plots  # noqa: E402
 import results  # noqa: E402
 
@@ -512,6 +512,12 @@ def main():
     args = ap.parse_args()
     results.check_outputs(args, "bench/migrate")
     args.scenarios = args.scenarios.split(",")
+    # Checked before any guest boots: a missing binary used to surface only
+    # after the first guest had booted and touched its memory (minutes).
+    needed = ([] if args.qemu_only else [VMM]) + ([HOST_TSC] if args.probe else [])
+    missing = [path for path in needed if not os.access(path, os.X_OK)]
+    if missing:
+        sys.exit(f"bench/migrate: {', '.join(missing)} not built: cmake --build build (or --no-probe)")
     netns_up()
     rows = []
     try:

@@ -16,6 +16,7 @@ PACKAGES=(
   acpica-tools iproute2 python3 procps strace
   python3-matplotlib  # bench/*.py --plot, and bench_output_test draws its charts with it
   e2fsprogs  # tests/disk_guest_test.cc: mkfs.ext4 -d, debugfs
+  openssl  # the command: certificates for tls: (migration_tls_guest_test, bench/migrate.py --tls)
   # packaging (cpack -G DEB: dpkg-shlibdeps finds the Depends, file finds the ELF files)
   dpkg-dev file
   # fuzzing (scripts/fuzz.sh): clang with libFuzzer and its sanitizer runtimes

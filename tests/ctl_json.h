@@ -32,6 +32,25 @@ inline std::optional<nlohmann::json> CtlJson(const std::string& socket, const st
   return parsed;
 }
 
+// `vmm ctl args...` run to its end whatever its exit status (a test that
+// expects a failure reads the status and the JSON the failure printed).
+struct CtlResult {
+  int status = -1;
+  nlohmann::json json;  // discarded when stdout was not JSON
+  std::string stdout_text, stderr_text;
+};
+inline CtlResult Ctl(const std::vector<std::string>& args, absl::Duration timeout = absl::Seconds(600)) {
+  std::vector<std::string> argv = {"ctl"};
+  argv.insert(argv.end(), args.begin(), args.end());
+  GuestProcess ctl(argv);
+  CtlResult r;
+  r.status = ctl.WaitExit(timeout).value_or(-1);
+  r.stdout_text = ctl.output();
+  r.stderr_text = ctl.stderr_text();
+  r.json = nlohmann::json::parse(r.stdout_text, nullptr, false);
+  return r;
+}
+
 }  // namespace tests
 
 #endif  // TESTS_CTL_JSON_H_

@@ -148,6 +148,15 @@ std::optional<std::string> GuestProcess::RunCommand(const std::string& command,
   return std::string(absl::StripAsciiWhitespace(text));
 }
 
+bool GuestProcess::WaitForStderr(const std::string& text, absl::Duration timeout) {
+  const absl::Time deadline = absl::Now() + timeout;
+  while (absl::Now() < deadline) {
+    if (stderr_text().find(text) != std::string::npos) return true;
+    if (WaitExit(absl::Milliseconds(100)).has_value()) return false;
+  }
+  return false;
+}
+
 std::optional<int> GuestProcess::WaitExit(absl::Duration timeout) {
   absl::Time deadline = absl::Now() + timeout;
   while (!exit_status_.has_value() && absl::Now() < deadline) Pump(absl::Milliseconds(100));

@@ -53,6 +53,9 @@ class GuestProcess {
   // Runs a shell command in the guest and returns its output (the lines
   // between two unique markers).
   std::optional<std::string> RunCommand(const std::string& command, absl::Duration timeout);
+  // Waits until the VMM's own log (stderr) shows `text`; false on timeout
+  // or when the process exited first.
+  bool WaitForStderr(const std::string& text, absl::Duration timeout);
   // Exit status (or 128+signal); nullopt on timeout.
   std::optional<int> WaitExit(absl::Duration timeout);
   void Kill(int signal);

@@ -28,96 +28,15 @@
 #include "absl/strings/strip.h"
 #include "absl/time/clock.h"
 #include "tests/booted_guest.h"
+#include "tests/ctl_json.h"
 #include "tests/guest_process.h"
+#include "tests/netns_pair.h"
 
 namespace tests {
 namespace {
 
 constexpr uint64_t kMiB = 1 << 20;
 constexpr uint64_t kGuestRam = 1024 * kMiB;
-
-int Shell(const std::string& command) { return std::system((command + " >/dev/null 2>&1").c_str()); }
-
-std::string ShellOutput(const std::string& command) {
-  std::string out;
-  if (FILE* p = ::popen(command.c_str(), "r")) {
-    char buf[256];
-    while (std::fgets(buf, sizeof(buf), p)) out += buf;
-    ::pclose(p);
-  }
-  return out;
-}
-
-// Two namespaces, "hosts" A (10.77.x.1) and B (10.77.x.2), one veth pair.
-class NetnsPair {
- public:
-  NetnsPair() {
-    const std::string id = std::to_string(::getpid() % 100000);
-    a_ = "vmmtest-a-" + id;
-    b_ = "vmmtest-b-" + id;
-    subnet_ = absl::StrCat("10.77.", ::getpid() % 250, ".");
-    Remove();
-    ok_ = Shell("ip netns add " + a_) == 0 && Shell("ip netns add " + b_) == 0 &&
-          Shell(absl::StrCat("ip link add va", id, " netns ", a_, " type veth peer name vb", id, " netns ", b_)) == 0 &&
-          Shell(absl::StrCat("ip -n ", a_, " addr add ", subnet_, "1/24 dev va", id)) == 0 &&
-          Shell(absl::StrCat("ip -n ", b_, " addr add ", subnet_, "2/24 dev vb", id)) == 0 &&
-          Shell(absl::StrCat("ip -n ", a_, " link set va", id, " up")) == 0 &&
-          Shell(absl::StrCat("ip -n ", b_, " link set vb", id, " up")) == 0 &&
-          Shell("ip -n " + a_ + " link set lo up") == 0 && Shell("ip -n " + b_ + " link set lo up") == 0;
-    veth_b_ = "vb" + id;
-  }
-  ~NetnsPair() { Remove(); }
-  bool ok() const { return ok_; }
-  std::vector<std::string> In(const std::string& ns) const { return {"ip", "netns", "exec", ns}; }
-  const std::string& a() const { return a_; }
-  const std::string& b() const { return b_; }
-  std::string AddressA() const { return subnet_ + "1"; }
-  std::string AddressB() const { return subnet_ + "2"; }
-  // Bytes host B has received on the link; nullopt when the counter cannot
-  // be read.
-  std::optional<uint64_t> BytesReceivedByB() const {
-    uint64_t v = 0;
-    std::string text = ShellOutput("ip netns exec " + b_ + " cat /sys/class/net/" + veth_b_ + "/statistics/rx_bytes");
-    if (!absl::SimpleAtoi(absl::StripAsciiWhitespace(text), &v)) return std::nullopt;
-    return v;
-  }
-
- private:
-  void Remove() {
-    Shell("ip netns del " + a_);
-    Shell("ip netns del " + b_);
-  }
-  std::string a_, b_, subnet_, veth_b_;
-  bool ok_ = false;
-};
-
-// `vmm ctl ...` as a process; its JSON output parsed.
-struct CtlResult {
-  int status = -1;
-  nlohmann::json json;
-  std::string stdout_text, stderr_text;
-};
-CtlResult Ctl(const std::vector<std::string>& args, absl::Duration timeout = absl::Seconds(600)) {
-  std::vector<std::string> argv = {"ctl"};
-  argv.insert(argv.end(), args.begin(), args.end());
-  GuestProcess ctl(argv);
-  CtlResult r;
-  r.status = ctl.WaitExit(timeout).value_or(-1);
-  r.stdout_text = ctl.output();
-  r.stderr_text = ctl.stderr_text();
-  r.json = nlohmann::json::parse(r.stdout_text, nullptr, false);
-  return r;
-}
-
-// Waits until the VMM's log (stderr) shows `text`.
-bool WaitForLog(GuestProcess& vm, const std::string& text, absl::Duration timeout) {
-  absl::Time deadline = absl::Now() + timeout;
-  while (absl::Now() < deadline) {
-    if (vm.stderr_text().find(text) != std::string::npos) return true;
-    if (vm.WaitExit(absl::Milliseconds(100)).has_value()) return false;
-  }
-  return false;
-}
 
 uint64_t Counter(GuestProcess& vm) {
   std::optional<std::string> out = vm.RunCommand("migcheck counter", absl::Seconds(60));
@@ -182,7 +101,7 @@ TEST_F(MigrationGuestTest, GuestMovesBetweenHostsRunningAndIntactAndSnapshotsRes
   std::vector<std::string> dest_args = VmArgs(Path("b.sock"));
   dest_args.push_back("--incoming=" + to_b);
   auto dest_b = std::make_unique<GuestProcess>(net.In(net.b()), dest_args);
-  ASSERT_TRUE(WaitForLog(*dest_b, "waiting for the source", absl::Seconds(30))) << dest_b->stderr_text();
+  ASSERT_TRUE(dest_b->WaitForStderr("waiting for the source", absl::Seconds(30))) << dest_b->stderr_text();
   const std::optional<uint64_t> rx_before = net.BytesReceivedByB();
   ASSERT_TRUE(rx_before.has_value()) << "cannot read B's veth counter";
   CtlResult no_hints = Ctl({"--api", Path("a.sock"), "migrate", to_b, "--json", "--free-page-hinting=false"});
@@ -242,7 +161,7 @@ TEST_F(MigrationGuestTest, GuestMovesBetweenHostsRunningAndIntactAndSnapshotsRes
   dest_args = VmArgs(Path("a2.sock"));
   dest_args.push_back("--incoming=" + to_a);
   auto dest_a = std::make_unique<GuestProcess>(net.In(net.a()), dest_args);
-  ASSERT_TRUE(WaitForLog(*dest_a, "waiting for the source", absl::Seconds(30))) << dest_a->stderr_text();
+  ASSERT_TRUE(dest_a->WaitForStderr("waiting for the source", absl::Seconds(30))) << dest_a->stderr_text();
   CtlResult hinted = Ctl({"--api", Path("b.sock"), "migrate", to_a, "--json"});
   ASSERT_EQ(hinted.status, 0) << hinted.stderr_text << dest_b->stderr_text() << dest_a->stderr_text();
   std::cout << "B -> A with hints: " << hinted.json.dump() << "\n";
@@ -266,7 +185,7 @@ TEST_F(MigrationGuestTest, GuestMovesBetweenHostsRunningAndIntactAndSnapshotsRes
   dest_args = VmArgs(Path("b2.sock"));
   dest_args.push_back("--incoming=" + to_b2);
   auto doomed = std::make_unique<GuestProcess>(net.In(net.b()), dest_args);
-  ASSERT_TRUE(WaitForLog(*doomed, "waiting for the source", absl::Seconds(30)));
+  ASSERT_TRUE(doomed->WaitForStderr("waiting for the source", absl::Seconds(30)));
   const std::optional<uint64_t> rx_doomed = net.BytesReceivedByB();
   ASSERT_TRUE(rx_doomed.has_value());
   GuestProcess slow_migrate({"ctl", "--api", Path("a2.sock"), "migrate", to_b2, "--json", "--bandwidth-mib-s=5"});
