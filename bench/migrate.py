@@ -51,6 +51,10 @@ and prints each scenario's tls/tcp total-time ratio against the goal of at
 most 1.10x. Both vmm runs pass --insecure: the namespaces' plain tcp: link
 is not loopback.
 
+--seccomp-cost runs the vmm scenarios once more over tcp: with both VMMs at
+--seccomp=off (rows "vmm-nosec") and prints each scenario's total time with
+the filters (the default) against without them; goal: within 2%.
+
 The probe keeps the guest's one vCPU busy in user mode (at nice 19) for the
 whole run, for both VMMs; --no-probe leaves the guest idle and prints no
 guest-side downtime. Guest boots and page faults are emulated on PVM
@@ -217,9 +221,10 @@ def make_tls_dir():
     return d
 
 
-def vmm_guest(ns, sock, memory, incoming=None, log="/tmp/bench-migrate.log", tls_dir=None):
+def vmm_guest(ns, sock, memory, incoming=None, log="/tmp/bench-migrate.log", tls_dir=None, seccomp="on"):
     # The namespaces' addresses are not loopback: plain tcp: needs --insecure.
-    argv = [VMM, "run", "--memory", memory, "--api-socket", sock, "--balloon-reporting=false", "--insecure"]
+    argv = [VMM, "run", "--memory", memory, "--api-socket", sock, "--balloon-reporting=false", "--insecure",
+            f"--seccomp={seccomp}"]
     if tls_dir:
         argv += ["--tls-dir", tls_dir]
     if incoming:
@@ -262,15 +267,18 @@ def vmm_migrate(window, src_sock, dest_uri, hinting, downtime_ms):
     return row
 
 
-def run_vmm(args, tls_dir=None):
+def run_vmm(args, tls_dir=None, seccomp="on"):
     """The scenarios over tcp: (tls_dir None, rows labelled "vmm") or over tls:
-    with the certificates in tls_dir (rows labelled "vmm-tls")."""
+    with the certificates in tls_dir (rows labelled "vmm-tls"); with seccomp
+    "off", over tcp: with both VMMs unfiltered (rows labelled "vmm-nosec")."""
     rows = []
     scheme, label, port0 = ("tls", "vmm-tls", 7550) if tls_dir else ("tcp", "vmm", 7500)
+    if seccomp != "on":
+        label, port0 = "vmm-nosec", 7600
     socks = {n: tempfile.mktemp(prefix=f"bench-mig-{n}-", suffix=".sock") for n in ("a", "b", "a2", "b2")}
     guests = []
     try:
-        a = vmm_guest(NS_A, socks["a"], args.memory, log=f"/tmp/bench-migrate-{label}-a.log", tls_dir=tls_dir)
+        a = vmm_guest(NS_A, socks["a"], args.memory, log=f"/tmp/bench-migrate-{label}-a.log", tls_dir=tls_dir, seccomp=seccomp)
         guests.append(a)
         if not a.con.wait_for(MARKER, 900):
             raise RuntimeError("vmm guest did not boot")
@@ -288,7 +296,7 @@ def run_vmm(args, tls_dir=None):
             sock = [socks["b"], socks["a2"], socks["b2"]][i]
             uri = f"{scheme}:{dest_ip}:{port0 + i}"
             dest = vmm_guest(dest_ns, sock, args.memory, incoming=uri, log=f"/tmp/bench-migrate-{label}-{name}.log",
-                             tls_dir=tls_dir)
+                             tls_dir=tls_dir, seccomp=seccomp)
             guests.append(dest)
             window = Window(args, src, dest)
             row = vmm_migrate(window, src_sock, uri, hinting, args.downtime_ms)
@@ -450,6 +458,7 @@ def report(args, rows):
                  f"{'PASS' if guest['gap_ms'] < limit else 'FAIL'}"
                  if guest else ""))
     report_tls(rows, ours)
+    report_seccomp(rows, ours)
     for label, title in (("qemu", "QEMU uncapped"), ("qemu-def", "QEMU defaults, 128 MiB/s cap")):
         theirs = {r["scenario"]: r for r in rows if r["vmm"] == label}
         for name, r in ours.items():
@@ -473,6 +482,20 @@ def cpu_ratio(num, den, what):
     if not (num.get("src_cpu_ms") and den.get("src_cpu_ms")):
         return ""
     return f", source host CPU {what} = {num['src_cpu_ms'] / den['src_cpu_ms']:.2f}x"
+
+
+def report_seccomp(rows, filtered):
+    """--seccomp-cost: each scenario with the filters (the default) against
+    the same one without them."""
+    for u in (r for r in rows if r["vmm"] == "vmm-nosec"):
+        r = filtered.get(u["scenario"])
+        if r is None or not r["ok"] or not u["ok"]:
+            print(f"seccomp {u['scenario']}: no ratio (no filtered run, or a verification failed)")
+        else:
+            ratio = r["total_ms"] / max(u["total_ms"], 1e-9)
+            print(f"seccomp {u['scenario']}: total time filtered/unfiltered = {ratio:.3f}x (goal: within 2% either "
+                  f"way), downtime {r['downtime_ms']:.1f} vs {u['downtime_ms']:.1f} ms" +
+                  cpu_ratio(r, u, "filtered/unfiltered"))
 
 
 def report_tls(rows, plain):
@@ -502,6 +525,9 @@ def main():
                          "defaults (QEMU's own 128 MiB/s cap)")
     ap.add_argument("--qemu-max-bandwidth-mib-s", type=float, default=QEMU_UNCAPPED_MIB_S,
                     help="QEMU's max-bandwidth in the 'qemu' row (default: 100 GiB/s, far above the link)")
+    ap.add_argument("--seccomp-cost", action="store_true",
+                    help="also run the vmm scenarios over tcp: with --seccomp=off on both VMMs (rows vmm-nosec) and "
+                         "print each scenario's filtered/unfiltered total-time ratio")
     ap.add_argument("--tls", action="store_true",
                     help="also run the vmm scenarios over tls: (certificates made with openssl), after the tcp: "
                          "ones, and print the tls/tcp total-time ratios")
@@ -531,6 +557,11 @@ def main():
                     rows += run_vmm(args, make_tls_dir())
                 except Exception as e:
                     print(f"vmm tls run failed: {e}")
+            if args.seccomp_cost:
+                try:
+                    rows += run_vmm(args, seccomp="off")
+                except Exception as e:
+                    print(f"vmm run without seccomp failed: {e}")
         if not args.no_qemu and qemu_binary():
             qemu_rows = args.qemu_rows.split(",")
             if "uncapped" in qemu_rows:
