@@ -125,6 +125,21 @@ absl::StatusOr<StateReader> StateReader::Parse(std::span<const uint8_t> blob) {
   if (fdt_version(copy.data()) < 17) {
     return absl::DataLossError(absl::StrCat("state tree: version ", fdt_version(copy.data()), ", expected 17"));
   }
+  // Debian 12's libfdt (1.6.1) loops forever in fdt_check_full on a
+  // property whose length wraps the next tag's offset back onto itself: walk
+  // the structure block first and refuse any tag that does not move forward.
+  // Offsets only grow and fdt_next_tag stops at the block's end, so the walk
+  // is bounded by the blob's size.
+  for (int offset = 0;;) {
+    int next = 0;
+    const uint32_t tag = fdt_next_tag(copy.data(), offset, &next);
+    if (tag == FDT_END || next < 0) break;  // the end, or an error fdt_check_full names
+    if (next <= offset) {
+      return absl::DataLossError(absl::StrCat("state tree is malformed: the tag at offset ", offset,
+                                              " has a length that does not move past it"));
+    }
+    offset = next;
+  }
   int err = fdt_check_full(copy.data(), copy.size());
   if (err != 0) return absl::DataLossError(absl::StrCat("state tree is malformed: ", fdt_strerror(err)));
   return StateReader(std::move(copy));

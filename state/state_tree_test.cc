@@ -137,5 +137,22 @@ TEST(StateTreeTest, OlderTreeVersionsAreRefused) {
   EXPECT_NE(r.status().message().find("version 16"), std::string::npos) << r.status();
 }
 
+// Found by fuzz/state_load_fuzzer: a property whose length wraps the next
+// tag's offset back onto itself made libfdt's fdt_check_full loop forever.
+TEST(StateTreeTest, PropertyLengthThatWrapsIsRefusedNotLoopedOn) {
+  std::vector<uint8_t> blob = SmallTree();
+  const fdt_header* header = reinterpret_cast<const fdt_header*>(blob.data());
+  // The first FDT_PROP tag in the structure block; its length follows it.
+  size_t at = fdt32_to_cpu(header->off_dt_struct);
+  const size_t end = at + fdt32_to_cpu(header->size_dt_struct);
+  while (at + 8 <= end && fdt32_to_cpu(*reinterpret_cast<const fdt32_t*>(blob.data() + at)) != FDT_PROP) at += 4;
+  ASSERT_LT(at + 8, end);
+  // tag + len + nameoff = 12 bytes: a length of -12 points the next tag here.
+  *reinterpret_cast<fdt32_t*>(blob.data() + at + 4) = cpu_to_fdt32(0xfffffff4u);
+  absl::StatusOr<StateReader> r = StateReader::Parse(blob);
+  ASSERT_FALSE(r.ok());
+  EXPECT_NE(r.status().message().find("does not move past it"), std::string::npos) << r.status();
+}
+
 }  // namespace
 }  // namespace state
