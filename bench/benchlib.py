@@ -14,6 +14,7 @@ the API or QMP answering, KVM's own worker threads listed under the process)
 is the VMM's cost. The benches' polling of the VMM (`vmm ctl` / QMP queries)
 falls inside the window for both and is included.
 """
+import contextlib
 import json
 import os
 import re
@@ -284,6 +285,25 @@ def stop(proc):
     if proc.returncode is None:
         proc.kill()
         reap(proc, 30)
+
+
+@contextlib.contextmanager
+def booted_guest(label, argv, boot_timeout=1200):
+    """Starts argv (a VMM on the default guest, its console on stdio) and
+    waits for the guest's shell: yields (proc, Console). At the end of the
+    block the guest powers off; a guest that does not boot, or a block that
+    raises, has its VMM killed."""
+    proc = subprocess.Popen(argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
+    try:
+        con = Console(proc)
+        if not con.wait_for(MARKER, boot_timeout) or not con.run("true", 120):
+            raise RuntimeError(f"the {label} guest did not boot")
+        yield proc, con
+        proc.stdin.write(b"poweroff -f\n")
+        proc.stdin.flush()
+        reap(proc, 60)
+    finally:
+        stop(proc)
 
 
 # ---------------------------------------------------------------- memory

@@ -30,14 +30,13 @@ then the ratio of QEMU's host CPU per GiB to ours.
 import argparse
 import os
 import re
-import subprocess
 import sys
 import tempfile
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import results  # noqa: E402
-from benchlib import (CPU_ACCOUNTING, GIB, IMAGE, MARKER, MIB, VMM, Console, CpuMeter, fmt, median, qemu_argv,  # noqa: E402
-                      qemu_binary, reap, stop)
+from benchlib import (CPU_ACCOUNTING, GIB, IMAGE, MIB, VMM, CpuMeter, booted_guest, fmt, median, qemu_argv,  # noqa: E402
+                      qemu_binary)
 
 # Debian's busybox dd prints no rate, so the guest times it with its own
 # clock (/proc/uptime, 10 ms steps: each dd runs for seconds here).
@@ -63,19 +62,9 @@ def dd_step(con, pid, command, block_bytes, timeout):
 def measure(label, argv, steps, runs):
     """Boots `argv` (a VMM on the default guest with the disk as /dev/vda),
     runs each step `runs` times: {step: [(MB/s, ms/GiB), ...]}."""
-    proc = subprocess.Popen(argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
-    try:
-        con = Console(proc)
-        if not con.wait_for(MARKER, 1200) or not con.run("true", 120):
-            raise RuntimeError(f"the {label} guest did not boot")
-        measured = {name: [dd_step(con, proc.pid, cmd, bs_bytes, 600) for _ in range(runs)]
-                    for name, (cmd, bs_bytes) in steps.items()}
-        proc.stdin.write(b"poweroff -f\n")
-        proc.stdin.flush()
-        reap(proc, 60)
-    finally:
-        stop(proc)
-    return measured
+    with booted_guest(label, argv) as (proc, con):
+        return {name: [dd_step(con, proc.pid, cmd, bs_bytes, 600) for _ in range(runs)]
+                for name, (cmd, bs_bytes) in steps.items()}
 
 
 def fresh_image(path, size):

@@ -92,7 +92,7 @@ class JsonTest(unittest.TestCase):
 
     def test_every_bench_takes_json_and_the_drawing_ones_plot(self):
         for bench, plots_too in (("migrate", True), ("balloon", True), ("boot", False), ("restore", False),
-                                  ("disk", False)):
+                                  ("disk", False), ("net", False)):
             out = subprocess.run([sys.executable, os.path.join(HERE, f"{bench}.py"), "--help"],
                                  capture_output=True, text=True)
             self.assertEqual(out.returncode, 0, out.stderr)
