@@ -2,7 +2,8 @@
 // virtio-blk with the real Linux driver: the default guest gets an ext4
 // image (made on the host with mkfs.ext4 -d) as --disk, mounts /dev/vda,
 // writes a file, syncs and powers off; the host reads the file back from
-// the image with debugfs. Needs CONFIG_VIRTIO_BLK and CONFIG_EXT4_FS in
+// the image with debugfs; and the same kind of image as the guest's root
+// file system, booted without an initramfs. Needs CONFIG_VIRTIO_BLK and CONFIG_EXT4_FS in
 // the guest kernel (guest-images/kernel.config) and e2fsprogs on the host.
 #include <unistd.h>
 
@@ -61,6 +62,44 @@ TEST(DiskGuestTest, GuestWritesAFileOnExt4AndTheHostReadsItBack) {
   std::optional<std::string> back = HostCommand(absl::StrCat("debugfs -R 'cat /guest.txt' ", image, " 2>/dev/null"));
   ASSERT_TRUE(back.has_value());
   EXPECT_EQ(*back, "written-by-the-guest\n");
+  (void)HostCommand(absl::StrCat("rm -rf ", dir));
+}
+
+// The guest's root file system on --disk: the default image's files (its
+// initramfs unpacked on the host) in an ext4 image, booted with no initramfs
+// and root=/dev/vda; the guest writes a file on its root and the host reads it
+// back.
+TEST(DiskGuestTest, GuestBootsWithItsRootFileSystemOnTheDisk) {
+  REQUIRE_KVM();
+  if (!HostCommand("command -v mkfs.ext4 && command -v debugfs && command -v cpio").has_value()) {
+    GTEST_SKIP() << "e2fsprogs (mkfs.ext4, debugfs) or cpio not installed";
+  }
+  const std::string dir = absl::StrCat(::testing::TempDir(), "/disk-root-", ::getpid());
+  const std::string image = dir + "/root.img";
+  ASSERT_TRUE(HostCommand(absl::StrCat("rm -rf ", dir, " && mkdir -p ", dir, "/tree && cd ", dir,
+                                       "/tree && cpio -idm --quiet < ", GuestImageDir(),
+                                       "/initramfs.cpio && echo root-from-the-host > ", dir,
+                                       "/tree/marker.txt && mkfs.ext4 -q -F -d ", dir, "/tree ", image, " 64M"))
+                  .has_value());
+
+  // A --cmdline replaces the image's, so it names the console itself.
+  GuestProcess vm({"run", "--memory", "512M", "--kernel", GuestImageDir() + "/vmlinux", "--cmdline",
+                   "console=ttyS0 quiet root=/dev/vda rw rootfstype=ext4 init=/init", "--disk", image});
+  ASSERT_TRUE(vm.WaitFor(kReadyMarker, kBootTimeout)) << vm.output() << vm.stderr_text();
+  // The root is the disk, not an initramfs.
+  auto root = vm.RunCommand("grep ' / ' /proc/mounts; cat /marker.txt", kCommandTimeout);
+  ASSERT_TRUE(root.has_value()) << vm.output();
+  EXPECT_NE(root->find(" / ext4 "), std::string::npos) << *root;
+  EXPECT_NE(root->find("root-from-the-host"), std::string::npos) << *root;
+  auto written = vm.RunCommand("echo written-on-the-root > /guest.txt && sync && echo synced", kCommandTimeout);
+  ASSERT_TRUE(written.has_value()) << vm.output();
+  EXPECT_NE(written->find("synced"), std::string::npos) << *written;
+  vm.Send("poweroff -f\n");
+  EXPECT_EQ(vm.WaitExit(absl::Seconds(120)), 0) << vm.output() << vm.stderr_text();
+
+  std::optional<std::string> back = HostCommand(absl::StrCat("debugfs -R 'cat /guest.txt' ", image, " 2>/dev/null"));
+  ASSERT_TRUE(back.has_value());
+  EXPECT_EQ(*back, "written-on-the-root\n");
   (void)HostCommand(absl::StrCat("rm -rf ", dir));
 }
 
