@@ -28,20 +28,6 @@ namespace {
 constexpr uint64_t kMiB = 1 << 20;
 constexpr uint64_t kPagesPerMiB = kMiB / 4096;
 
-// Asks for a balloon of `mib` and polls until the guest's `actual` is there.
-bool ResizeBalloon(const std::string& socket, uint64_t mib, absl::Duration timeout) {
-  if (!CtlJson(socket, {"balloon", std::to_string(mib) + "M"})) return false;
-  absl::Time deadline = absl::Now() + timeout;
-  while (absl::Now() < deadline) {
-    auto info = CtlJson(socket, {"balloon"});
-    if (info && (*info)["actual_mib"] == mib) return true;
-    absl::SleepFor(absl::Milliseconds(500));
-  }
-  return false;
-}
-
-uint64_t Counter(const nlohmann::json& info, const char* name) { return info["counters"][name].get<uint64_t>(); }
-
 bool HasFeature(const nlohmann::json& info, const std::string& name) {
   for (const auto& f : info["features"]) {
     if (f == name) return true;
@@ -76,7 +62,7 @@ TEST_F(BalloonChunksGuestTest, InflatesInBlocksSplitsForASmallDeflateRestoresAnd
   auto info = CtlJson(socket_, {"balloon"});
   ASSERT_TRUE(info.has_value());
   ASSERT_TRUE(HasFeature(*info, "CHUNKS")) << "the guest driver did not accept the range format: " << info->dump();
-  EXPECT_EQ(Counter(*info, "chunk_entries"), 0u);
+  EXPECT_EQ(BalloonCounter(*info, "chunk_entries"), 0u);
 
   // Touch 192 MiB and free it: the host now holds those pages. (Sizes are
   // small because each emulated guest page fault is slow on PVM; what is
@@ -96,21 +82,21 @@ TEST_F(BalloonChunksGuestTest, InflatesInBlocksSplitsForASmallDeflateRestoresAnd
       << "rss before " << rss_before << " after " << rss_after;
   // The guest named blocks, not pages: an idle guest that just freed 192 MiB
   // has 2 MiB blocks ready, so entries average far more than one page.
-  uint64_t entries = Counter(*info, "chunk_entries");
+  uint64_t entries = BalloonCounter(*info, "chunk_entries");
   EXPECT_GT(entries, 0u) << info->dump();
-  EXPECT_LE(entries * 64, Counter(*info, "pages_inflated")) << info->dump();
-  EXPECT_EQ(Counter(*info, "chunk_refused"), 0u) << info->dump();
-  EXPECT_EQ(Counter(*info, "ballooned_pages"), 128 * kPagesPerMiB) << info->dump();
+  EXPECT_LE(entries * 64, BalloonCounter(*info, "pages_inflated")) << info->dump();
+  EXPECT_EQ(BalloonCounter(*info, "chunk_refused"), 0u) << info->dump();
+  EXPECT_EQ(BalloonCounter(*info, "ballooned_pages"), 128 * kPagesPerMiB) << info->dump();
   // One discard per range at most.
-  EXPECT_LE(Counter(*info, "discard_calls"), entries) << info->dump();
+  EXPECT_LE(BalloonCounter(*info, "discard_calls"), entries) << info->dump();
 
   // 1 MiB is less than a 2 MiB block: the driver splits one and deflates
   // 4 KiB pages of it; the rest stays ballooned.
   ASSERT_TRUE(ResizeBalloon(socket_, 127, absl::Seconds(240))) << vm.stderr_text();
   info = CtlJson(socket_, {"balloon"});
   ASSERT_TRUE(info.has_value());
-  EXPECT_EQ(Counter(*info, "ballooned_pages"), 127 * kPagesPerMiB) << info->dump();
-  EXPECT_EQ(Counter(*info, "chunk_refused"), 0u) << info->dump();
+  EXPECT_EQ(BalloonCounter(*info, "ballooned_pages"), 127 * kPagesPerMiB) << info->dump();
+  EXPECT_EQ(BalloonCounter(*info, "chunk_refused"), 0u) << info->dump();
 
   // A snapshot carries the negotiated format and the ballooned blocks: the
   // restored VM deflates what the first one inflated.
@@ -125,14 +111,14 @@ TEST_F(BalloonChunksGuestTest, InflatesInBlocksSplitsForASmallDeflateRestoresAnd
   info = CtlJson(restored_socket, {"balloon"});
   ASSERT_TRUE(info.has_value());
   EXPECT_TRUE(HasFeature(*info, "CHUNKS")) << info->dump();
-  EXPECT_EQ(Counter(*info, "ballooned_pages"), 127 * kPagesPerMiB) << info->dump();
+  EXPECT_EQ(BalloonCounter(*info, "ballooned_pages"), 127 * kPagesPerMiB) << info->dump();
 
   // Deflate fully; the guest gets its memory back and can use it.
   ASSERT_TRUE(ResizeBalloon(restored_socket, 0, absl::Seconds(240))) << restored.stderr_text();
   info = CtlJson(restored_socket, {"balloon"});
   ASSERT_TRUE(info.has_value());
-  EXPECT_EQ(Counter(*info, "ballooned_pages"), 0u) << info->dump();
-  EXPECT_EQ(Counter(*info, "chunk_refused"), 0u) << info->dump();
+  EXPECT_EQ(BalloonCounter(*info, "ballooned_pages"), 0u) << info->dump();
+  EXPECT_EQ(BalloonCounter(*info, "chunk_refused"), 0u) << info->dump();
   EXPECT_EQ(MemTotalKib(restored), total_before);
   auto again = restored.RunCommand("memtouch 64", absl::Seconds(600));
   ASSERT_TRUE(again.has_value());
@@ -157,9 +143,9 @@ TEST_F(BalloonChunksGuestTest, WithoutTheDeviceOfferingItTheDriverUsesPfns) {
   ASSERT_TRUE(ResizeBalloon(socket_, 64, absl::Seconds(240))) << vm.stderr_text();
   info = CtlJson(socket_, {"balloon"});
   ASSERT_TRUE(info.has_value());
-  EXPECT_EQ(Counter(*info, "chunk_entries"), 0u) << info->dump();
-  EXPECT_GE(Counter(*info, "pages_inflated"), 64 * kPagesPerMiB) << info->dump();
-  EXPECT_EQ(Counter(*info, "ballooned_pages"), 64 * kPagesPerMiB) << info->dump();
+  EXPECT_EQ(BalloonCounter(*info, "chunk_entries"), 0u) << info->dump();
+  EXPECT_GE(BalloonCounter(*info, "pages_inflated"), 64 * kPagesPerMiB) << info->dump();
+  EXPECT_EQ(BalloonCounter(*info, "ballooned_pages"), 64 * kPagesPerMiB) << info->dump();
   EXPECT_LE(MemTotalKib(vm) + 62 * 1024, total_before);
 
   ASSERT_TRUE(ResizeBalloon(socket_, 0, absl::Seconds(240))) << vm.stderr_text();

@@ -3,6 +3,7 @@
 #ifndef TESTS_CTL_JSON_H_
 #define TESTS_CTL_JSON_H_
 
+#include <cstdint>
 #include <optional>
 #include <string>
 #include <vector>
@@ -10,6 +11,7 @@
 #include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
 
+#include "absl/time/clock.h"
 #include "absl/time/time.h"
 #include "tests/guest_process.h"
 
@@ -49,6 +51,28 @@ inline CtlResult Ctl(const std::vector<std::string>& args, absl::Duration timeou
   r.stderr_text = ctl.stderr_text();
   r.json = nlohmann::json::parse(r.stdout_text, nullptr, false);
   return r;
+}
+
+// Polls `vmm ctl balloon` until the guest's `actual` is `mib`.
+inline bool WaitForBalloonActual(const std::string& socket, uint64_t mib, absl::Duration timeout) {
+  const absl::Time deadline = absl::Now() + timeout;
+  while (absl::Now() < deadline) {
+    std::optional<nlohmann::json> info = CtlJson(socket, {"balloon"}, absl::Seconds(60));
+    if (info && (*info)["actual_mib"] == mib) return true;
+    absl::SleepFor(absl::Milliseconds(500));
+  }
+  return false;
+}
+
+// Asks for a balloon of `mib` and waits until the guest's `actual` is there.
+inline bool ResizeBalloon(const std::string& socket, uint64_t mib, absl::Duration timeout) {
+  if (!CtlJson(socket, {"balloon", std::to_string(mib) + "M"})) return false;
+  return WaitForBalloonActual(socket, mib, timeout);
+}
+
+// One of the balloon's counters in `vmm ctl balloon`'s output.
+inline uint64_t BalloonCounter(const nlohmann::json& info, const char* name) {
+  return info["counters"][name].get<uint64_t>();
 }
 
 }  // namespace tests

@@ -35,19 +35,6 @@ constexpr uint64_t kMiB = 1 << 20;
 constexpr uint64_t kPagesPerMiB = kMiB / 4096;
 constexpr uint64_t kHugePagesPerGuest = 512;  // 1 GiB of 2 MiB pages
 
-bool ResizeBalloon(const std::string& socket, uint64_t mib, absl::Duration timeout) {
-  if (!CtlJson(socket, {"balloon", std::to_string(mib) + "M"})) return false;
-  const absl::Time deadline = absl::Now() + timeout;
-  while (absl::Now() < deadline) {
-    auto info = CtlJson(socket, {"balloon"});
-    if (info && (*info)["actual_mib"] == mib) return true;
-    absl::SleepFor(absl::Milliseconds(500));
-  }
-  return false;
-}
-
-uint64_t Counter(const nlohmann::json& info, const char* name) { return info["counters"][name].get<uint64_t>(); }
-
 // 2 MiB hugetlb pages the process has faulted in: the sum of the
 // *_Hugetlb fields of /proc/PID/smaps.
 uint64_t HugetlbPagesOf(pid_t pid) {
@@ -93,14 +80,14 @@ TEST(HugepageBackendGuestTest, StockDriverBalloonsWholeHugePagesAndTheGuestMigra
   ASSERT_TRUE(ResizeBalloon(a_sock, 128, absl::Seconds(300))) << a->stderr_text();
   auto info = CtlJson(a_sock, {"balloon"});
   ASSERT_TRUE(info.has_value());
-  EXPECT_EQ(Counter(*info, "chunk_entries"), 0u) << "the range format was not offered: " << info->dump();
-  EXPECT_EQ(Counter(*info, "ballooned_pages"), 128 * kPagesPerMiB) << info->dump();
+  EXPECT_EQ(BalloonCounter(*info, "chunk_entries"), 0u) << "the range format was not offered: " << info->dump();
+  EXPECT_EQ(BalloonCounter(*info, "ballooned_pages"), 128 * kPagesPerMiB) << info->dump();
   // The balloon discards whole 2 MiB pages only, never a piece of one, and
   // the host's free huge pages grew by what it discarded (less any huge page
   // the guest had never touched), by no more than the balloon holds.
   const uint64_t free_after = memory::FreeHugetlbPages();
   const uint64_t given_back = free_after - free_before;
-  const uint64_t discarded = Counter(*info, "bytes_returned");
+  const uint64_t discarded = BalloonCounter(*info, "bytes_returned");
   EXPECT_GT(free_after, free_before) << "no hugetlb page came back; " << info->dump();
   EXPECT_LE(given_back, 64u) << info->dump();
   EXPECT_EQ(discarded % (2 * kMiB), 0u) << info->dump();
@@ -114,11 +101,7 @@ TEST(HugepageBackendGuestTest, StockDriverBalloonsWholeHugePagesAndTheGuestMigra
   const std::string to_b = absl::StrCat("tcp:127.0.0.1:", 21000 + ::getpid() % 20000);
   auto b = std::make_unique<GuestProcess>(
       RunArgs(shape, {"--api-socket", b_sock, "--memory-backend", "hugetlb", "--incoming", to_b}));
-  const absl::Time wait_until = absl::Now() + absl::Seconds(60);
-  while (b->stderr_text().find("waiting for the source") == std::string::npos && absl::Now() < wait_until) {
-    b->WaitFor("\x01never\x01", absl::Milliseconds(200));
-  }
-  ASSERT_NE(b->stderr_text().find("waiting for the source"), std::string::npos) << b->stderr_text();
+  ASSERT_TRUE(b->WaitForStderr("waiting for the source", absl::Seconds(60))) << b->stderr_text();
   auto migrated = CtlJson(a_sock, {"migrate", to_b, "--json"}, absl::Seconds(600));
   ASSERT_TRUE(migrated.has_value()) << a->stderr_text() << b->stderr_text();
   EXPECT_EQ(migrated->value("state", ""), "completed") << migrated->dump();
@@ -135,7 +118,7 @@ TEST(HugepageBackendGuestTest, StockDriverBalloonsWholeHugePagesAndTheGuestMigra
   info = CtlJson(b_sock, {"balloon"});
   ASSERT_TRUE(info.has_value());
   EXPECT_EQ((*info)["actual_mib"], 128) << info->dump();
-  EXPECT_EQ(Counter(*info, "ballooned_pages"), 128 * kPagesPerMiB) << info->dump();
+  EXPECT_EQ(BalloonCounter(*info, "ballooned_pages"), 128 * kPagesPerMiB) << info->dump();
 
   // The destination deflates the migrated balloon and the guest uses the
   // memory again.

@@ -104,16 +104,6 @@ class ThreadCensus {
   std::map<int, std::string> unconfined_;
 };
 
-bool WaitForBalloonActual(const std::string& socket, uint64_t mib, absl::Duration timeout) {
-  const absl::Time deadline = absl::Now() + timeout;
-  while (absl::Now() < deadline) {
-    std::optional<nlohmann::json> info = CtlJson(socket, {"balloon"}, absl::Seconds(60));
-    if (info && (*info)["actual_mib"] == mib) return true;
-    absl::SleepFor(absl::Milliseconds(500));
-  }
-  return false;
-}
-
 bool WaitForLog(GuestProcess& vm, const std::string& text, absl::Duration timeout) {
   const absl::Time deadline = absl::Now() + timeout;
   while (absl::Now() < deadline) {
