@@ -271,6 +271,10 @@ def reap(proc, timeout=60):
     would lose it). Returns (exit status, rusage) or (None, None)."""
     deadline = time.monotonic() + timeout
     while True:
+        # Popen.kill() and poll() reap a child that has already ended (its
+        # rusage is then lost): wait4 would fail with ECHILD.
+        if proc.returncode is not None:
+            return proc.returncode, None
         pid, status, usage = os.wait4(proc.pid, os.WNOHANG)
         if pid == proc.pid:
             proc.returncode = os.waitstatus_to_exitcode(status)

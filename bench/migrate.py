@@ -69,6 +69,7 @@ import subprocess
 import sys
 import tempfile
 import time
+import traceback
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from benchlib import (CPU_ACCOUNTING, HOST_TSC, MARKER, MIB, VMM, Console, CpuMeter, fmt, host_tsc,  # noqa: E402
@@ -552,16 +553,19 @@ def main():
                 rows += run_vmm(args)
             except Exception as e:
                 print(f"vmm run failed: {e}")
+                traceback.print_exc()
             if args.tls:
                 try:
                     rows += run_vmm(args, make_tls_dir())
                 except Exception as e:
                     print(f"vmm tls run failed: {e}")
+                    traceback.print_exc()
             if args.seccomp_cost:
                 try:
                     rows += run_vmm(args, seccomp="off")
                 except Exception as e:
                     print(f"vmm run without seccomp failed: {e}")
+                    traceback.print_exc()
         if not args.no_qemu and qemu_binary():
             qemu_rows = args.qemu_rows.split(",")
             if "uncapped" in qemu_rows:

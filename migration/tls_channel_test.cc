@@ -7,8 +7,10 @@
 #include <algorithm>
 #include <atomic>
 #include <csignal>
+#include <cstdlib>
 #include <filesystem>
 #include <fstream>
+#include <iostream>
 #include <optional>
 #include <thread>
 
@@ -285,6 +287,65 @@ TEST_F(TlsTest, AMigrationOverTlsArrivesIntactAndTheWireDoesNotShowTheGuestsPage
   ASSERT_TRUE(plain.sent.ok()) << plain.sent.status();
   EXPECT_TRUE(plain.same_ram);
   EXPECT_TRUE(Contains(plain.wire, kMarker));
+}
+
+// A small migration over whatever record layer this kernel offers: kTLS
+// where it has CONFIG_TLS (pages then go out by writev, encrypted by the
+// kernel), OpenSSL's records where it has not. With VMM_EXPECT_KTLS=1 in
+// the environment both ends must have handed their sending side to the
+// kernel: tests/ktls_guest_test runs this test inside a guest whose
+// kernel has kTLS, as no host kernel here has it.
+TEST_F(TlsTest, AMigrationArrivesOverTheRecordLayerThisKernelOffers) {
+  auto home = Credentials("home");
+  const char* expect = std::getenv("VMM_EXPECT_KTLS");
+  const bool want_kernel = expect != nullptr && std::string(expect) == "1";
+  constexpr uint64_t kSmallRam = 1ull << 20;
+  const std::vector<memory::RamRegion> layout = {{0, kSmallRam}};
+  PlainSource source(layout);
+  for (uint64_t gpa = 0; gpa < kSmallRam; gpa += 4 * memory::kPageSize) source.FillPage(gpa, 0x3c);
+  PlainTarget target(layout);
+  const Endpoint at = Loopback(Endpoint::Kind::kTls, NextLoopbackPort());
+  absl::StatusOr<Listener> listener = Listener::Listen(at);
+  ASSERT_TRUE(listener.ok()) << listener.status();
+  absl::StatusOr<ReceiveStats> received = absl::UnknownError("not run");
+  std::string receiver_layer;
+  std::thread destination([&] {
+    // Generous limits: inside an emulated guest the kernel's work is slow.
+    absl::StatusOr<Channel> in = AcceptSource(*listener, {.tls = home.get(),
+                                                          .wait = absl::Seconds(60),
+                                                          .per_connection = absl::Seconds(60),
+                                                          .io_timeout = absl::Seconds(60)});
+    if (!in.ok()) {
+      received = in.status();
+      return;
+    }
+    receiver_layer = in->Encryption();
+    Receiver receiver(target, *in);
+    received = receiver.Run();
+    if (received.ok()) {
+      EXPECT_TRUE(receiver.SendAck().ok());
+      EXPECT_TRUE(receiver.AwaitCommit(absl::Seconds(60)).ok());
+    }
+  });
+  absl::StatusOr<Channel> out = Channel::Connect(at, {.tls = home.get(), .io_timeout = absl::Seconds(60)});
+  ASSERT_TRUE(out.ok()) << out.status();
+  const std::string sender_layer = out->Encryption();
+  Sender sender(source, *out, {}, nullptr);
+  absl::StatusOr<MigrationStats> sent = sender.Migrate();
+  destination.join();
+  std::cout << "record layer: source " << sender_layer << ", destination " << receiver_layer << "\n";
+  ASSERT_TRUE(sent.ok()) << sent.status();
+  ASSERT_TRUE(received.ok()) << received.status();
+  EXPECT_EQ(sent->phase, "completed");
+  std::vector<uint8_t> a(kSmallRam), b(kSmallRam);
+  ASSERT_TRUE(source.memory().ReadBytes(0, a).ok() && target.memory().ReadBytes(0, b).ok());
+  EXPECT_TRUE(a == b);
+  for (const std::string& layer : {sender_layer, receiver_layer}) {
+    EXPECT_TRUE(layer == "openssl" || layer == "ktls" || layer == "ktls-send" || layer == "ktls-receive") << layer;
+    if (want_kernel) {
+      EXPECT_TRUE(layer == "ktls" || layer == "ktls-send") << layer;
+    }
+  }
 }
 
 // A record OpenSSL has already read and decrypted is not on the socket any
