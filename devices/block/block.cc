@@ -163,30 +163,42 @@ void Block::WorkerLoop(std::function<void()> on_start) {
     idle_cv_.SignalAll();
     while (!stopping_ && !(kick_ && active_)) work_cv_.Wait(&mu_);
     if (stopping_) return;
-    kick_ = false;
-    if (broken_ || !PopBatch(chains)) continue;
-    // A full batch may have left more on the ring: look again next pass
-    // (after Reset or stop had a chance to get in).
-    if (chains.size() == kMaxChainsPerPass) kick_ = true;
-    if (chains.empty()) continue;
-    busy_ = true;
-    memory::GuestMemory& mem = *mem_;
-    const uint64_t features = features_;
-    used_lengths.clear();
-    mu_.Unlock();
-    for (const virtio::DescriptorChain& chain : chains) used_lengths.push_back(Serve(mem, features, chain));
-    mu_.Lock();
-    busy_ = false;
-    counters_.requests += chains.size();
-    for (size_t i = 0; i < chains.size(); ++i) {
-      if (absl::Status st = queue_->AddUsed(mem, chains[i].head, used_lengths[i]); !st.ok()) {
-        LOG_GUEST_ERROR("block: used ring: %s", std::string(st.message()));
-        broken_ = true;
-        break;
-      }
-    }
-    if (!broken_ && queue_->NeedsInterrupt(mem) && signal_used_) signal_used_();
+    RunPass(chains, used_lengths);
   }
+}
+
+void Block::ServeOnThisThread() {
+  std::vector<virtio::DescriptorChain> chains;
+  std::vector<uint32_t> used_lengths;
+  absl::MutexLock lock(&mu_);
+  if (started_) return;  // the worker serves
+  while (kick_ && active_) RunPass(chains, used_lengths);
+}
+
+void Block::RunPass(std::vector<virtio::DescriptorChain>& chains, std::vector<uint32_t>& used_lengths) {
+  kick_ = false;
+  if (broken_ || !PopBatch(chains)) return;
+  // A full batch may have left more on the ring: look again next pass
+  // (after Reset or stop had a chance to get in).
+  if (chains.size() == kMaxChainsPerPass) kick_ = true;
+  if (chains.empty()) return;
+  busy_ = true;
+  memory::GuestMemory& mem = *mem_;
+  const uint64_t features = features_;
+  used_lengths.clear();
+  mu_.Unlock();
+  for (const virtio::DescriptorChain& chain : chains) used_lengths.push_back(Serve(mem, features, chain));
+  mu_.Lock();
+  busy_ = false;
+  counters_.requests += chains.size();
+  for (size_t i = 0; i < chains.size(); ++i) {
+    if (absl::Status st = queue_->AddUsed(mem, chains[i].head, used_lengths[i]); !st.ok()) {
+      LOG_GUEST_ERROR("block: used ring: %s", std::string(st.message()));
+      broken_ = true;
+      break;
+    }
+  }
+  if (!broken_ && queue_->NeedsInterrupt(mem) && signal_used_) signal_used_();
 }
 
 bool Block::PopBatch(std::vector<virtio::DescriptorChain>& chains) {

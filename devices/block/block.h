@@ -99,6 +99,11 @@ class Block : public virtio::VirtioDevice {
   // on the used ring (or the queue is stopped). With no new notification
   // (vCPUs paused) the device then stays quiet.
   void Drain();
+  // For a harness that never starts the worker (the fuzz target): serves
+  // what the guest has notified on the calling thread, pass by pass as the
+  // worker would, so a request needs no hand-off between threads. Does
+  // nothing once the worker is started.
+  void ServeOnThisThread();
 
   // virtio::VirtioDevice
   uint32_t device_type() const override;
@@ -124,6 +129,10 @@ class Block : public virtio::VirtioDevice {
  private:
   Block(DiskImage image, const BlockOptions& options);
   void WorkerLoop(std::function<void()> on_start);
+  // One worker pass: pops up to kMaxChainsPerPass chains and serves them
+  // (mu_ released meanwhile, busy_ set), then returns them used.
+  void RunPass(std::vector<virtio::DescriptorChain>& chains, std::vector<uint32_t>& used_lengths)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // Pops up to kMaxChainsPerPass chains; false when the ring is corrupt.
   bool PopBatch(std::vector<virtio::DescriptorChain>& chains) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // Serves one request; returns the bytes written into its buffers (the

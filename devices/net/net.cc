@@ -240,7 +240,6 @@ void Net::WorkerLoop(std::function<void()> on_start) {
   if (on_start) on_start();
   absl::MutexLock lock(&mu_);
   bool more = true;  // a first pass for what came before the start
-  unsigned offloads_tried = tap_.offloads();
   while (!stopping_) {
     // The tap is watched only while a frame could go somewhere.
     const bool watch_tap = active_ && !paused_ && !rx_broken_ && !rx_waits_for_buffers_ && held_bytes_ == 0;
@@ -260,13 +259,30 @@ void Net::WorkerLoop(std::function<void()> on_start) {
     }
     mu_.Lock();
     if (stopping_) break;
-    if (ready > 0 && (fds[0].revents & POLLIN)) rx_waits_for_buffers_ = false;
-    if (tx_notified_.exchange(false)) tx_pending_ = true;
-    if (const unsigned want = WantedOffloads(); want != tap_.offloads() && want != offloads_tried) {
-      offloads_tried = want;
-      if (absl::Status st = tap_.SetOffloads(want); !st.ok()) LOG_ERROR("net: %s", st.ToString());
-    }
+    TakeNotifications(ready > 0 && (fds[0].revents & POLLIN));
     more = Pass();
+  }
+}
+
+void Net::TakeNotifications(bool kicked) {
+  if (kicked) rx_waits_for_buffers_ = false;
+  if (tx_notified_.exchange(false)) tx_pending_ = true;
+  if (!offloads_tried_.has_value()) offloads_tried_ = tap_.offloads();
+  if (const unsigned want = WantedOffloads(); want != tap_.offloads() && want != *offloads_tried_) {
+    offloads_tried_ = want;
+    if (absl::Status st = tap_.SetOffloads(want); !st.ok()) LOG_ERROR("net: %s", st.ToString());
+  }
+}
+
+void Net::ServeOnThisThread() {
+  absl::MutexLock lock(&mu_);
+  if (started_) return;  // the worker serves
+  uint64_t count;
+  TakeNotifications(::read(kick_.get(), &count, sizeof(count)) == sizeof(count));
+  // Pass by pass as the worker would with nothing else to wait for; the cap
+  // only keeps a device bug from looping its caller forever.
+  constexpr int kMaxPasses = 1024;
+  for (int pass = 0; pass < kMaxPasses && Pass(); ++pass) {
   }
 }
 

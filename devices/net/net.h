@@ -102,6 +102,12 @@ class Net : public virtio::VirtioDevice {
   // Resume.
   void Drain();
   void Resume();
+  // For a harness that never starts the worker (the fuzz target): what the
+  // worker does when woken, on the calling thread: takes the guest's
+  // notifications, then transmits and receives (frames already on the
+  // tap) pass by pass until nothing is left to do now. Does nothing once
+  // the worker is started.
+  void ServeOnThisThread();
   // Queues kAnnounceRounds announce frames from the guest's MAC
   // (announce.h), sent by the worker while the device is not paused.
   void Announce();
@@ -135,6 +141,10 @@ class Net : public virtio::VirtioDevice {
   // One pass: offloads, transmit, receive, announce; returns whether work
   // is left for another pass right away.
   bool Pass() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // After a wake-up: a kick frees receiving to wait for buffers again, a
+  // transmit notification marks the ring for a pass, and the tap's
+  // offloads follow the negotiated features (one try per wanted set).
+  void TakeNotifications(bool kicked) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // Up to `budget` frames; true when the ring may hold more.
   bool Transmit(uint32_t budget) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   bool Receive(uint32_t budget) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
@@ -193,6 +203,7 @@ class Net : public virtio::VirtioDevice {
   bool stopping_ ABSL_GUARDED_BY(mu_) = false;
   bool started_ ABSL_GUARDED_BY(mu_) = false;
   Counters counters_ ABSL_GUARDED_BY(mu_);
+  std::optional<unsigned> offloads_tried_ ABSL_GUARDED_BY(mu_);  // the last set asked of the tap
   std::thread worker_;
 };
 

@@ -70,11 +70,18 @@ struct BlockHarness {
   // first); nullptr when it cannot be created.
   static std::unique_ptr<BlockHarness> Make(const std::string& path, bool readonly = false,
                                             std::function<void()> on_worker_start = nullptr) {
+    std::unique_ptr<BlockHarness> h = MakeWithoutWorker(path, readonly);
+    if (h != nullptr) h->block->StartWorker(std::move(on_worker_start));
+    return h;
+  }
+  // The same with no worker thread: Settle serves on the calling thread
+  // (the fuzz target, where a thread per device and a hand-off per
+  // notification would cost more than the requests).
+  static std::unique_ptr<BlockHarness> MakeWithoutWorker(const std::string& path, bool readonly = false) {
     auto h = std::make_unique<BlockHarness>();
     absl::StatusOr<std::shared_ptr<Block>> block = Block::Create({.path = path, .readonly = readonly});
     if (!block.ok()) return nullptr;
     h->block = *block;
-    h->block->StartWorker(std::move(on_worker_start));
     h->transport = std::make_unique<virtio::MmioTransport>(h->mem, h->block, [irqs = h->irqs] { ++*irqs; });
     return h;
   }
@@ -113,6 +120,12 @@ struct BlockHarness {
   }
   void NotifyAndWait() {
     WriteReg(VIRTIO_MMIO_QUEUE_NOTIFY, 0);
+    Settle();
+  }
+  // Returns once everything notified so far is served: by the worker, or
+  // here when there is none.
+  void Settle() {
+    block->ServeOnThisThread();
     block->Drain();
   }
   // One request, served; returns its status byte (0xff: not written).

@@ -146,11 +146,19 @@ struct NetHarness {
   // first); nullptr when it cannot be created.
   static std::unique_ptr<NetHarness> Make(Tap tap, std::function<void()> on_worker_start = nullptr,
                                           NetOptions options = {.mac = kMac, .mac_given = false}) {
+    std::unique_ptr<NetHarness> h = MakeWithoutWorker(std::move(tap), options);
+    if (h != nullptr) h->net->StartWorker(std::move(on_worker_start));
+    return h;
+  }
+  // The same with no worker thread: SyncTx and Serve do the worker's work
+  // on the calling thread (the fuzz target, where a thread per device and
+  // a hand-off per notification would cost more than the frames).
+  static std::unique_ptr<NetHarness> MakeWithoutWorker(Tap tap,
+                                                       NetOptions options = {.mac = kMac, .mac_given = false}) {
     auto h = std::make_unique<NetHarness>();
     absl::StatusOr<std::shared_ptr<Net>> net = Net::CreateOnTap(std::move(tap), options);
     if (!net.ok()) return nullptr;
     h->net = *net;
-    h->net->StartWorker(std::move(on_worker_start));
     h->transport = std::make_unique<virtio::MmioTransport>(h->mem, h->net, [irqs = h->irqs] { ++*irqs; });
     return h;
   }
@@ -162,6 +170,12 @@ struct NetHarness {
     if (::socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_NONBLOCK | SOCK_CLOEXEC, 0, fds) != 0) return nullptr;
     host.Reset(fds[1]);
     return Make(Tap::ForTesting(base::UniqueFd(fds[0]), "socketpair"), std::move(on_worker_start), options);
+  }
+  static std::unique_ptr<NetHarness> MakeOnSocketPairWithoutWorker(base::UniqueFd& host) {
+    int fds[2];
+    if (::socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_NONBLOCK | SOCK_CLOEXEC, 0, fds) != 0) return nullptr;
+    host.Reset(fds[1]);
+    return MakeWithoutWorker(Tap::ForTesting(base::UniqueFd(fds[0]), "socketpair"));
   }
 
   virtio::MmioRegisters Registers() { return virtio::MmioRegisters(*transport); }
@@ -185,9 +199,12 @@ struct NetHarness {
   // Waits until every frame offered for sending is sent: Drain, then let
   // the device run again.
   void SyncTx() {
+    Serve();
     net->Drain();
     net->Resume();
   }
+  // Without a worker: what it would do now (nothing once it is started).
+  void Serve() { net->ServeOnThisThread(); }
   // Offers `header` + `frame` for sending in the buffers `split` gives
   // (lengths in order; the last takes the rest), notifies and waits.
   void Transmit(const virtio_net_hdr_v1& header, const std::vector<uint8_t>& frame, memory::Gpa at = kData,
