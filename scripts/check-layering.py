@@ -26,7 +26,9 @@ ALLOWED = {
     # Guest tests drive the vmm binary as a user would; memory/ only for the
     # host's hugetlb pool (memory/testing/hugetlb_reservation.h).
     "tests": {"base", "memory"},
-    "bench": {"base", "memory", "state", "migration"},
+    # vmm/ only for its seccomp filters (seccomp_cost, migrate_pipeline
+    # --seccomp on time the threads under the VMM's own lists).
+    "bench": {"base", "memory", "state", "migration", "vmm"},
     # libFuzzer targets (VMM_FUZZ): each drives one parser, wherever it is.
     "fuzz": {"base", "memory", "state", "virtio", "devices", "migration", "vmm"},
 }
