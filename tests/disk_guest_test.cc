@@ -23,16 +23,6 @@ constexpr char kReadyMarker[] = "VMM-GUEST-READY";
 const absl::Duration kBootTimeout = absl::Seconds(600);
 const absl::Duration kCommandTimeout = absl::Seconds(120);
 
-// The output of `command` (a shell line), or nullopt when it fails.
-std::optional<std::string> HostCommand(const std::string& command) {
-  FILE* pipe = ::popen(command.c_str(), "r");
-  if (pipe == nullptr) return std::nullopt;
-  std::string out;
-  char buf[4096];
-  size_t n;
-  while ((n = std::fread(buf, 1, sizeof(buf), pipe)) > 0) out.append(buf, n);
-  return ::pclose(pipe) == 0 ? std::optional<std::string>(out) : std::nullopt;
-}
 
 TEST(DiskGuestTest, GuestWritesAFileOnExt4AndTheHostReadsItBack) {
   REQUIRE_KVM();

@@ -7,6 +7,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <cstdio>
 #include <cstdlib>
 #include <cstring>
 #include <fstream>
@@ -31,6 +32,16 @@ bool InCi() {
 std::string KvmUnavailableReason() {
   if (::access("/dev/kvm", R_OK | W_OK) == 0) return "";
   return "/dev/kvm is missing or not accessible; guest tests cannot run";
+}
+
+std::optional<std::string> HostCommand(const std::string& command) {
+  FILE* pipe = ::popen(command.c_str(), "r");
+  if (pipe == nullptr) return std::nullopt;
+  std::string out;
+  char buf[4096];
+  size_t n;
+  while ((n = std::fread(buf, 1, sizeof(buf), pipe)) > 0) out.append(buf, n);
+  return ::pclose(pipe) == 0 ? std::optional<std::string>(out) : std::nullopt;
 }
 
 uint64_t MeminfoKib(const std::string& meminfo, const std::string& field) {

@@ -37,6 +37,10 @@ std::string KvmUnavailableReason();
 // A /proc/meminfo field in KiB ("MemTotal"), 0 when absent.
 uint64_t MeminfoKib(const std::string& meminfo, const std::string& field);
 
+// Runs `command` (a shell line) on the host: its output, or nullopt when
+// it cannot start or exits non-zero.
+std::optional<std::string> HostCommand(const std::string& command);
+
 class GuestProcess {
  public:
   // Starts `vmm` with `args` (e.g. {"run", "--memory", "1G"}).

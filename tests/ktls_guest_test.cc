@@ -33,15 +33,6 @@ const absl::Duration kCommandTimeout = absl::Seconds(120);
 // The kernel's AES-GCM runs emulated in the guest (docs/PVM.md).
 const absl::Duration kTestTimeout = absl::Seconds(900);
 
-std::optional<std::string> HostCommand(const std::string& command) {
-  FILE* pipe = ::popen(command.c_str(), "r");
-  if (pipe == nullptr) return std::nullopt;
-  std::string out;
-  char buf[4096];
-  size_t n;
-  while ((n = std::fread(buf, 1, sizeof(buf), pipe)) > 0) out.append(buf, n);
-  return ::pclose(pipe) == 0 ? std::optional<std::string>(out) : std::nullopt;
-}
 
 // A counter of /proc/net/tls_stat ("TlsTxSw"), or -1 when absent.
 int64_t TlsStat(const std::string& text, const std::string& name) {

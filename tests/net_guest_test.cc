@@ -65,16 +65,6 @@ constexpr char kMac[] = "52:54:00:12:34:56";
 const absl::Duration kBootTimeout = absl::Seconds(600);
 const absl::Duration kCommandTimeout = absl::Seconds(180);
 
-// The output of `command` (a shell line), or nullopt when it fails.
-std::optional<std::string> HostCommand(const std::string& command) {
-  FILE* pipe = ::popen(command.c_str(), "r");
-  if (pipe == nullptr) return std::nullopt;
-  std::string out;
-  char buf[4096];
-  size_t n;
-  while ((n = std::fread(buf, 1, sizeof(buf), pipe)) > 0) out.append(buf, n);
-  return ::pclose(pipe) == 0 ? std::optional<std::string>(out) : std::nullopt;
-}
 
 // A network namespace with the host's end of the guest's NIC: the tap,
 // addressed and up, before the VMM opens it.
