@@ -485,31 +485,45 @@ def cpu_ratio(num, den, what):
     return f", source host CPU {what} = {num['src_cpu_ms'] / den['src_cpu_ms']:.2f}x"
 
 
+def report_against(pairs, name, what, goal):
+    """Prints, for each (scenario, variant row, baseline row), the variant's
+    total-time ratio `what` to the baseline, both downtimes and the source
+    CPU ratio; a pair with a row missing or failed says so instead. `goal`
+    (its text, a test of the ratio) gives PASS or FAIL."""
+    goal_text, meets = goal
+    for scenario, v, b in pairs:
+        if v is None or b is None or not v["ok"] or not b["ok"]:
+            print(f"{name} {scenario}: no ratio (a run is missing or a verification failed)")
+            continue
+        ratio = v["total_ms"] / max(b["total_ms"], 1e-9)
+        layer = f" (record layer: {v['encryption']})" if v.get("encryption") else ""
+        print(f"{name} {scenario}{layer}: total time {what} = {ratio:.3f}x "
+              f"({'PASS' if meets(ratio) else 'FAIL'} for {goal_text}), downtime {v['downtime_ms']:.1f} vs "
+              f"{b['downtime_ms']:.1f} ms" + cpu_ratio(v, b, what))
+
+
 def report_seccomp(rows, filtered):
     """--seccomp-cost: each scenario with the filters (the default) against
-    the same one without them."""
-    for u in (r for r in rows if r["vmm"] == "vmm-nosec"):
-        r = filtered.get(u["scenario"])
-        if r is None or not r["ok"] or not u["ok"]:
-            print(f"seccomp {u['scenario']}: no ratio (no filtered run, or a verification failed)")
-        else:
-            ratio = r["total_ms"] / max(u["total_ms"], 1e-9)
-            print(f"seccomp {u['scenario']}: total time filtered/unfiltered = {ratio:.3f}x (goal: within 2% either "
-                  f"way), downtime {r['downtime_ms']:.1f} vs {u['downtime_ms']:.1f} ms" +
-                  cpu_ratio(r, u, "filtered/unfiltered"))
+    the same one without them (rows vmm-nosec)."""
+    pairs = [(u["scenario"], filtered.get(u["scenario"]), u) for u in rows if u["vmm"] == "vmm-nosec"]
+    report_against(pairs, "seccomp", "filtered/unfiltered", ("within 2% either way", lambda x: 0.98 <= x <= 1.02))
 
 
 def report_tls(rows, plain):
     """--tls: each scenario's cost over tls: against the same one over tcp:."""
-    for t in (r for r in rows if r["vmm"] == "vmm-tls"):
-        r = plain.get(t["scenario"])
-        if r is None or not r["ok"] or not t["ok"]:
-            print(f"tls {t['scenario']}: no ratio (no plain run, or a verification failed)")
-        else:
-            ratio = t["total_ms"] / max(r["total_ms"], 1e-9)
-            print(f"tls {t['scenario']} (record layer: {t['encryption']}): total time tls/tcp = {ratio:.2f}x "
-                  f"({'PASS' if ratio <= 1.10 else 'FAIL'} for <= 1.10x), downtime {t['downtime_ms']:.1f} vs "
-                  f"{r['downtime_ms']:.1f} ms" + cpu_ratio(t, r, "tls/tcp"))
+    pairs = [(t["scenario"], t, plain.get(t["scenario"])) for t in rows if t["vmm"] == "vmm-tls"]
+    report_against(pairs, "tls", "tls/tcp", ("<= 1.10x", lambda x: x <= 1.10))
+
+
+def run_reported(what, run):
+    """A run of ours that fails prints why and its traceback, and gives no
+    rows: the figures of the other runs still print."""
+    try:
+        return run()
+    except Exception as e:
+        print(f"{what} failed: {e}")
+        traceback.print_exc()
+        return []
 
 
 def main():
@@ -549,23 +563,11 @@ def main():
     rows = []
     try:
         if not args.qemu_only:
-            try:
-                rows += run_vmm(args)
-            except Exception as e:
-                print(f"vmm run failed: {e}")
-                traceback.print_exc()
+            rows += run_reported("vmm run", lambda: run_vmm(args))
             if args.tls:
-                try:
-                    rows += run_vmm(args, make_tls_dir())
-                except Exception as e:
-                    print(f"vmm tls run failed: {e}")
-                    traceback.print_exc()
+                rows += run_reported("vmm tls run", lambda: run_vmm(args, make_tls_dir()))
             if args.seccomp_cost:
-                try:
-                    rows += run_vmm(args, seccomp="off")
-                except Exception as e:
-                    print(f"vmm run without seccomp failed: {e}")
-                    traceback.print_exc()
+                rows += run_reported("vmm run without seccomp", lambda: run_vmm(args, seccomp="off"))
         if not args.no_qemu and qemu_binary():
             qemu_rows = args.qemu_rows.split(",")
             if "uncapped" in qemu_rows:
