@@ -27,6 +27,7 @@
 #include "tests/booted_guest.h"
 #include "tests/ctl_json.h"
 #include "tests/guest_process.h"
+#include "tests/scratch_dir.h"
 
 namespace tests {
 namespace {
@@ -57,10 +58,10 @@ TEST(HugepageBackendGuestTest, StockDriverBalloonsWholeHugePagesAndTheGuestMigra
     if (InCi()) FAIL() << "CI needs hugetlb pages: " << reservation.why_not();
     GTEST_SKIP() << reservation.why_not();
   }
-  const std::string dir = ::testing::TempDir() + "/hugepage-guest-" + std::to_string(::getpid());
-  ASSERT_EQ(::system(("mkdir -p " + dir).c_str()), 0);
-  const std::string a_sock = dir + "/a.sock";
-  const std::string b_sock = dir + "/b.sock";
+  ScratchDir dir("hugepage-guest");
+  ASSERT_TRUE(dir.ok()) << dir.why();
+  const std::string a_sock = dir.Path("a.sock");
+  const std::string b_sock = dir.Path("b.sock");
 
   // The 4 KiB path on purpose: the range format would hand over whole 2 MiB
   // blocks and hide the completion tracking this test is about.

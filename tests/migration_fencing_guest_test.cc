@@ -40,6 +40,7 @@
 #include "absl/time/clock.h"
 #include "tests/booted_guest.h"
 #include "tests/guest_process.h"
+#include "tests/scratch_dir.h"
 
 namespace tests {
 namespace {
@@ -203,23 +204,17 @@ class MigrationFencingGuestTest : public ::testing::Test {
  protected:
   void SetUp() override {
     REQUIRE_KVM();
-    dir_ = ::testing::TempDir() + "/fencing-" + std::to_string(::getpid());
-    std::filesystem::create_directories(dir_);
+    ASSERT_TRUE(dir_.ok()) << dir_.why();
     absl::StatusOr<std::string> booted = BootedGuestSnapshot(shape_);
     ASSERT_TRUE(booted.ok()) << booted.status();
-    source_ = std::make_unique<GuestProcess>(RestoreArgs(shape_, *booted, {"--api-socket", Path("src.sock")}));
+    source_ = std::make_unique<GuestProcess>(RestoreArgs(shape_, *booted, {"--api-socket", dir_.Path("src.sock")}));
     ASSERT_TRUE(source_->RunCommand("true", absl::Seconds(120)).has_value()) << source_->stderr_text();
     auto started = source_->RunCommand("migcheck start 64", absl::Seconds(300));
     ASSERT_TRUE(started && started->find("filled 64 MiB") != std::string::npos) << source_->output();
   }
-  void TearDown() override {
-    std::error_code ignored;
-    std::filesystem::remove_all(dir_, ignored);
-  }
-  std::string Path(const std::string& name) const { return dir_ + "/" + name; }
   // A destination waiting on unix:`name`.
   std::unique_ptr<GuestProcess> Destination(const std::string& name) {
-    auto vm = std::make_unique<GuestProcess>(RunArgs(shape_, {"--incoming=unix:" + Path(name)}));
+    auto vm = std::make_unique<GuestProcess>(RunArgs(shape_, {"--incoming=unix:" + dir_.Path(name)}));
     for (absl::Time end = absl::Now() + absl::Seconds(30); absl::Now() < end;) {
       if (vm->stderr_text().find("waiting for the source") != std::string::npos) break;
       if (vm->WaitExit(absl::Milliseconds(100)).has_value()) break;
@@ -233,7 +228,7 @@ class MigrationFencingGuestTest : public ::testing::Test {
     std::string log;
   };
   Migrated MigrateTo(const std::string& destination, absl::Duration timeout) {
-    GuestProcess migrate({"ctl", "--api", Path("src.sock"), "migrate", destination, "--json"});
+    GuestProcess migrate({"ctl", "--api", dir_.Path("src.sock"), "migrate", destination, "--json"});
     Migrated m{.status = migrate.WaitExit(timeout)};
     m.result = nlohmann::json::parse(migrate.output(), nullptr, false);
     if (!m.result.is_object()) m.result = nlohmann::json::object();
@@ -248,17 +243,18 @@ class MigrationFencingGuestTest : public ::testing::Test {
   }
 
   const std::vector<std::string> shape_ = {"--memory", "1G", "--balloon-reporting=false"};
-  std::string dir_;
+  ScratchDir dir_{"fencing"};
   std::unique_ptr<GuestProcess> source_;
 };
 
 TEST_F(MigrationFencingGuestTest, DestinationStoppedInRoundOneFailsWithinTheDeadlineAndTheSourceRunsOn) {
   std::unique_ptr<GuestProcess> destination = Destination("dst.sock");
-  FaultyRelay relay(Path("relay.sock"), Path("dst.sock"), destination->pid(), FaultyRelay::StopAt::kBytes, 4 << 20);
+  FaultyRelay relay(dir_.Path("relay.sock"), dir_.Path("dst.sock"), destination->pid(), FaultyRelay::StopAt::kBytes,
+                    4 << 20);
   ASSERT_TRUE(relay.ok());
   const absl::Time start = absl::Now();
   // The peer deadline is 10 s; the rest is polling and a loaded machine.
-  Migrated m = MigrateTo("unix:" + Path("relay.sock"), absl::Seconds(120));
+  Migrated m = MigrateTo("unix:" + dir_.Path("relay.sock"), absl::Seconds(120));
   ASSERT_EQ(m.status, 1) << m.log;
   EXPECT_TRUE(relay.stopped());
   EXPECT_EQ(m.result.value("state", ""), "failed") << m.log;
@@ -270,9 +266,9 @@ TEST_F(MigrationFencingGuestTest, DestinationStoppedInRoundOneFailsWithinTheDead
 
 TEST_F(MigrationFencingGuestTest, DestinationStoppedAfterTheLastStateLeavesTheSourcePausedUntilResumed) {
   std::unique_ptr<GuestProcess> destination = Destination("dst.sock");
-  FaultyRelay relay(Path("relay.sock"), Path("dst.sock"), destination->pid(), FaultyRelay::StopAt::kEnd);
+  FaultyRelay relay(dir_.Path("relay.sock"), dir_.Path("dst.sock"), destination->pid(), FaultyRelay::StopAt::kEnd);
   ASSERT_TRUE(relay.ok());
-  Migrated m = MigrateTo("unix:" + Path("relay.sock"), absl::Seconds(300));
+  Migrated m = MigrateTo("unix:" + dir_.Path("relay.sock"), absl::Seconds(300));
   ASSERT_EQ(m.status, 1) << m.log;
   EXPECT_TRUE(relay.stopped());
   EXPECT_EQ(m.result.value("state", ""), "unknown-outcome") << m.log;
@@ -280,10 +276,10 @@ TEST_F(MigrationFencingGuestTest, DestinationStoppedAfterTheLastStateLeavesTheSo
   // Paused, and it stays so: no timeout resumes it, and the VM takes no
   // other operation meanwhile.
   absl::SleepFor(absl::Seconds(15));
-  GuestProcess status({"ctl", "--api", Path("src.sock"), "status"});
+  GuestProcess status({"ctl", "--api", dir_.Path("src.sock"), "status"});
   ASSERT_EQ(status.WaitExit(absl::Seconds(30)), 0);
   EXPECT_NE(status.output().find("\"paused\""), std::string::npos) << status.output();
-  GuestProcess snapshot({"ctl", "--api", Path("src.sock"), "snapshot", Path("x.snap")});
+  GuestProcess snapshot({"ctl", "--api", dir_.Path("src.sock"), "snapshot", dir_.Path("x.snap")});
   EXPECT_EQ(snapshot.WaitExit(absl::Seconds(30)), 1);
   EXPECT_NE(snapshot.stderr_text().find("unknown outcome"), std::string::npos) << snapshot.stderr_text();
   // The destination, let go, never runs the guest: no COMMIT came (it
@@ -293,18 +289,18 @@ TEST_F(MigrationFencingGuestTest, DestinationStoppedAfterTheLastStateLeavesTheSo
   EXPECT_EQ(destination->stderr_text().find("the guest runs here now"), std::string::npos)
       << destination->stderr_text();
   // Now the operator knows: the guest runs here again.
-  GuestProcess resume({"ctl", "--api", Path("src.sock"), "migrate-resume"});
+  GuestProcess resume({"ctl", "--api", dir_.Path("src.sock"), "migrate-resume"});
   ASSERT_EQ(resume.WaitExit(absl::Seconds(30)), 0) << resume.stderr_text();
-  EXPECT_EQ(MigrationStatus(Path("src.sock")).value("state", ""), "resumed");
+  EXPECT_EQ(MigrationStatus(dir_.Path("src.sock")).value("state", ""), "resumed");
   ExpectSourceGuestRuns();
 }
 
 TEST_F(MigrationFencingGuestTest, CancelDuringTheLiveRoundsResumesTheSource) {
   std::unique_ptr<GuestProcess> destination = Destination("dst.sock");
-  GuestProcess migrate(
-      {"ctl", "--api", Path("src.sock"), "migrate", "unix:" + Path("dst.sock"), "--json", "--bandwidth-mib-s=5"});
-  ASSERT_TRUE(AwaitState(Path("src.sock"), "precopy", absl::Seconds(120))) << source_->stderr_text();
-  GuestProcess cancel({"ctl", "--api", Path("src.sock"), "migrate-cancel"});
+  GuestProcess migrate({"ctl", "--api", dir_.Path("src.sock"), "migrate", "unix:" + dir_.Path("dst.sock"), "--json",
+                        "--bandwidth-mib-s=5"});
+  ASSERT_TRUE(AwaitState(dir_.Path("src.sock"), "precopy", absl::Seconds(120))) << source_->stderr_text();
+  GuestProcess cancel({"ctl", "--api", dir_.Path("src.sock"), "migrate-cancel"});
   ASSERT_EQ(cancel.WaitExit(absl::Seconds(60)), 0) << cancel.stderr_text();
   ASSERT_EQ(migrate.WaitExit(absl::Seconds(60)), 1);
   const nlohmann::json result = nlohmann::json::parse(migrate.output(), nullptr, false);
@@ -333,13 +329,13 @@ TEST_F(MigrationFencingGuestTest, CancelWhileConnectingLeavesTheSourceRunning) {
     never_accepted.push_back(::socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0));
     (void)::connect(never_accepted.back(), reinterpret_cast<sockaddr*>(&addr), sizeof(addr));
   }
-  GuestProcess migrate({"ctl", "--api", Path("src.sock"), "migrate",
+  GuestProcess migrate({"ctl", "--api", dir_.Path("src.sock"), "migrate",
                         "tcp:127.0.0.1:" + std::to_string(ntohs(addr.sin_port)), "--json"});
-  ASSERT_TRUE(AwaitState(Path("src.sock"), "setup", absl::Seconds(30))) << source_->stderr_text();
-  GuestProcess cancel({"ctl", "--api", Path("src.sock"), "migrate-cancel"});
+  ASSERT_TRUE(AwaitState(dir_.Path("src.sock"), "setup", absl::Seconds(30))) << source_->stderr_text();
+  GuestProcess cancel({"ctl", "--api", dir_.Path("src.sock"), "migrate-cancel"});
   EXPECT_TRUE(cancel.WaitExit(absl::Seconds(60)).has_value());
   EXPECT_EQ(migrate.WaitExit(absl::Seconds(60)), 1);
-  const std::string state = MigrationStatus(Path("src.sock")).value("state", "");
+  const std::string state = MigrationStatus(dir_.Path("src.sock")).value("state", "");
   EXPECT_TRUE(state == "cancelled" || state == "failed") << state;
   ExpectSourceGuestRuns();
   for (int fd : never_accepted) ::close(fd);

@@ -31,6 +31,7 @@
 #include "tests/ctl_json.h"
 #include "tests/guest_process.h"
 #include "tests/netns_pair.h"
+#include "tests/scratch_dir.h"
 
 namespace tests {
 namespace {
@@ -64,17 +65,14 @@ class MigrationGuestTest : public ::testing::Test {
  protected:
   void SetUp() override {
     REQUIRE_KVM();
-    dir_ = ::testing::TempDir() + "/migration-test-" + std::to_string(::getpid());
-    ASSERT_EQ(Shell("mkdir -p " + dir_), 0);
+    ASSERT_TRUE(dir_.ok()) << dir_.why();
   }
-  void TearDown() override { Shell("rm -rf " + dir_); }
-  std::string Path(const std::string& name) const { return dir_ + "/" + name; }
   // Reporting off: it would hand freed memory back on its own and hide
   // what hinting saves. The namespaces' addresses are not loopback, so
   // these plain tcp: migrations need --insecure.
   const std::vector<std::string> shape_ = {"--memory", "1G", "--balloon-reporting=false", "--insecure"};
   std::vector<std::string> VmArgs(const std::string& socket) const { return RunArgs(shape_, {"--api-socket", socket}); }
-  std::string dir_;
+  ScratchDir dir_{"migration-test"};
 };
 
 TEST_F(MigrationGuestTest, GuestMovesBetweenHostsRunningAndIntactAndSnapshotsRestore) {
@@ -86,8 +84,8 @@ TEST_F(MigrationGuestTest, GuestMovesBetweenHostsRunningAndIntactAndSnapshotsRes
   // The source is the shared booted guest, restored (a boot costs minutes).
   absl::StatusOr<std::string> booted = BootedGuestSnapshot(shape_);
   ASSERT_TRUE(booted.ok()) << booted.status();
-  auto source =
-      std::make_unique<GuestProcess>(net.In(net.a()), RestoreArgs(shape_, *booted, {"--api-socket", Path("a.sock")}));
+  auto source = std::make_unique<GuestProcess>(net.In(net.a()),
+                                               RestoreArgs(shape_, *booted, {"--api-socket", dir_.Path("a.sock")}));
   ASSERT_TRUE(source->RunCommand("true", absl::Seconds(120)).has_value()) << source->output() << source->stderr_text();
   auto touched = source->RunCommand("memtouch 512", absl::Seconds(600));
   ASSERT_TRUE(touched && touched->find("touched 512 MiB") != std::string::npos) << source->output();
@@ -98,13 +96,13 @@ TEST_F(MigrationGuestTest, GuestMovesBetweenHostsRunningAndIntactAndSnapshotsRes
 
   // 1. A -> B without hinting: the freed 512 MiB still hold data and go over.
   const std::string to_b = absl::StrCat("tcp:", net.AddressB(), ":7301");
-  std::vector<std::string> dest_args = VmArgs(Path("b.sock"));
+  std::vector<std::string> dest_args = VmArgs(dir_.Path("b.sock"));
   dest_args.push_back("--incoming=" + to_b);
   auto dest_b = std::make_unique<GuestProcess>(net.In(net.b()), dest_args);
   ASSERT_TRUE(dest_b->WaitForStderr("waiting for the source", absl::Seconds(30))) << dest_b->stderr_text();
   const std::optional<uint64_t> rx_before = net.BytesReceivedByB();
   ASSERT_TRUE(rx_before.has_value()) << "cannot read B's veth counter";
-  CtlResult no_hints = Ctl({"--api", Path("a.sock"), "migrate", to_b, "--json", "--free-page-hinting=false"});
+  CtlResult no_hints = Ctl({"--api", dir_.Path("a.sock"), "migrate", to_b, "--json", "--free-page-hinting=false"});
   ASSERT_EQ(no_hints.status, 0) << no_hints.stderr_text << source->stderr_text() << dest_b->stderr_text();
   ASSERT_FALSE(no_hints.json.is_discarded()) << no_hints.stdout_text;
   const std::optional<uint64_t> rx_after = net.BytesReceivedByB();
@@ -158,11 +156,11 @@ TEST_F(MigrationGuestTest, GuestMovesBetweenHostsRunningAndIntactAndSnapshotsRes
 
   // 2. B -> A with hinting: the freed memory is reported free and skipped.
   const std::string to_a = absl::StrCat("tcp:", net.AddressA(), ":7302");
-  dest_args = VmArgs(Path("a2.sock"));
+  dest_args = VmArgs(dir_.Path("a2.sock"));
   dest_args.push_back("--incoming=" + to_a);
   auto dest_a = std::make_unique<GuestProcess>(net.In(net.a()), dest_args);
   ASSERT_TRUE(dest_a->WaitForStderr("waiting for the source", absl::Seconds(30))) << dest_a->stderr_text();
-  CtlResult hinted = Ctl({"--api", Path("b.sock"), "migrate", to_a, "--json"});
+  CtlResult hinted = Ctl({"--api", dir_.Path("b.sock"), "migrate", to_a, "--json"});
   ASSERT_EQ(hinted.status, 0) << hinted.stderr_text << dest_b->stderr_text() << dest_a->stderr_text();
   std::cout << "B -> A with hints: " << hinted.json.dump() << "\n";
   EXPECT_LT(hinted.json["bytes_sent"].get<uint64_t>(), kGuestRam * 3 / 10) << hinted.json.dump();
@@ -182,13 +180,13 @@ TEST_F(MigrationGuestTest, GuestMovesBetweenHostsRunningAndIntactAndSnapshotsRes
   // and the driver ignores a repeat of its last id, so A must pick the next
   // one (the balloon's saved state carries it) or get no report at all.
   const std::string to_b2 = absl::StrCat("tcp:", net.AddressB(), ":7303");
-  dest_args = VmArgs(Path("b2.sock"));
+  dest_args = VmArgs(dir_.Path("b2.sock"));
   dest_args.push_back("--incoming=" + to_b2);
   auto doomed = std::make_unique<GuestProcess>(net.In(net.b()), dest_args);
   ASSERT_TRUE(doomed->WaitForStderr("waiting for the source", absl::Seconds(30)));
   const std::optional<uint64_t> rx_doomed = net.BytesReceivedByB();
   ASSERT_TRUE(rx_doomed.has_value());
-  GuestProcess slow_migrate({"ctl", "--api", Path("a2.sock"), "migrate", to_b2, "--json", "--bandwidth-mib-s=5"});
+  GuestProcess slow_migrate({"ctl", "--api", dir_.Path("a2.sock"), "migrate", to_b2, "--json", "--bandwidth-mib-s=5"});
   // Killed once round 1 is under way: the source sends pages only after the
   // guest's free page report (so the figures below are in), and ~40 MiB at
   // 5 MiB/s leave seconds before the end.
@@ -219,8 +217,8 @@ TEST_F(MigrationGuestTest, GuestMovesBetweenHostsRunningAndIntactAndSnapshotsRes
   ASSERT_TRUE(verified && verified->find("migcheck: ok") != std::string::npos) << dest_a->output();
 
   // 4. Snapshot to a file: the guest runs on; a new VMM restores it.
-  const std::string snap = Path("guest.snap");
-  CtlResult saved = Ctl({"--api", Path("a2.sock"), "snapshot", snap, "--json"});
+  const std::string snap = dir_.Path("guest.snap");
+  CtlResult saved = Ctl({"--api", dir_.Path("a2.sock"), "snapshot", snap, "--json"});
   ASSERT_EQ(saved.status, 0) << saved.stderr_text;
   EXPECT_LT(saved.json["bytes_sent"].get<uint64_t>(), kGuestRam / 2) << saved.json.dump();
   ASSERT_TRUE(dest_a->RunCommand("echo after-snapshot", absl::Seconds(60)).has_value());
@@ -243,7 +241,7 @@ TEST_F(MigrationGuestTest, GuestMovesBetweenHostsRunningAndIntactAndSnapshotsRes
   ASSERT_GT(bytes.size(), 1000u);
   auto restore_fails_with = [&](const std::string& content, const std::string& expected,
                                 std::vector<std::string> extra = {}) {
-    const std::string bad = Path("bad.snap");
+    const std::string bad = dir_.Path("bad.snap");
     std::ofstream(bad, std::ios::binary | std::ios::trunc) << content;
     std::vector<std::string> args = {"run", "--memory", "1G", "--balloon-reporting=false", "--restore", bad};
     args.insert(args.end(), extra.begin(), extra.end());

@@ -40,6 +40,7 @@
 #include "tests/guest_process.h"
 #include "tests/link_capture.h"
 #include "tests/netns_pair.h"
+#include "tests/scratch_dir.h"
 
 namespace tests {
 namespace {
@@ -100,34 +101,31 @@ class MigrationTlsGuestTest : public ::testing::Test {
  protected:
   void SetUp() override {
     REQUIRE_KVM();
-    dir_ = ::testing::TempDir() + "/migration-tls-" + std::to_string(::getpid());
-    std::filesystem::create_directories(dir_);
-    ASSERT_TRUE(MakeCa(Path("home-ca"), "Home migration CA") && MakeCa(Path("stranger-ca"), "Stranger CA"))
+    ASSERT_TRUE(dir_.ok()) << dir_.why();
+    ASSERT_TRUE(MakeCa(dir_.Path("home-ca"), "Home migration CA") && MakeCa(dir_.Path("stranger-ca"), "Stranger CA"))
         << "the openssl command failed";
     // Each host its own pairs from the home CA.
     for (const char* host : {"tls-a", "tls-b"}) {
-      ASSERT_EQ(Shell(absl::StrCat("mkdir -p ", Path(host), " && cp ", Path("home-ca/ca-cert.pem"), " ", Path(host))),
+      ASSERT_EQ(Shell(absl::StrCat("mkdir -p ", dir_.Path(host), " && cp ", dir_.Path("home-ca/ca-cert.pem"), " ",
+                                   dir_.Path(host))),
                 0);
-      ASSERT_TRUE(Issue(Path("home-ca"), Path(host), "server") && Issue(Path("home-ca"), Path(host), "client"));
+      ASSERT_TRUE(Issue(dir_.Path("home-ca"), dir_.Path(host), "server") &&
+                  Issue(dir_.Path("home-ca"), dir_.Path(host), "client"));
     }
     // The stranger trusts the home CA (so it is the destination that
     // refuses, not the stranger) but presents a client pair from its own;
     // its ca-cert.pem holds both so that its own files load.
-    ASSERT_EQ(Shell(absl::StrCat("mkdir -p ", Path("tls-stranger"), " && cat ", Path("home-ca/ca-cert.pem"), " ",
-                                 Path("stranger-ca/ca-cert.pem"), " > ", Path("tls-stranger/ca-cert.pem"))),
-              0);
-    ASSERT_TRUE(Issue(Path("stranger-ca"), Path("tls-stranger"), "server") &&
-                Issue(Path("stranger-ca"), Path("tls-stranger"), "client"));
+    ASSERT_EQ(
+        Shell(absl::StrCat("mkdir -p ", dir_.Path("tls-stranger"), " && cat ", dir_.Path("home-ca/ca-cert.pem"), " ",
+                           dir_.Path("stranger-ca/ca-cert.pem"), " > ", dir_.Path("tls-stranger/ca-cert.pem"))),
+        0);
+    ASSERT_TRUE(Issue(dir_.Path("stranger-ca"), dir_.Path("tls-stranger"), "server") &&
+                Issue(dir_.Path("stranger-ca"), dir_.Path("tls-stranger"), "client"));
   }
-  void TearDown() override {
-    std::error_code ignored;
-    std::filesystem::remove_all(dir_, ignored);
-  }
-  std::string Path(const std::string& name) const { return dir_ + "/" + name; }
 
   // A small guest: the test moves its used memory, not its size.
   const std::vector<std::string> shape_ = {"--memory", "256M", "--balloon-reporting=false"};
-  std::string dir_;
+  ScratchDir dir_{"migration-tls"};
 };
 
 TEST_F(MigrationTlsGuestTest, StrangerRefusedThenGuestMovesOverTlsAndTheLinkNeverShowsItsPages) {
@@ -137,17 +135,17 @@ TEST_F(MigrationTlsGuestTest, StrangerRefusedThenGuestMovesOverTlsAndTheLinkNeve
   ASSERT_TRUE(booted.ok()) << booted.status();
 
   const std::string to_b = absl::StrCat("tls:", net.AddressB(), ":", kPort);
-  GuestProcess destination(net.In(net.b()),
-                           RunArgs(shape_, {"--api-socket", Path("b.sock"), "--tls-dir", Path("tls-b"),
-                                            "--incoming=" + to_b}));
+  GuestProcess destination(net.In(net.b()), RunArgs(shape_, {"--api-socket", dir_.Path("b.sock"), "--tls-dir",
+                                                             dir_.Path("tls-b"), "--incoming=" + to_b}));
   ASSERT_TRUE(destination.WaitForStderr("waiting for the source", absl::Seconds(30))) << destination.stderr_text();
 
   // 1. The stranger: handshake refused by the destination, guest runs on.
   {
-    GuestProcess stranger(net.In(net.a()), RestoreArgs(shape_, *booted, {"--api-socket", Path("stranger.sock"),
-                                                                         "--tls-dir", Path("tls-stranger")}));
+    GuestProcess stranger(net.In(net.a()), RestoreArgs(shape_, *booted,
+                                                       {"--api-socket", dir_.Path("stranger.sock"), "--tls-dir",
+                                                        dir_.Path("tls-stranger")}));
     ASSERT_TRUE(stranger.RunCommand("true", absl::Seconds(120)).has_value()) << stranger.stderr_text();
-    CtlResult refused = Ctl({"--api", Path("stranger.sock"), "migrate", to_b, "--json"}, absl::Seconds(120));
+    CtlResult refused = Ctl({"--api", dir_.Path("stranger.sock"), "migrate", to_b, "--json"}, absl::Seconds(120));
     EXPECT_EQ(refused.status, 1) << refused.stdout_text << refused.stderr_text;
     ASSERT_TRUE(refused.json.is_object()) << refused.stdout_text << refused.stderr_text;
     EXPECT_EQ(refused.json.value("state", ""), "failed") << refused.json.dump();
@@ -158,7 +156,7 @@ TEST_F(MigrationTlsGuestTest, StrangerRefusedThenGuestMovesOverTlsAndTheLinkNeve
     auto alive = stranger.RunCommand("echo stranger-runs-on", absl::Seconds(120));
     ASSERT_TRUE(alive.has_value()) << stranger.stderr_text();
     EXPECT_NE(alive->find("stranger-runs-on"), std::string::npos) << *alive;
-    GuestProcess status({"ctl", "--api", Path("stranger.sock"), "status"});
+    GuestProcess status({"ctl", "--api", dir_.Path("stranger.sock"), "status"});
     ASSERT_EQ(status.WaitExit(absl::Seconds(30)), 0) << status.stderr_text();
     EXPECT_NE(status.output().find("\"running\""), std::string::npos) << status.output();
     stranger.Send("poweroff -f\n");
@@ -169,8 +167,9 @@ TEST_F(MigrationTlsGuestTest, StrangerRefusedThenGuestMovesOverTlsAndTheLinkNeve
 
   // 2. The real source: a checker's 32 MiB under known patterns and 1 MiB
   // of marker pages in the guest's RAM-backed root file system.
-  GuestProcess source(net.In(net.a()),
-                      RestoreArgs(shape_, *booted, {"--api-socket", Path("a.sock"), "--tls-dir", Path("tls-a")}));
+  GuestProcess source(
+      net.In(net.a()),
+      RestoreArgs(shape_, *booted, {"--api-socket", dir_.Path("a.sock"), "--tls-dir", dir_.Path("tls-a")}));
   ASSERT_TRUE(source.RunCommand("true", absl::Seconds(120)).has_value()) << source.stderr_text();
   auto started = source.RunCommand("migcheck start 32", absl::Seconds(300));
   ASSERT_TRUE(started && started->find("filled 32 MiB") != std::string::npos) << source.output();
@@ -191,7 +190,7 @@ TEST_F(MigrationTlsGuestTest, StrangerRefusedThenGuestMovesOverTlsAndTheLinkNeve
   ASSERT_TRUE(capture.ok()) << capture.status();
   // Hinting off: every populated page goes, so the link must carry at
   // least the used memory.
-  CtlResult moved = Ctl({"--api", Path("a.sock"), "migrate", to_b, "--json", "--free-page-hinting=false"});
+  CtlResult moved = Ctl({"--api", dir_.Path("a.sock"), "migrate", to_b, "--json", "--free-page-hinting=false"});
   const LinkCapture::Totals wire = (*capture)->Stop(absl::Milliseconds(500));
   ASSERT_EQ(moved.status, 0) << moved.stderr_text << source.stderr_text() << destination.stderr_text();
   ASSERT_TRUE(moved.json.is_object()) << moved.stdout_text;

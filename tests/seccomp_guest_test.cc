@@ -29,6 +29,7 @@
 #include "tests/booted_guest.h"
 #include "tests/ctl_json.h"
 #include "tests/guest_process.h"
+#include "tests/scratch_dir.h"
 
 namespace tests {
 namespace {
@@ -117,20 +118,12 @@ class SeccompGuestTest : public ::testing::Test {
  protected:
   void SetUp() override {
     REQUIRE_KVM();
-    dir_ = ::testing::TempDir() + "/seccomp-test-" + std::to_string(::getpid());
-    std::error_code error;
-    std::filesystem::create_directories(dir_, error);
-    ASSERT_FALSE(error) << dir_ << ": " << error.message();
+    ASSERT_TRUE(dir_.ok()) << dir_.why();
   }
-  void TearDown() override {
-    std::error_code ignored;
-    std::filesystem::remove_all(dir_, ignored);
-  }
-  std::string Path(const std::string& name) const { return dir_ + "/" + name; }
   // The shape the balloon and migration tests share, so one booted guest
   // serves them all.
   const std::vector<std::string> shape_ = {"--memory", "1G", "--balloon-reporting=false"};
-  std::string dir_;
+  ScratchDir dir_{"seccomp-test"};
 };
 
 TEST_F(SeccompGuestTest, BalloonMigrationSnapshotAndRestoreWorkWithEveryThreadFiltered) {
@@ -139,31 +132,31 @@ TEST_F(SeccompGuestTest, BalloonMigrationSnapshotAndRestoreWorkWithEveryThreadFi
 
   // A: the device thread too (--virtio-notify=thread), so that its list is
   // used by the balloon.
-  auto a = std::make_unique<GuestProcess>(RestoreArgs(
-      shape_, *booted, {"--api-socket", Path("a.sock"), kSeccompFlag, "--virtio-notify=thread"}));
+  auto a = std::make_unique<GuestProcess>(
+      RestoreArgs(shape_, *booted, {"--api-socket", dir_.Path("a.sock"), kSeccompFlag, "--virtio-notify=thread"}));
   ASSERT_TRUE(a->RunCommand("true", absl::Seconds(120)).has_value()) << a->output() << a->stderr_text();
   ThreadCensus census_a;
   census_a.Look(a->pid());
 
   // The balloon: inflate, then deflate, through the API.
-  ASSERT_TRUE(CtlJson(Path("a.sock"), {"balloon", "64M"}, absl::Seconds(60)).has_value()) << a->stderr_text();
-  ASSERT_TRUE(WaitForBalloonActual(Path("a.sock"), 64, absl::Seconds(300))) << a->stderr_text();
-  ASSERT_TRUE(CtlJson(Path("a.sock"), {"balloon", "stats"}, absl::Seconds(60)).has_value());
+  ASSERT_TRUE(CtlJson(dir_.Path("a.sock"), {"balloon", "64M"}, absl::Seconds(60)).has_value()) << a->stderr_text();
+  ASSERT_TRUE(WaitForBalloonActual(dir_.Path("a.sock"), 64, absl::Seconds(300))) << a->stderr_text();
+  ASSERT_TRUE(CtlJson(dir_.Path("a.sock"), {"balloon", "stats"}, absl::Seconds(60)).has_value());
   census_a.Look(a->pid());
-  ASSERT_TRUE(CtlJson(Path("a.sock"), {"balloon", "0"}, absl::Seconds(60)).has_value());
-  ASSERT_TRUE(WaitForBalloonActual(Path("a.sock"), 0, absl::Seconds(300))) << a->stderr_text();
+  ASSERT_TRUE(CtlJson(dir_.Path("a.sock"), {"balloon", "0"}, absl::Seconds(60)).has_value());
+  ASSERT_TRUE(WaitForBalloonActual(dir_.Path("a.sock"), 0, absl::Seconds(300))) << a->stderr_text();
   auto echoed = a->RunCommand("echo balloon-done", absl::Seconds(60));
   ASSERT_TRUE(echoed && echoed->find("balloon-done") != std::string::npos) << a->stderr_text();
 
   // A -> B over tcp on this host; B samples the guest (--profile-guest) so
   // the profiler's timer thread runs too.
   const std::string to_b = absl::StrCat("tcp:127.0.0.1:", 20000 + ::getpid() % 20000);
-  auto b = std::make_unique<GuestProcess>(RunArgs(
-      shape_, {"--api-socket", Path("b.sock"), kSeccompFlag, "--incoming", to_b, "--profile-guest",
-               Path("profile.txt")}));
+  auto b =
+      std::make_unique<GuestProcess>(RunArgs(shape_, {"--api-socket", dir_.Path("b.sock"), kSeccompFlag, "--incoming",
+                                                      to_b, "--profile-guest", dir_.Path("profile.txt")}));
   ASSERT_TRUE(WaitForLog(*b, "waiting for the source", absl::Seconds(60))) << b->stderr_text();
   ThreadCensus census_b;
-  GuestProcess migrate({"ctl", "--api", Path("a.sock"), "migrate", to_b, "--json"});
+  GuestProcess migrate({"ctl", "--api", dir_.Path("a.sock"), "migrate", to_b, "--json"});
   // Threads that live only while the guest moves (A's migration thread and
   // its workers, B's receiver) are caught here when the poll meets them.
   std::optional<int> migrate_status;
@@ -181,17 +174,18 @@ TEST_F(SeccompGuestTest, BalloonMigrationSnapshotAndRestoreWorkWithEveryThreadFi
   census_b.Look(b->pid());
 
   // A snapshot of B, and C restored from it.
-  const std::string snap = Path("guest.snap");
-  ASSERT_TRUE(CtlJson(Path("b.sock"), {"snapshot", snap, "--json"}, absl::Seconds(300)).has_value()) << b->stderr_text();
+  const std::string snap = dir_.Path("guest.snap");
+  ASSERT_TRUE(CtlJson(dir_.Path("b.sock"), {"snapshot", snap, "--json"}, absl::Seconds(300)).has_value())
+      << b->stderr_text();
   census_b.Look(b->pid());
   echoed = b->RunCommand("echo after-snapshot", absl::Seconds(60));
   ASSERT_TRUE(echoed && echoed->find("after-snapshot") != std::string::npos) << b->stderr_text();
-  GuestProcess c(RestoreArgs(shape_, snap, {"--api-socket", Path("c.sock"), kSeccompFlag}));
+  GuestProcess c(RestoreArgs(shape_, snap, {"--api-socket", dir_.Path("c.sock"), kSeccompFlag}));
   echoed = c.RunCommand("echo restored", absl::Seconds(120));
   ASSERT_TRUE(echoed && echoed->find("restored") != std::string::npos) << c.output() << c.stderr_text();
   ThreadCensus census_c;
   census_c.Look(c.pid());
-  ASSERT_TRUE(CtlJson(Path("c.sock"), {"status"}, absl::Seconds(60)).has_value()) << c.stderr_text();
+  ASSERT_TRUE(CtlJson(dir_.Path("c.sock"), {"status"}, absl::Seconds(60)).has_value()) << c.stderr_text();
   census_c.Look(c.pid());
 
   c.Send("poweroff -f\n");
