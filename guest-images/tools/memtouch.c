@@ -14,20 +14,8 @@
 #include <sys/mman.h>
 #include <unistd.h>
 
-static void usage(void)
-{
-	fprintf(stderr, "usage: memtouch MIB [PATTERN_BYTE] [--hold SECONDS]\n");
-	exit(1);
-}
-
-static unsigned long num(const char *s)
-{
-	char *end;
-	unsigned long v = strtoul(s, &end, 0);
-	if (!*s || *end)
-		usage();
-	return v;
-}
+#define USAGE "memtouch MIB [PATTERN_BYTE] [--hold SECONDS]"
+#include "args.h"
 
 int main(int argc, char **argv)
 {
