@@ -133,8 +133,8 @@ def one_run(args, chunks):
             con.run("kill $(cat /tmp/wl); sleep 1", 600)
         con.run("sync; echo 3 > /proc/sys/vm/drop_caches", 600)
         after_text = con.output_of("cat /proc/buddyinfo", 120) or ""
-        # The shell may echo the command line again (the killed job's notice
-        # redraws it): the figure is the last line.
+        # The shell may echo the command line again (a background job's
+        # notice redraws it): the figure is the last line.
         du_lines = (con.output_of("du -sk /frag 2>/dev/null | cut -f1", 300) or "").split()
         held_kib = int(du_lines[-1]) if du_lines and du_lines[-1].isdigit() else 0
         after = free_2mib_blocks(after_text)
